@@ -1,0 +1,90 @@
+"""Alertmanager API v2 client: creating and expiring silences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiohttp
+
+
+class SilenceError(Exception):
+    """Alertmanager refused or could not be reached; the message is safe to show in Slack."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    def as_api(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "isRegex": self.is_regex,
+            "isEqual": self.is_equal,
+        }
+
+    def __str__(self) -> str:
+        op = (
+            ("=~" if self.is_regex else "=") if self.is_equal else ("!~" if self.is_regex else "!=")
+        )
+        return f'{self.name}{op}"{self.value}"'
+
+
+def equality_matchers(labels: Mapping[str, str]) -> list[Matcher]:
+    return [Matcher(name, value) for name, value in sorted(labels.items())]
+
+
+class AlertmanagerClient:
+    def __init__(self, session: aiohttp.ClientSession, url: str, *, timeout: float = 10) -> None:
+        self._session = session
+        self._url = url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def create_silence(
+        self,
+        matchers: list[Matcher],
+        *,
+        starts_at: datetime,
+        ends_at: datetime,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """POST /api/v2/silences; returns the new silence's id."""
+        if not matchers:
+            raise SilenceError("a silence needs at least one label matcher")
+        body = {
+            "matchers": [m.as_api() for m in matchers],
+            "startsAt": starts_at.isoformat(),
+            "endsAt": ends_at.isoformat(),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        try:
+            async with self._session.post(
+                f"{self._url}/api/v2/silences", json=body, timeout=self._timeout
+            ) as response:
+                text = await response.text()
+                if response.status != 200:
+                    raise SilenceError(f"Alertmanager answered {response.status}: {text[:200]}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc
+        silence_id = data.get("silenceID") if isinstance(data, dict) else None
+        if not isinstance(silence_id, str):
+            raise SilenceError("Alertmanager's answer had no silenceID")
+        return silence_id
+
+    async def expire_silence(self, silence_id: str) -> None:
+        try:
+            async with self._session.delete(
+                f"{self._url}/api/v2/silence/{silence_id}", timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise SilenceError(f"Alertmanager answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc

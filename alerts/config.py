@@ -1,0 +1,143 @@
+"""Config models for the alert side: priorities, routes, escalation, PagerDuty mapping.
+
+They live with the alert domain (not in bot/) because routing and escalation decisions
+are made from them here; bot/config.py only composes and loads the file.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alerts.durations import Duration
+
+Priority = Literal["P0", "P1", "P2", "P3"]
+PRIORITIES: tuple[Priority, ...] = ("P0", "P1", "P2", "P3")
+
+# Slack ids: channels C/G/D..., users U/W..., user groups S...
+CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
+MENTION_ID = r"^[UWS][A-Z0-9]{2,}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Strict):
+    """First route whose matchers all hold for the alert group's labels wins."""
+
+    match: dict[str, str] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(
+        default_factory=dict, description="Label name -> regular expression, fully anchored."
+    )
+    channel: str = Field(pattern=CHANNEL_ID)
+    pagerduty_routing_key: str | None = Field(
+        default=None, description="Pages for alerts on this route go to this PagerDuty service."
+    )
+
+    @field_validator("match_re")
+    @classmethod
+    def _regexes_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"match_re.{label}: invalid regular expression ({exc})") from exc
+        return value
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match.items()):
+            return False
+        return all(re.fullmatch(p, labels.get(k, "")) for k, p in self.match_re.items())
+
+
+class EscalationPolicy(_Strict):
+    """What happens to an alert group of one priority over time.
+
+    `page_after` pages PagerDuty when nobody has acknowledged by then (0s pages at once);
+    `renotify_every` repeats a mention in the thread until acknowledged; `remind_after`
+    posts one reminder; `digest_every` gathers the groups into one digest per channel
+    instead of posting each one.
+    """
+
+    channel: str | None = Field(default=None, pattern=CHANNEL_ID)
+    mention: str | None = Field(default=None, pattern=MENTION_ID)
+    page_after: Duration | None = None
+    renotify_every: Duration | None = None
+    remind_after: Duration | None = None
+    digest_every: Duration | None = None
+
+    @field_validator("renotify_every", "digest_every")
+    @classmethod
+    def _not_zero(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() < 60:
+            raise ValueError("must be at least 1m, or Slack and people drown in repeats")
+        return value
+
+
+DEFAULT_ESCALATION: dict[Priority, EscalationPolicy] = {
+    "P0": EscalationPolicy(page_after=timedelta(0), renotify_every=timedelta(minutes=5)),
+    "P1": EscalationPolicy(page_after=timedelta(minutes=5), renotify_every=timedelta(minutes=15)),
+    "P2": EscalationPolicy(remind_after=timedelta(minutes=30)),
+    "P3": EscalationPolicy(digest_every=timedelta(hours=1)),
+}
+
+
+class AlertsConfig(_Strict):
+    priority_label: str = Field(default="priority", description="A label holding P0..P3 wins.")
+    severity_map: dict[str, Priority] = Field(
+        default_factory=lambda: {"critical": "P0", "error": "P1", "warning": "P2", "info": "P3"}
+    )
+    severity_label: str = "severity"
+    default_priority: Priority = "P2"
+    routes: list[Route] = Field(
+        min_length=1, description="First match wins; end with a catch-all route (no matchers)."
+    )
+    escalation: dict[Priority, EscalationPolicy] = Field(default_factory=dict)
+    max_alerts_shown: int = Field(
+        default=10, ge=1, le=20, description="Alerts listed in one message; the rest are '+N more'."
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _catch_all_last(cls, routes: list[Route]) -> list[Route]:
+        last = routes[-1]
+        if last.match or last.match_re:
+            raise ValueError(
+                "the last route must be a catch-all without match/match_re, "
+                "so that no alert goes unposted"
+            )
+        return routes
+
+    @model_validator(mode="after")
+    def _fill_escalation_defaults(self) -> AlertsConfig:
+        # A level the file does not mention keeps its default, so a config that only tunes
+        # P0 does not silently switch off paging for P1.
+        merged = dict(DEFAULT_ESCALATION)
+        merged.update(self.escalation)
+        object.__setattr__(self, "escalation", merged)
+        return self
+
+
+class PagerDutyConfig(_Strict):
+    services: dict[str, str] = Field(
+        default_factory=dict, description="PagerDuty service id -> Slack channel id."
+    )
+    users: dict[str, str] = Field(
+        default_factory=dict, description="Slack user id -> PagerDuty login email."
+    )
+    dedup: Literal["group", "alert"] = Field(
+        default="group",
+        description="One PagerDuty incident per alert group, or one per alert fingerprint.",
+    )
+
+    @field_validator("services")
+    @classmethod
+    def _channels(cls, value: dict[str, str]) -> dict[str, str]:
+        for service, channel in value.items():
+            if not re.fullmatch(CHANNEL_ID, channel):
+                raise ValueError(f"{service}: {channel!r} is not a Slack channel id (C...)")
+        return value

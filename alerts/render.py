@@ -1,0 +1,273 @@
+"""Rendering an alert group as a Slack Block Kit message (plain data, no Slack calls).
+
+Slack rejects a message with more than 50 blocks or a section over 3,000 characters, and
+a rejected alert is a lost alert, so everything here is clipped to those limits: large
+groups show their first alerts and "+N more".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from alerts import messages as m
+from alerts.durations import format_duration
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_HEADER = 150
+MAX_CONTEXT_ELEMENT = 2000
+MAX_FALLBACK = 3000
+LABELS_THAT_MATTER = ("service", "namespace", "instance", "job", "cluster", "team")
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    name: str
+    status: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str = ""
+
+
+@dataclass(frozen=True)
+class GroupView:
+    id: int
+    status: str
+    priority: str
+    alerts: list[AlertView]
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+    common_labels: Mapping[str, str] = field(default_factory=dict)
+    common_annotations: Mapping[str, str] = field(default_factory=dict)
+    external_url: str = ""
+    firing_since: datetime | None = None
+    resolved_at: datetime | None = None
+    acked_by: str | None = None
+    acked_at: datetime | None = None
+    truncated_alerts: int = 0
+    mention: str | None = None
+    runbook_id: str | None = None
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention_markup(principal: str) -> str:
+    """Slack markup that notifies a user (U.../W...) or a user group (S...)."""
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+
+
+def _escape(text: str) -> str:
+    # Slack mrkdwn treats <, > and & as control characters.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _date(moment: datetime, pattern: str, **values: Any) -> str:
+    return pattern.format(
+        unix=int(moment.timestamp()), fallback=moment.strftime("%Y-%m-%d %H:%M UTC"), **values
+    )
+
+
+def title(group: GroupView) -> str:
+    name = group.common_labels.get("alertname") or (group.alerts[0].name if group.alerts else "")
+    return name or "Alert"
+
+
+def silence_url(group: GroupView) -> str | None:
+    if not group.external_url:
+        return None
+    labels = group.group_labels or group.common_labels
+    matchers = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{group.external_url.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}')}"
+
+
+def _links(group: GroupView) -> list[str]:
+    links: list[str] = []
+    source = next((a.generator_url for a in group.alerts if a.generator_url), "")
+    if source:
+        links.append(f"<{source}|Source>")
+    runbook_url = group.common_annotations.get("runbook_url") or next(
+        (a.annotations.get("runbook_url", "") for a in group.alerts), ""
+    )
+    if runbook_url:
+        links.append(f"<{runbook_url}|Runbook doc>")
+    silence = silence_url(group)
+    if silence:
+        links.append(f"<{silence}|Silence in Alertmanager>")
+    return links
+
+
+def _alert_line(alert: AlertView, now: datetime) -> str:
+    icon = m.RESOLVED_ICON if alert.status == "resolved" else "•"
+    where = alert.labels.get("instance") or alert.labels.get("pod") or alert.labels.get("service")
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    age = format_duration((alert.ends_at or now) - alert.starts_at)
+    parts = [f"{icon} *{_escape(alert.name or 'alert')}*"]
+    if where:
+        parts.append(f"`{_escape(where)}`")
+    if summary:
+        parts.append(f"— {_escape(summary)}")
+    parts.append(f"_({alert.status} {age})_")
+    return " ".join(parts)
+
+
+def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> dict[str, Any]:
+    """The whole message: {"text": fallback, "blocks": [...]} within Slack's limits."""
+    resolved = group.status == "resolved"
+    icon = m.RESOLVED_ICON if resolved else m.PRIORITY_ICON.get(group.priority, "⚪")
+    state = m.RESOLVED if resolved else m.FIRING
+    name = title(group)
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": clip(f"{icon} {group.priority} · {state} · {name}", MAX_HEADER),
+                "emoji": True,
+            },
+        }
+    ]
+
+    first = group.alerts[0] if group.alerts else None
+    summary = group.common_annotations.get("summary") or (
+        first.annotations.get("summary", "") if first else ""
+    )
+    description = group.common_annotations.get("description") or (
+        first.annotations.get("description", "") if first and len(group.alerts) == 1 else ""
+    )
+    body = []
+    if group.mention and not resolved:
+        body.append(mention_markup(group.mention))
+    if summary:
+        body.append(f"*{_escape(summary)}*")
+    if description:
+        body.append(_escape(description))
+    if body:
+        blocks.append(
+            _section(" ".join(body[:1]) + ("\n" + "\n".join(body[1:]) if len(body) > 1 else ""))
+        )
+
+    fields = _fields(group, now)
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+
+    if len(group.alerts) > 1:
+        shown = group.alerts[:max_alerts]
+        lines = [_alert_line(a, now) for a in shown]
+        blocks.extend(_sections_from_lines(lines))
+        hidden = len(group.alerts) - len(shown)
+        if hidden:
+            blocks.append(_context(m.MORE_ALERTS.format(count=hidden)))
+    if group.truncated_alerts:
+        blocks.append(_context(m.TRUNCATED_BY_ALERTMANAGER.format(count=group.truncated_alerts)))
+
+    links = _links(group)
+    if links:
+        blocks.append(_context(" · ".join(links)))
+    status_line = _status_line(group, now)
+    if status_line:
+        blocks.append(_context(status_line))
+
+    if not resolved:
+        buttons: list[Block] = []
+        if not group.acked_by:
+            buttons.append(_button(m.ACK_BUTTON, "alert.ack", str(group.id), style="primary"))
+        buttons.append(_button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
+        if group.runbook_id:
+            buttons.append(_button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
+        blocks.append(
+            {"type": "actions", "block_id": f"alert-actions-{group.id}", "elements": buttons}
+        )
+
+    if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
+        blocks = blocks[: MAX_BLOCKS - 1] + [_context(m.MORE_ALERTS.format(count="more"))]
+    fallback = f"[{group.priority}] {state} {name}" + (f": {summary}" if summary else "")
+    return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
+
+
+def _fields(group: GroupView, now: datetime) -> list[Block]:
+    fields: list[Block] = [{"type": "mrkdwn", "text": f"*Priority*\n{group.priority}"}]
+    for label in LABELS_THAT_MATTER:
+        value = group.common_labels.get(label)
+        if value:
+            fields.append(
+                {
+                    "type": "mrkdwn",
+                    "text": clip(f"*{label.capitalize()}*\n{_escape(value)}", MAX_FIELD),
+                }
+            )
+    if len(group.alerts) > 1:
+        firing = sum(1 for a in group.alerts if a.status == "firing")
+        fields.append(
+            {"type": "mrkdwn", "text": f"*Alerts*\n{firing} firing / {len(group.alerts)}"}
+        )
+    return fields[:10]
+
+
+def _status_line(group: GroupView, now: datetime) -> str:
+    parts: list[str] = []
+    if group.status == "resolved" and group.resolved_at and group.firing_since:
+        parts.append(
+            m.RESOLVED_AFTER.format(
+                duration=format_duration(group.resolved_at - group.firing_since)
+            )
+        )
+    elif group.firing_since:
+        parts.append(
+            _date(
+                group.firing_since,
+                m.FIRING_SINCE,
+                duration=format_duration(now - group.firing_since),
+            )
+        )
+    if group.acked_by and group.acked_at:
+        parts.append(_date(group.acked_at, m.ACKED_BY, user=group.acked_by))
+    return " · ".join(parts)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+
+
+def _sections_from_lines(lines: list[str]) -> list[Block]:
+    """Pack lines into as few sections as fit in 3,000 characters each."""
+    sections: list[Block] = []
+    current = ""
+    for line in lines:
+        line = clip(line, MAX_SECTION)
+        if current and len(current) + 1 + len(line) > MAX_SECTION:
+            sections.append(_section(current))
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        sections.append(_section(current))
+    return sections
+
+
+def _context(text: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT_ELEMENT)}],
+    }
+
+
+def _button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button

@@ -1,0 +1,148 @@
+"""What the alert message's buttons do: Acknowledge and Silence 1h.
+
+Each use case re-reads the group from the database (the click may be stale), changes it,
+writes an audit event and queues the Slack updates; handlers only ack and call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
+from alerts import messages as m
+from alerts.config import AlertsConfig
+from alerts.durations import format_duration
+from bot import audit
+from bot.alert_groups import refresh_message, reply
+from bot.clock import Clock
+from bot.outbox_queue import enqueue
+from bot.storage.models import AlertGroup
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str = ""
+
+
+def parse_group_id(value: str) -> int | None:
+    """Button values are untrusted input: only a plain positive integer is a group id."""
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+async def acknowledge(
+    sessions: async_sessionmaker[AsyncSession],
+    config: AlertsConfig,
+    clock: Clock,
+    *,
+    group_id: int,
+    user: str,
+) -> Outcome:
+    now = clock.now()
+    async with sessions.begin() as session:
+        group = await session.get(AlertGroup, group_id, with_for_update=True)
+        if group is None:
+            return Outcome(False, m.UNKNOWN_GROUP)
+        if group.acked_by:
+            await _ephemeral(
+                session, group, user, m.THREAD_ALREADY_ACKED.format(user=group.acked_by), now
+            )
+            return Outcome(False, m.THREAD_ALREADY_ACKED.format(user=group.acked_by))
+        group.acked_by = user
+        group.acked_at = now
+        group.updated_at = now
+        await refresh_message(session, group, config, now)
+        await reply(session, group, m.THREAD_ACKED.format(user=user), now)
+        audit.record(
+            session,
+            at=now,
+            actor=user,
+            action="alert.acknowledged",
+            subject=f"alert-group:{group.id}",
+            via="slack",
+        )
+    return Outcome(True)
+
+
+async def silence(
+    sessions: async_sessionmaker[AsyncSession],
+    alertmanager: AlertmanagerClient | None,
+    clock: Clock,
+    *,
+    group_id: int,
+    user: str,
+    duration: timedelta = timedelta(hours=1),
+) -> Outcome:
+    now = clock.now()
+    async with sessions() as session:
+        group = await session.get(AlertGroup, group_id)
+        if group is None:
+            return Outcome(False, m.UNKNOWN_GROUP)
+        labels = dict(group.group_labels or group.common_labels)
+        channel = group.channel
+    if alertmanager is None:
+        async with sessions.begin() as session:
+            group = await session.get(AlertGroup, group_id)
+            assert group is not None
+            await _ephemeral(session, group, user, m.SILENCE_NOT_CONFIGURED, now)
+        return Outcome(False, m.SILENCE_NOT_CONFIGURED)
+    matchers = equality_matchers(labels)
+    try:
+        silence_id = await alertmanager.create_silence(
+            matchers,
+            starts_at=now,
+            ends_at=now + duration,
+            created_by=f"slack:{user}",
+            comment=f"Silenced from Slack ({channel}) by {user}",
+        )
+    except SilenceError as exc:
+        async with sessions.begin() as session:
+            group = await session.get(AlertGroup, group_id)
+            assert group is not None
+            await _ephemeral(session, group, user, m.SILENCE_FAILED.format(error=exc), now)
+        return Outcome(False, m.SILENCE_FAILED.format(error=exc))
+    async with sessions.begin() as session:
+        group = await session.get(AlertGroup, group_id)
+        assert group is not None
+        shown = ", ".join(f"`{matcher}`" for matcher in matchers)
+        await reply(
+            session,
+            group,
+            m.THREAD_SILENCED.format(
+                user=user,
+                duration=format_duration(duration),
+                silence_id=silence_id,
+                matchers=shown,
+            ),
+            now,
+        )
+        audit.record(
+            session,
+            at=now,
+            actor=user,
+            action="alert.silenced",
+            subject=f"alert-group:{group.id}",
+            silence_id=silence_id,
+            duration_seconds=int(duration.total_seconds()),
+            matchers=[str(x) for x in matchers],
+        )
+    return Outcome(True)
+
+
+async def _ephemeral(
+    session: AsyncSession, group: AlertGroup, user: str, text: str, now: datetime
+) -> None:
+    # Priority 0: the person who clicked is waiting for this answer.
+    await enqueue(
+        session,
+        op="ephemeral",
+        channel=group.channel,
+        payload={"text": text, "user": user},
+        now=now,
+        priority=0,
+    )

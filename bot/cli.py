@@ -1,0 +1,134 @@
+"""The `chatops` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import BUNDLED_EXAMPLE, Config, ConfigError, load_config
+from bot.settings import Settings
+
+log = logging.getLogger("bot")
+
+
+def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    path = Path(settings.chatops_config)
+    if not path.exists() and settings.sandbox and "CHATOPS_CONFIG" not in os.environ:
+        return BUNDLED_EXAMPLE
+    return path
+
+
+def load_or_exit(path: Path) -> Config:
+    if not path.exists():
+        print(f"error: config file {path} not found (set CHATOPS_CONFIG)", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"error: invalid config {exc.path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = Settings()
+    path = resolve_config_path(settings, args.path)
+    config = load_or_exit(path)
+    routes = len(config.alerts.routes)
+    services = len(config.deploy.services)
+    print(f"{path}: OK ({routes} route(s), {services} deploy service(s))")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot import migrate
+    from bot.storage.engine import create_engine
+
+    settings = Settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            if args.action == "upgrade":
+                await migrate.upgrade(engine, args.revision or "head")
+                print(f"database at {await migrate.current(engine)}")
+            elif args.action == "downgrade":
+                if not args.revision:
+                    print("error: downgrade needs a revision (e.g. base)", file=sys.stderr)
+                    return 2
+                await migrate.downgrade(engine, args.revision)
+                print(f"database at {await migrate.current(engine) or 'base'}")
+            else:
+                current = await migrate.current(engine)
+                head = migrate.head_revision()
+                note = "(head)" if current == head else f"(head is {head})"
+                print(f"{current or 'base'} {note}")
+        finally:
+            await engine.dispose()
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.runner import serve
+
+    settings = Settings()
+    config = load_or_exit(resolve_config_path(settings))
+    return asyncio.run(
+        serve(
+            settings,
+            config,
+            host=args.host,
+            port=args.port,
+            run_migrations=not args.no_migrate,
+            sandbox_port=args.sandbox_port,
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatops", description="Slack ChatOps bot for on-call teams")
+    parser.add_argument("--log-level", default=os.environ.get("CHATOPS_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bot (sandbox mode without SLACK_BOT_TOKEN)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+    serve.add_argument(
+        "--sandbox-port", type=int, default=3001, help="port of the Slack emulator in sandbox mode"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply or inspect database migrations")
+    mig.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "downgrade", "current"])
+    mig.add_argument("revision", nargs="?")
+    mig.set_defaults(func=cmd_migrate)
+
+    check = sub.add_parser("check-config", help="validate the config file and name every problem")
+    check.add_argument("path", nargs="?")
+    check.set_defaults(func=cmd_check_config)
+
+    from bot.sandbox_cli import add_sandbox_commands
+
+    add_sandbox_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args))

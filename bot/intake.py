@@ -1,0 +1,275 @@
+"""Alertmanager intake: store every delivery first, then turn it into group state.
+
+The webhook handler only validates and stores (so a 2xx means "it is in the database");
+`DeliveryProcessor` then works through stored deliveries in arrival order, in one
+transaction each: group state, alerts, outbox entries and audit events commit together.
+Deliveries left pending by a crash are picked up again at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from alerts import messages as m
+from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
+from alerts.config import AlertsConfig
+from alerts.durations import format_duration
+from alerts.policy import place, priority_of
+from bot import audit
+from bot.alert_groups import refresh_message, reply
+from bot.clock import Clock
+from bot.storage.models import Alert, AlertGroup, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+
+async def accept_delivery(
+    sessions: async_sessionmaker[AsyncSession], source: str, body: dict[str, Any], now: datetime
+) -> int:
+    """Persist a validated webhook body; returns its id. Called before answering 2xx."""
+    async with sessions.begin() as session:
+        delivery = WebhookDelivery(source=source, received_at=now, body=body, state="pending")
+        session.add(delivery)
+        await session.flush()
+        return delivery.id
+
+
+async def process_notification(
+    session: AsyncSession,
+    notification: AlertmanagerNotification,
+    config: AlertsConfig,
+    now: datetime,
+) -> str:
+    """Apply one notification to the database; returns the outcome word for the delivery."""
+    if not notification.alerts:
+        return "empty"
+    group = (
+        await session.scalars(
+            select(AlertGroup).where(AlertGroup.group_key == notification.group_key)
+        )
+    ).first()
+    digest = notification.digest()
+    if group is not None and group.digest == digest:
+        return "duplicate"
+
+    firing = [a for a in notification.alerts if a.status == "firing"]
+    priorities = [priority_of(a.labels, config) for a in (firing or notification.alerts)]
+    labels = {**notification.group_labels, **notification.common_labels}
+    placement = place(labels, priorities, config)
+    earliest = min(a.starts_at for a in (firing or notification.alerts))
+
+    if group is None:
+        group = AlertGroup(
+            group_key=notification.group_key,
+            receiver=notification.receiver,
+            status=notification.status,
+            priority=placement.priority,
+            channel=placement.channel,
+            group_labels=notification.group_labels,
+            common_labels=notification.common_labels,
+            common_annotations=notification.common_annotations,
+            external_url=notification.external_url,
+            digest=digest,
+            first_firing_at=earliest,
+            firing_since=earliest,
+            resolved_at=_resolved_at(notification, now),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(group)
+        await session.flush()
+        await _store_alerts(session, group, notification, now)
+        await refresh_message(
+            session, group, config, now, first=True, truncated=notification.truncated_alerts
+        )
+        audit.record(
+            session,
+            at=now,
+            actor=audit.SYSTEM,
+            action="alert.opened",
+            subject=f"alert-group:{group.id}",
+            priority=group.priority,
+            status=group.status,
+            channel=group.channel,
+            alertname=labels.get("alertname", ""),
+        )
+        return "new"
+
+    previous = group.status
+    group.status = notification.status
+    group.digest = digest
+    group.common_labels = notification.common_labels
+    group.common_annotations = notification.common_annotations
+    group.external_url = notification.external_url or group.external_url
+    group.updated_at = now
+    # The message stays where it was first posted; the priority may still rise.
+    if placement.priority < group.priority:
+        group.priority = placement.priority
+    await _store_alerts(session, group, notification, now)
+    subject = f"alert-group:{group.id}"
+
+    if previous == "firing" and group.status == "resolved":
+        group.resolved_at = _resolved_at(notification, now)
+        await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
+        fired_for = format_duration((group.resolved_at or now) - group.firing_since)
+        await reply(session, group, m.THREAD_RESOLVED.format(duration=fired_for), now)
+        audit.record(session, at=now, actor=audit.SYSTEM, action="alert.resolved", subject=subject)
+        return "resolved"
+    if previous == "resolved" and group.status == "firing":
+        resolved_ago = format_duration(now - (group.resolved_at or now))
+        group.firing_since = earliest
+        group.resolved_at = None
+        # A new incident needs someone to pick it up again.
+        group.acked_by = None
+        group.acked_at = None
+        await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
+        await reply(session, group, m.THREAD_REFIRED.format(ago=resolved_ago), now)
+        audit.record(session, at=now, actor=audit.SYSTEM, action="alert.refired", subject=subject)
+        return "refired"
+    await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
+    return "updated"
+
+
+def _resolved_at(notification: AlertmanagerNotification, now: datetime) -> datetime | None:
+    if notification.status != "resolved":
+        return None
+    ends = [a.ends_at for a in notification.alerts if a.ends_at is not None]
+    return max(ends) if ends else now
+
+
+async def _store_alerts(
+    session: AsyncSession, group: AlertGroup, notification: AlertmanagerNotification, now: datetime
+) -> None:
+    existing = {
+        row.fingerprint: row
+        for row in (await session.scalars(select(Alert).where(Alert.group_id == group.id))).all()
+    }
+    for alert in notification.alerts:
+        row = existing.get(alert.key)
+        if row is None:
+            row = Alert(group_id=group.id, fingerprint=alert.key)
+            session.add(row)
+            existing[alert.key] = row
+        row.status = alert.status
+        row.alertname = alert.name
+        row.labels = alert.labels
+        row.annotations = alert.annotations
+        row.starts_at = alert.starts_at
+        row.ends_at = alert.ends_at
+        row.generator_url = alert.generator_url
+        row.updated_at = now
+
+
+class DeliveryProcessor:
+    """Works through pending deliveries in arrival order; one instance per process."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: AlertsConfig,
+        clock: Clock,
+        *,
+        on_processed: Callable[[str, str], None] | None = None,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._on_processed = on_processed
+        self._on_outbox = on_outbox
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, poll_interval: float = 2.0) -> None:
+        while True:
+            self._wake.clear()
+            self._idle.clear()
+            try:
+                await self.process_pending()
+            except Exception:
+                log.exception("processing webhook deliveries failed; retrying shortly")
+            finally:
+                self._idle.set()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+            except TimeoutError:
+                pass
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def pending_count(self) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.state == "pending")
+            )
+            return int(count or 0)
+
+    async def process_pending(self, batch: int = 100) -> int:
+        """Process every pending delivery; returns how many were processed."""
+        done = 0
+        while True:
+            async with self._sessions() as session:
+                ids = (
+                    await session.scalars(
+                        select(WebhookDelivery.id)
+                        .where(WebhookDelivery.state == "pending")
+                        .order_by(WebhookDelivery.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not ids:
+                return done
+            for delivery_id in ids:
+                await self._process_one(delivery_id)
+                done += 1
+
+    async def _process_one(self, delivery_id: int) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            delivery = await session.get(WebhookDelivery, delivery_id)
+            if delivery is None or delivery.state != "pending":
+                return
+            try:
+                notification = parse_notification(delivery.body)
+                outcome = await process_notification(session, notification, self._config, now)
+                error = None
+            except PayloadError as exc:  # validated at intake; only an old row could fail
+                outcome, error = "invalid", str(exc)
+            except SQLAlchemyError:
+                raise  # the database is unwell: leave the delivery pending and retry
+            except Exception as exc:
+                # A bug must not block every delivery behind this one: park it, loudly.
+                log.exception("delivery %s could not be processed", delivery_id)
+                await session.rollback()
+                await self._mark_failed(delivery_id, f"{type(exc).__name__}: {exc}", now)
+                return
+            delivery.state = "done" if error is None else "failed"
+            delivery.outcome = outcome
+            delivery.error = error
+            delivery.processed_at = now
+        if self._on_processed is not None:
+            self._on_processed(str(delivery.body.get("status", "")), outcome)
+        if self._on_outbox is not None and outcome not in ("duplicate", "empty", "invalid"):
+            self._on_outbox()
+
+    async def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            delivery = await session.get(WebhookDelivery, delivery_id)
+            if delivery is not None:
+                delivery.state, delivery.outcome = "failed", "error"
+                delivery.error, delivery.processed_at = error[:2000], now

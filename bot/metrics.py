@@ -1,0 +1,61 @@
+"""The bot's Prometheus metrics, one registry per running service.
+
+A registry per service (not the process-global default) lets tests run several services
+in one process and read each one's figures.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.alerts_received = Counter(
+            "chatops_alerts_received",
+            "Alerts received from Alertmanager.",
+            ["status", "priority"],
+            registry=self.registry,
+        )
+        self.deliveries_processed = Counter(
+            "chatops_webhook_deliveries_processed",
+            "Webhook deliveries processed, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_rejected = Counter(
+            "chatops_webhook_rejected",
+            "Webhook requests refused, by reason.",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.webhook_latency = Histogram(
+            "chatops_webhook_latency_seconds",
+            "Time to accept a webhook (validate and store).",
+            ["source"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.slack_calls = Counter(
+            "chatops_slack_calls",
+            "Slack Web API calls, by method and outcome.",
+            ["method", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "chatops_outbox_depth", "Slack calls waiting in the outbox.", registry=self.registry
+        )
+        self.outbox_failed = Gauge(
+            "chatops_outbox_failed",
+            "Slack calls that failed for good (kept in the database for inspection).",
+            registry=self.registry,
+        )
+        self.outbox_oldest_seconds = Gauge(
+            "chatops_outbox_oldest_pending_seconds",
+            "Age of the oldest pending Slack call.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,74 @@
+"""Applying Alembic migrations from the bot itself, safely with several replicas.
+
+On PostgreSQL the migration runs while holding a session-level advisory lock, so two
+replicas starting together migrate one after the other (the second finds nothing to do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import migrations
+
+# An arbitrary constant shared by every replica: "the chatops schema migration lock".
+MIGRATION_LOCK_ID = 7_431_002_001
+
+
+def alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await _with_lock(engine, lambda conn, cfg: command.upgrade(cfg, revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    await _with_lock(engine, lambda conn, cfg: command.downgrade(cfg, revision))
+
+
+async def current(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def is_at_head(engine: AsyncEngine) -> bool:
+    return await current(engine) == head_revision()
+
+
+async def _with_lock(engine: AsyncEngine, run: object) -> None:
+    async with engine.connect() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            await conn.commit()
+        try:
+
+            def _apply(sync_conn: Connection) -> None:
+                config = alembic_config()
+                config.attributes["connection"] = sync_conn
+                run(sync_conn, config)  # type: ignore[operator]
+
+            await conn.run_sync(_apply)
+            await conn.commit()
+        finally:
+            if postgres:
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+                await conn.commit()

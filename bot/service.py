@@ -1,0 +1,137 @@
+"""The composition root: builds every part from settings and config, starts and stops them.
+
+Tests build a `Service` the same way `chatops serve` does, with a fake clock or a
+different Slack URL, so what is tested is what runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from actions.alertmanager import AlertmanagerClient
+from bot import migrate
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.intake import DeliveryProcessor
+from bot.metrics import Metrics
+from bot.outbox import Outbox, make_client
+from bot.outbox_queue import enqueue
+from bot.settings import Settings
+from bot.slack_app import build_app, register
+from bot.storage.engine import create_engine, session_factory
+from bot.web import build_web_app
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says what to fix."""
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        run_workers: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.engine)
+        self.run_workers = run_workers
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        signing = (
+            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+        )
+        if not token or not signing:
+            raise StartupError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed")
+        am_token = settings.alertmanager_webhook_token
+        if am_token is None or not am_token.get_secret_value():
+            raise StartupError(
+                "ALERTMANAGER_WEBHOOK_TOKEN is not set: the Alertmanager webhook would be open "
+                "to anyone. Set it, and the same value in Alertmanager's webhook http_config."
+            )
+        self.alertmanager_token = am_token.get_secret_value()
+        self.slack_client = make_client(token, settings.slack_api_url)
+        self.slack_app = build_app(self.slack_client, signing)
+        register(self.slack_app, self)
+        self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
+        self.processor = DeliveryProcessor(
+            self.sessions,
+            config.alerts,
+            self.clock,
+            on_processed=lambda _status, outcome: self.metrics.deliveries_processed.labels(
+                outcome
+            ).inc(),
+            on_outbox=self.outbox.wake,
+        )
+        self.http: aiohttp.ClientSession | None = None
+        self.alertmanager: AlertmanagerClient | None = None
+        self.web_app = build_web_app(self)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.web_app.on_startup.append(self._on_startup)
+        self.web_app.on_shutdown.append(self._on_shutdown)
+
+    async def migrate(self) -> None:
+        await migrate.upgrade(self.engine)
+
+    async def _on_startup(self, _app: web.Application) -> None:
+        self.http = aiohttp.ClientSession()
+        # One connection pool for every Slack call instead of a new session per request.
+        self.slack_client.session = self.http
+        if self.settings.alertmanager_url:
+            self.alertmanager = AlertmanagerClient(self.http, self.settings.alertmanager_url)
+        if self.run_workers:
+            self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        """Finish what was accepted: process stored deliveries and flush due Slack calls."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        try:
+            await asyncio.wait_for(self._finish_work(), timeout=10)
+        except TimeoutError:
+            log.warning("shutdown: work left in the database will be picked up at next start")
+        if self.http is not None:
+            await self.http.close()
+        await self.engine.dispose()
+
+    async def _finish_work(self) -> None:
+        await self.processor.process_pending()
+        await self.outbox.drain(max_passes=20)
+
+    def wake_processor(self) -> None:
+        self.processor.wake()
+
+    def wake_outbox(self) -> None:
+        self.outbox.wake()
+
+    async def ephemeral_from_body(self, body: dict[str, Any], text: str) -> None:
+        """Tell the person behind a Slack request something only they see."""
+        channel = str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
+        user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+        if not channel or not user:
+            return
+        async with self.sessions.begin() as session:
+            await enqueue(
+                session, op="ephemeral", channel=channel, payload={"text": text, "user": user},
+                now=self.clock.now(), priority=0,
+            )
+        self.wake_outbox()

@@ -1,0 +1,71 @@
+"""The slack-bolt app: signature checks, then thin listeners that call the use cases.
+
+Listeners ack at once (Slack wants an answer within 3 seconds), then do the work; any
+Slack call they cause goes through the outbox, never from here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import alert_buttons
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+
+def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    return AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        # The bot's own messages are posted by the outbox; bolt needs no OAuth or installs.
+        installation_store=None,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bot.slack"),
+    )
+
+
+def register(app: AsyncApp, service: Service) -> None:
+    async def on_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        group_id, user = _button(body)
+        if group_id is None:
+            await service.ephemeral_from_body(body, "That button is not valid any more.")
+            return
+        await alert_buttons.acknowledge(
+            service.sessions, service.config.alerts, service.clock, group_id=group_id, user=user
+        )
+        service.wake_outbox()
+
+    async def on_silence(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        group_id, user = _button(body)
+        if group_id is None:
+            await service.ephemeral_from_body(body, "That button is not valid any more.")
+            return
+        await alert_buttons.silence(
+            service.sessions, service.alertmanager, service.clock, group_id=group_id, user=user
+        )
+        service.wake_outbox()
+
+    async def ignore(ack: AsyncAck) -> None:
+        await ack()
+
+    app.action("alert.ack")(on_ack)
+    app.action("alert.silence")(on_silence)
+    # Reactions and other events the bot subscribes to but this build does not act on.
+    app.event("reaction_added")(ignore)
+    app.event("reaction_removed")(ignore)
+
+
+def _button(body: dict[str, Any]) -> tuple[int | None, str]:
+    actions = body.get("actions") or [{}]
+    value = str(actions[0].get("value", ""))
+    user = str((body.get("user") or {}).get("id", ""))
+    return alert_buttons.parse_group_id(value), user

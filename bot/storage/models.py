@@ -1,0 +1,186 @@
+"""The database schema: everything that must survive a restart.
+
+The database is the source of truth: alert groups and their Slack message, every webhook
+delivery accepted, every Slack call still to make (the outbox), and the audit trail.
+JSON columns hold payload-shaped data that is read back whole, never queried by field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names so that Alembic downgrades and renames work on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database.
+
+    SQLite has no timezone type and hands back naive values; comparing those with aware
+    ones raises, so values are normalised to UTC on the way in and out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class WebhookDelivery(Base):
+    """One accepted webhook body, stored before the 2xx so nothing answered is lost."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    body: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    outcome: Mapped[str | None] = mapped_column(String(32))  # new|updated|duplicate|empty
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_deliveries_state_id", "state", "id"),)
+
+
+class AlertGroup(Base):
+    """One Alertmanager alert group (its groupKey): one Slack message, updated in place."""
+
+    __tablename__ = "alert_groups"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    receiver: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # firing|resolved
+    priority: Mapped[str] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(32))
+    group_labels: Mapped[dict[str, Any]]
+    common_labels: Mapped[dict[str, Any]]
+    common_annotations: Mapped[dict[str, Any]]
+    external_url: Mapped[str] = mapped_column(String(1024), default="")
+    digest: Mapped[str] = mapped_column(String(64))  # of the last notification's alert states
+    first_firing_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    firing_since: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acked_by: Mapped[str | None] = mapped_column(String(32))
+    acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Alert(Base):
+    """The latest known state of one alert (by fingerprint) within its group."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    alertname: Mapped[str] = mapped_column(String(255), default="")
+    labels: Mapped[dict[str, Any]]
+    annotations: Mapped[dict[str, Any]]
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    generator_url: Mapped[str] = mapped_column(String(2048), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("group_id", "fingerprint", name="uq_alerts_group_fp"),)
+
+
+class SlackMessage(Base):
+    """Where a message the bot owns lives in Slack, by a stable key like "alert-group:42"."""
+
+    __tablename__ = "slack_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxEntry(Base):
+    """A Slack Web API call still to make (or made, or failed for good).
+
+    `message_key` ties posts, updates and thread replies to one SlackMessage: an update or
+    reply waits until the post it depends on has a ts.
+    """
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    op: Mapped[str] = mapped_column(String(16))  # post|update|reply|ephemeral
+    channel: Mapped[str] = mapped_column(String(32))
+    message_key: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_slack_outbox_due", "state", "priority", "id"),
+        Index("ix_slack_outbox_key", "message_key", "state"),
+    )
+
+
+class AuditEvent(Base):
+    """Append-only record of who did what; never updated or deleted by the bot."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))  # a Slack user id, or "system"
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]]
+
+    __table_args__ = (Index("ix_audit_log_subject", "subject", "id"),)

@@ -1,0 +1,141 @@
+"""HTTP routes: webhooks in, Slack requests in, health and metrics out.
+
+Webhook handlers validate and persist, then answer; the slow work (rendering, Slack
+calls) happens after the answer in the delivery processor and the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+from sqlalchemy import text
+
+from alerts.alertmanager import PayloadError, parse_notification
+from alerts.policy import priority_of
+from bot import migrate
+from bot.intake import accept_delivery
+from bot.webhook_auth import is_authorised
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # 1 MiB: Alertmanager's largest groups stay far below it.
+SERVICE_KEY = web.AppKey("service", object)
+
+
+def _service(request: web.Request) -> Service:
+    return request.app[SERVICE_KEY]  # type: ignore[return-value]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"status": "error", "error": message}, status=status)
+
+
+async def _read_body(request: web.Request) -> bytes | web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(413, f"body over {MAX_BODY} bytes")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"body over {MAX_BODY} bytes")
+
+
+async def alertmanager_webhook(request: web.Request) -> web.Response:
+    service = _service(request)
+    started = time.perf_counter()
+    metrics = service.metrics
+    if not is_authorised(request.headers.get("Authorization"), service.alertmanager_token):
+        metrics.webhook_rejected.labels("alertmanager", "unauthorised").inc()
+        return web.json_response(
+            {"status": "error", "error": "missing or wrong token"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="chatops"'},
+        )
+    body = await _read_body(request)
+    if isinstance(body, web.Response):
+        metrics.webhook_rejected.labels("alertmanager", "too_large").inc()
+        return body
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        metrics.webhook_rejected.labels("alertmanager", "not_json").inc()
+        return _error(400, "body is not valid JSON")
+    try:
+        notification = parse_notification(data)
+    except PayloadError as exc:
+        metrics.webhook_rejected.labels("alertmanager", "invalid").inc()
+        return _error(400, str(exc))
+    if not notification.alerts:
+        # Nothing to post; still a valid notification, so Alertmanager must not retry it.
+        return web.json_response({"status": "ignored", "reason": "no alerts"})
+    delivery_id = await accept_delivery(service.sessions, "alertmanager", data, service.clock.now())
+    for alert in notification.alerts:
+        priority = priority_of(alert.labels, service.config.alerts)
+        metrics.alerts_received.labels(alert.status, priority).inc()
+    service.wake_processor()
+    metrics.webhook_latency.labels("alertmanager").observe(time.perf_counter() - started)
+    return web.json_response({"status": "accepted", "delivery": delivery_id})
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    service = _service(request)
+    body = await _read_body(request)
+    if isinstance(body, web.Response):
+        return body
+    bolt_request = AsyncBoltRequest(
+        body=body.decode("utf-8", errors="replace"),
+        query=request.query_string,
+        headers={k: v for k, v in request.headers.items()},
+    )
+    bolt_response = await service.slack_app.async_dispatch(bolt_request)
+    return await to_aiohttp_response(bolt_response)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    service = _service(request)
+    try:
+        async with service.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        at_head = await migrate.is_at_head(service.engine)
+    except Exception as exc:
+        return web.json_response(
+            {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"},
+            status=503,
+        )
+    if not at_head:
+        return web.json_response(
+            {"status": "unavailable", "database": "migrations pending: run `chatops migrate`"},
+            status=503,
+        )
+    return web.json_response({"status": "ready", "database": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    service = _service(request)
+    return web.Response(
+        body=service.metrics.render(),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )
+
+
+def build_web_app(service: Service) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SERVICE_KEY] = service
+    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,129 @@
+"""Shared fixtures: fresh databases (SQLite and the real PostgreSQL), the Slack emulator,
+and a bot service wired exactly as `chatops serve` wires it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.clock import FakeClock
+from bot.config import BUNDLED_EXAMPLE, Config, load_config
+from bot.sandbox.emulator import SlackEmulator, default_workspace
+from bot.service import Service
+from bot.settings import Settings
+from tests.support.databases import fresh_database
+
+WEBHOOK_TOKEN = "test-webhook-token"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(db_kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database(db_kind, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def example_config() -> Config:
+    return load_config(BUNDLED_EXAMPLE)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[SlackEmulator]:
+    emu = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+    default_workspace(emu)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+def make_settings(database_url: str, emulator: SlackEmulator, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "slack_bot_token": SecretStr(BOT_TOKEN),
+        "slack_signing_secret": SecretStr(SIGNING_SECRET),
+        "slack_api_url": emulator.base_url,
+        "alertmanager_webhook_token": SecretStr(WEBHOOK_TOKEN),
+    }
+    values.update(overrides)
+    return Settings.model_construct(**values)
+
+
+class RunningService:
+    """A started service on a loopback port, plus what tests need to drive it."""
+
+    def __init__(self, service: Service, runner: web.AppRunner, url: str) -> None:
+        self.service = service
+        self.runner = runner
+        self.url = url
+        self._stopped = False
+
+    @property
+    def clock(self) -> FakeClock:
+        assert isinstance(self.service.clock, FakeClock)
+        return self.service.clock
+
+    async def settle(self) -> None:
+        """Process stored deliveries and send every due Slack call (workers off)."""
+        await self.service.processor.process_pending()
+        await self.service.outbox.drain()
+
+    async def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            await self.runner.cleanup()
+
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+@pytest.fixture
+async def start_service(
+    emulator: SlackEmulator, example_config: Config
+) -> AsyncIterator[StartService]:
+    running: list[RunningService] = []
+
+    async def start(
+        database_url: str,
+        *,
+        config: Config | None = None,
+        clock: FakeClock | None = None,
+        run_workers: bool = False,
+        **overrides: Any,
+    ) -> RunningService:
+        settings = make_settings(database_url, emulator, **overrides)
+        service = Service(
+            settings, config or example_config, clock=clock or FakeClock(), run_workers=run_workers
+        )
+        await service.migrate()
+        runner = web.AppRunner(service.web_app, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        emulator.bot_url = f"{url}/slack/events"
+        result = RunningService(service, runner, url)
+        running.append(result)
+        return result
+
+    yield start
+    for item in running:
+        await item.stop()
