@@ -1,0 +1,140 @@
+"""The emulator's control API, for a person driving the sandbox from a second terminal.
+
+`chatops sandbox command /deploy ...` cannot call Python methods on an emulator that
+runs inside the `chatops serve` process, so the same actions are offered as JSON
+endpoints under `/_emulator/`: act as a user (command, reaction, button click) and
+look at what the bot posted. They are unauthenticated by design: the emulator binds
+to 127.0.0.1 and only exists in sandbox mode and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.sandbox.driver import BotResponse, control_body
+from bot.sandbox.render import render_text
+from bot.sandbox.store import JSON, Message
+
+if TYPE_CHECKING:
+    from bot.sandbox.emulator import SlackEmulator
+
+Forward = Callable[[JSON], Awaitable[BotResponse]]
+
+
+def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
+    async def command(body: JSON) -> BotResponse:
+        return await emulator.send_command(
+            _str(body, "command"),
+            str(body.get("text", "")),
+            user=_str(body, "user"),
+            channel=_str(body, "channel"),
+        )
+
+    async def reaction(body: JSON) -> BotResponse:
+        return await emulator.send_reaction(
+            user=_str(body, "user"),
+            reaction=_str(body, "reaction"),
+            channel=_str(body, "channel"),
+            ts=_str(body, "ts"),
+            removed=bool(body.get("removed", False)),
+        )
+
+    async def action(body: JSON) -> BotResponse:
+        block_id = body.get("block_id")
+        return await emulator.send_block_action(
+            user=_str(body, "user"),
+            action_id=_str(body, "action_id"),
+            value=str(body.get("value", "")),
+            channel=_str(body, "channel"),
+            message_ts=_str(body, "message_ts"),
+            block_id=None if block_id is None else str(block_id),
+        )
+
+    async def messages(request: web.Request) -> web.Response:
+        channel = request.query.get("channel")
+        channels = [channel] if channel else list(emulator.store.channels)
+        out: list[JSON] = []
+        for channel_id in channels:
+            for message in emulator.messages(channel_id):
+                replies = emulator.replies(channel_id, message.ts)
+                item = _message_json(message, replies)
+                item["replies"] = [_message_json(r) for r in replies]
+                out.append(item)
+        ephemerals = [
+            _message_json(m) for m in emulator.ephemerals if not channel or m.channel == channel
+        ]
+        return web.json_response({"ok": True, "messages": out, "ephemerals": ephemerals})
+
+    async def calls(request: web.Request) -> web.Response:
+        method = request.query.get("method")
+        return web.json_response(
+            {
+                "ok": True,
+                "calls": [
+                    {
+                        "method": c.method,
+                        "args": c.args,
+                        "status": c.status,
+                        "response": c.response,
+                        "at": c.at,
+                    }
+                    for c in emulator.calls(method)
+                ],
+            }
+        )
+
+    app.router.add_post("/_emulator/command", _forwarding(command))
+    app.router.add_post("/_emulator/reaction", _forwarding(reaction))
+    app.router.add_post("/_emulator/action", _forwarding(action))
+    app.router.add_get("/_emulator/messages", messages)
+    app.router.add_get("/_emulator/calls", calls)
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def _str(body: JSON, key: str) -> str:
+    value = body.get(key)
+    if value is None or value == "":
+        raise _BadRequest(f"missing field: {key}")
+    return str(value)
+
+
+def _message_json(message: Message, replies: list[Message] | None = None) -> JSON:
+    out = message.to_dict()
+    out["rendered"] = render_text(message, replies or [])
+    return out
+
+
+def _forwarding(forward: Forward) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """Wrap a delivery so every failure becomes a JSON answer the CLI can print."""
+
+    async def handler(request: web.Request) -> web.Response:
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return _fail(400, "body must be a JSON object")
+        if not isinstance(body, dict):
+            return _fail(400, "body must be a JSON object")
+        try:
+            response = await forward(body)
+        except _BadRequest as exc:
+            return _fail(400, str(exc))
+        except LookupError as exc:
+            return _fail(404, str(exc))
+        except RuntimeError as exc:
+            return _fail(409, str(exc))
+        except aiohttp.ClientError as exc:
+            return _fail(502, f"the bot did not answer: {exc}")
+        return web.json_response(control_body(response))
+
+    return handler
+
+
+def _fail(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)

@@ -1,0 +1,378 @@
+"""An in-process Slack: Web API server, workspace state and Slack's side of the events.
+
+The bot must be runnable and testable without a Slack workspace. In sandbox mode
+(`chatops serve` without SLACK_BOT_TOKEN) and in every test that involves Slack, the
+bot's `AsyncWebClient` points at this emulator instead of https://slack.com/api/, and
+the emulator plays the users: it sends signed slash commands, reactions and button
+clicks to the bot's `/slack/events`. It answers with Slack's documented shapes and
+error words, enforces Block Kit limits, can rate-limit and fail on demand, and records
+everything so tests assert on what the bot actually did.
+
+The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),
+`limits` (rate limit, faults), `driver` (requests to the bot), `response_url`,
+`control` (JSON endpoints for the CLI) and `render` (terminal text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.sandbox.control import add_control_routes
+from bot.sandbox.driver import BotDriver, BotResponse
+from bot.sandbox.http_args import bearer_token, read_args
+from bot.sandbox.limits import Faults, TokenBuckets, default_error
+from bot.sandbox.response_url import apply_response
+from bot.sandbox.store import (
+    JSON,
+    Call,
+    Channel,
+    Message,
+    ResponsePost,
+    Store,
+    User,
+    Usergroup,
+)
+from bot.sandbox.webapi import WebApi, error
+
+__all__ = ["BotResponse", "Call", "Message", "ResponsePost", "SlackEmulator", "default_workspace"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EventHook = Callable[[str, Message], None]
+
+
+class SlackEmulator:
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-sandbox",  # noqa: S107 - the sandbox's fixed fake token
+        signing_secret: str = "sandbox-signing-secret",  # noqa: S107
+        rate_limit: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        on_event: EventHook | None = None,
+    ) -> None:
+        self.token = token
+        # Both flags may be flipped while running, to start or end an "outage".
+        self.rate_limit = rate_limit
+        self.down = False
+        self.on_event = on_event
+        self._clock = clock
+        self.store = Store(wall_clock)
+        self.api = WebApi(self.store, clock, self._notify)
+        self._buckets = TokenBuckets(clock)
+        self._faults = Faults()
+        self._driver = BotDriver(
+            self.store, signing_secret, wall_clock, lambda: f"{self.url}_emulator/response/"
+        )
+        self._runner: web.AppRunner | None = None
+        self._root: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
+        add_control_routes(app, self)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_port = self._runner.addresses[0][1]
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        self._root = f"http://{shown_host}:{bound_port}/"
+
+    async def stop(self) -> None:
+        await self._driver.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def url(self) -> str:
+        """The server root, e.g. "http://127.0.0.1:41234/"."""
+        if self._root is None:
+            raise RuntimeError("the emulator is not started")
+        return self._root
+
+    @property
+    def base_url(self) -> str:
+        """What `AsyncWebClient(base_url=...)` takes: the root plus "api/"."""
+        return f"{self.url}api/"
+
+    # -- workspace ----------------------------------------------------------------
+
+    def add_channel(
+        self, id: str, name: str, *, is_private: bool = False, is_member: bool = True
+    ) -> Channel:
+        channel = Channel(id, name.lstrip("#"), is_private, is_member)
+        self.store.channels[id] = channel
+        return channel
+
+    def add_user(
+        self,
+        id: str,
+        name: str,
+        real_name: str | None = None,
+        email: str | None = None,
+        is_bot: bool = False,
+        *,
+        deleted: bool = False,
+        tz: str = "Etc/UTC",
+    ) -> User:
+        user = User(
+            id,
+            name,
+            real_name or name.title(),
+            email or f"{name}@example.com",
+            is_bot=is_bot,
+            deleted=deleted,
+            tz=tz,
+        )
+        self.store.users[id] = user
+        return user
+
+    def add_usergroup(self, id: str, handle: str, users: list[str]) -> Usergroup:
+        group = Usergroup(id, handle, list(users))
+        self.store.usergroups[id] = group
+        return group
+
+    # -- faults -------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        retry_after: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (and Retry-After).
+
+        The body is `{"ok": false, "error": ...}`: `ratelimited` for 429, else `error`
+        or `fatal_error`; status 200 with `error` fakes a plain Slack error answer.
+        """
+        self._faults.add(method, status=status, times=times, retry_after=retry_after, error=error)
+
+    # -- inspection ---------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[Call]:
+        return [c for c in self.store.calls if method is None or c.method == method]
+
+    def messages(self, channel: str) -> list[Message]:
+        """Top-level messages of a channel in posting order (replies excluded)."""
+        return self.store.top_level(channel)
+
+    def replies(self, channel: str, thread_ts: str) -> list[Message]:
+        return self.store.replies(channel, thread_ts)
+
+    def message(self, channel: str, ts: str) -> Message | None:
+        return self.store.find(channel, ts)
+
+    @property
+    def ephemerals(self) -> list[Message]:
+        return list(self.store.ephemerals)
+
+    @property
+    def responses(self) -> list[ResponsePost]:
+        return list(self.store.responses)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T | None],
+        # A timeout argument (not asyncio.timeout) so the failure names the predicate.
+        timeout: float = 5.0,  # noqa: ASYNC109
+        *,
+        interval: float = 0.01,
+    ) -> T:
+        """Poll until `predicate()` is truthy and return its value.
+
+        The bot does slow work after acknowledging, so what it posts lands a moment
+        after the request that caused it; tests wait for the outcome, not for time.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if loop.time() >= deadline:
+                raise AssertionError(self._timeout_report(predicate, timeout, value))
+            await asyncio.sleep(interval)
+
+    def _timeout_report(
+        self, predicate: Callable[[], object], timeout: float, value: object
+    ) -> str:
+        code = getattr(predicate, "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        name = getattr(predicate, "__qualname__", repr(predicate))
+        recent = [
+            f"  {c.method} -> {c.status} {c.response.get('error') or 'ok'}"
+            for c in self.store.calls[-8:]
+        ]
+        counts = {ch: len(ms) for ch, ms in self.store.channel_messages.items()}
+        return "\n".join(
+            [
+                f"wait_for timed out after {timeout}s: {name}{where} last returned {value!r}",
+                f"messages per channel: {counts}; ephemerals: {len(self.store.ephemerals)}; "
+                f"responses: {len(self.store.responses)}",
+                "last Web API calls:" if recent else "no Web API calls were made",
+                *recent,
+            ]
+        )
+
+    def _notify(self, kind: str, message: Message) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(kind, message)
+        except Exception:
+            # A broken printer must not turn into a Slack error seen by the bot.
+            log.exception("on_event hook failed for %s", kind)
+
+    # -- driving the bot (Slack -> bot) -------------------------------------------
+
+    @property
+    def signing_secret(self) -> str:
+        """The secret deliveries are signed with; the bot must verify with the same."""
+        return self._driver.signing_secret
+
+    @signing_secret.setter
+    def signing_secret(self, value: str) -> None:
+        self._driver.signing_secret = value
+
+    @property
+    def bot_url(self) -> str | None:
+        """The bot's `/slack/events` URL; set it before sending anything."""
+        return self._driver.bot_url
+
+    @bot_url.setter
+    def bot_url(self, value: str | None) -> None:
+        self._driver.bot_url = value
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """Slack's signature headers for `body` (timestamp defaults to now)."""
+        return self._driver.sign(body, timestamp)
+
+    async def send_raw(
+        self, body: bytes, headers: dict[str, str], content_type: str
+    ) -> BotResponse:
+        """Post exactly this to the bot: for forged, stale or replayed requests."""
+        return await self._driver.send_raw(body, headers, content_type)
+
+    async def send_command(
+        self, command: str, text: str, *, user: str, channel: str
+    ) -> BotResponse:
+        return await self._driver.send_command(command, text, user=user, channel=channel)
+
+    async def send_reaction(
+        self,
+        *,
+        user: str,
+        reaction: str,
+        channel: str,
+        ts: str,
+        removed: bool = False,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> BotResponse:
+        return await self._driver.send_reaction(
+            user=user,
+            reaction=reaction,
+            channel=channel,
+            ts=ts,
+            removed=removed,
+            event_id=event_id,
+            retry_num=retry_num,
+        )
+
+    async def send_block_action(
+        self,
+        *,
+        user: str,
+        action_id: str,
+        value: str,
+        channel: str,
+        message_ts: str,
+        block_id: str | None = None,
+    ) -> BotResponse:
+        return await self._driver.send_block_action(
+            user=user,
+            action_id=action_id,
+            value=value,
+            channel=channel,
+            message_ts=message_ts,
+            block_id=block_id,
+        )
+
+    # -- HTTP (bot -> Slack) ------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        at = self._clock()
+        args, malformed = await read_args(request)
+        token = bearer_token(request) or args.pop("token", None)
+        args.pop("token", None)
+        status, body, headers = self._answer(method, args, token, malformed)
+        self.store.calls.append(Call(method, args, status, body, at))
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, args: JSON, token: object, malformed: bool
+    ) -> tuple[int, JSON, dict[str, str]]:
+        if self.down:
+            return 503, error("service_unavailable"), {}
+        fault = self._faults.take(method)
+        if fault is not None:
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return fault.status, error(fault.error), headers
+        handler = self.api.methods.get(method)
+        if handler is None:
+            return 200, error("unknown_method", req_method=method), {}
+        if token is None or token == "":
+            return 200, error("not_authed"), {}
+        if not hmac.compare_digest(str(token).encode(), self.token.encode()):
+            return 200, error("invalid_auth"), {}
+        if malformed:
+            return 200, error("invalid_json"), {}
+        if self.rate_limit and method == "chat.postMessage":
+            wait = self._buckets.take(str(args.get("channel")))
+            if wait:
+                return 429, error(default_error(429)), {"Retry-After": str(wait)}
+        return 200, handler(args), {}
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        target = self.store.response_targets.get(request.match_info["id"])
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            body = await request.text()
+        outcome = apply_response(self.store, target, body, self._clock())
+        if outcome.status == 200 and outcome.message is not None:
+            self._notify("response", outcome.message)
+        return web.json_response(outcome.body, status=outcome.status)
+
+
+def default_workspace(emulator: SlackEmulator) -> None:
+    """Seed the channels, people and group that `examples/chatops.yaml` names."""
+    emulator.add_channel("C0000PAYMT", "payments-alerts")
+    emulator.add_channel("C0000ALERT", "alerts")
+    emulator.add_channel("C0000INCID", "incidents")
+    emulator.add_channel("C0000DEPLY", "deploys")
+    emulator.add_user("U0000DEP01", "dana", "Dana Deployer")
+    emulator.add_user("U0000APR01", "ari", "Ari Approver")
+    emulator.add_user("U0000APR02", "bo", "Bo Approver")
+    emulator.add_user("U0000APR03", "cy", "Cy Approver")
+    emulator.add_user("U0000ONC01", "olu", "Olu Oncall")
+    emulator.add_user("U0000OUT01", "sam", "Sam Outsider")
+    emulator.add_usergroup("S0000ONCAL", "oncall", ["U0000ONC01", "U0000APR01"])

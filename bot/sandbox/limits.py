@@ -1,0 +1,95 @@
+"""Rate limiting and fault injection for the emulated Web API.
+
+The outbox must survive Slack saying "not now": 429 with Retry-After, 5xx, or an
+outage. Real Slack only does that under load, so the emulator does it on demand.
+
+Rate limit choice: Slack documents about one `chat.postMessage` per second per
+channel, with short bursts tolerated. We model that as a token bucket per channel
+holding 3 tokens and refilling one per second: three quick posts pass, the fourth
+within the same second gets 429 with `Retry-After: 1`. The bucket reads the injected
+clock, so tests advance time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BURST = 3.0
+REFILL_PER_SECOND = 1.0
+
+
+class TokenBuckets:
+    """One token bucket per key (the channel id)."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        capacity: float = BURST,
+        refill_per_second: float = REFILL_PER_SECOND,
+    ) -> None:
+        self._clock = clock
+        self._capacity = capacity
+        self._rate = refill_per_second
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> int:
+        """Consume a token; 0 when allowed, else the whole seconds to wait (>= 1)."""
+        now = self._clock()
+        tokens, last = self._buckets.get(key, (self._capacity, now))
+        tokens = min(self._capacity, tokens + max(0.0, now - last) * self._rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / self._rate))
+
+    def reset(self) -> None:
+        self._buckets.clear()
+
+
+@dataclass
+class Fault:
+    status: int
+    error: str
+    retry_after: int | None
+
+
+def default_error(status: int) -> str:
+    """The error word a failed call carries in its body."""
+    if status == 429:
+        return "ratelimited"
+    if status == 503:
+        return "service_unavailable"
+    return "fatal_error"
+
+
+class Faults:
+    """Queued failures per Web API method, consumed one call at a time."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[Fault]] = {}
+
+    def add(
+        self,
+        method: str,
+        *,
+        status: int,
+        times: int,
+        retry_after: int | None,
+        error: str | None,
+    ) -> None:
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        fault = Fault(status, error or default_error(status), retry_after)
+        self._queues.setdefault(method, deque()).extend([fault] * times)
+
+    def take(self, method: str) -> Fault | None:
+        queue = self._queues.get(method)
+        return queue.popleft() if queue else None
+
+    def clear(self) -> None:
+        self._queues.clear()
