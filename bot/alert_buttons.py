@@ -7,7 +7,7 @@ writes an audit event and queues the Slack updates; handlers only ack and call t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +18,6 @@ from alerts.durations import format_duration
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
-from bot.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
 
@@ -49,9 +48,6 @@ async def acknowledge(
         if group is None:
             return Outcome(False, m.UNKNOWN_GROUP)
         if group.acked_by:
-            await _ephemeral(
-                session, group, user, m.THREAD_ALREADY_ACKED.format(user=group.acked_by), now
-            )
             return Outcome(False, m.THREAD_ALREADY_ACKED.format(user=group.acked_by))
         group.acked_by = user
         group.acked_at = now
@@ -86,10 +82,6 @@ async def silence(
         labels = dict(group.group_labels or group.common_labels)
         channel = group.channel
     if alertmanager is None:
-        async with sessions.begin() as session:
-            group = await session.get(AlertGroup, group_id)
-            assert group is not None
-            await _ephemeral(session, group, user, m.SILENCE_NOT_CONFIGURED, now)
         return Outcome(False, m.SILENCE_NOT_CONFIGURED)
     matchers = equality_matchers(labels)
     try:
@@ -101,10 +93,6 @@ async def silence(
             comment=f"Silenced from Slack ({channel}) by {user}",
         )
     except SilenceError as exc:
-        async with sessions.begin() as session:
-            group = await session.get(AlertGroup, group_id)
-            assert group is not None
-            await _ephemeral(session, group, user, m.SILENCE_FAILED.format(error=exc), now)
         return Outcome(False, m.SILENCE_FAILED.format(error=exc))
     async with sessions.begin() as session:
         group = await session.get(AlertGroup, group_id)
@@ -132,17 +120,3 @@ async def silence(
             matchers=[str(x) for x in matchers],
         )
     return Outcome(True)
-
-
-async def _ephemeral(
-    session: AsyncSession, group: AlertGroup, user: str, text: str, now: datetime
-) -> None:
-    # Priority 0: the person who clicked is waiting for this answer.
-    await enqueue(
-        session,
-        op="ephemeral",
-        channel=group.channel,
-        payload={"text": text, "user": user},
-        now=now,
-        priority=0,
-    )

@@ -6,6 +6,10 @@ replicas starting together migrate one after the other (the second finds nothing
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from alembic import command
@@ -51,8 +55,28 @@ async def is_at_head(engine: AsyncEngine) -> bool:
     return await current(engine) == head_revision()
 
 
-async def _with_lock(engine: AsyncEngine, run: object) -> None:
-    async with engine.connect() as conn:
+@contextlib.asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """SQLite has no advisory locks; a lock file beside the database does the same job
+    for several processes on one machine (the only place one SQLite file can be shared)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    handle = open(f"{database}.migrate-lock", "a+")  # noqa: SIM115 - held for the block
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+Run = Callable[[Connection, AlembicConfig], None]
+
+
+async def _with_lock(engine: AsyncEngine, run: Run) -> None:
+    async with _sqlite_file_lock(engine), engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
         if postgres:
             await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
@@ -62,7 +86,7 @@ async def _with_lock(engine: AsyncEngine, run: object) -> None:
             def _apply(sync_conn: Connection) -> None:
                 config = alembic_config()
                 config.attributes["connection"] = sync_conn
-                run(sync_conn, config)  # type: ignore[operator]
+                run(sync_conn, config)
 
             await conn.run_sync(_apply)
             await conn.commit()

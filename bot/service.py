@@ -109,6 +109,8 @@ class Service:
             await asyncio.wait_for(self._finish_work(), timeout=10)
         except TimeoutError:
             log.warning("shutdown: work left in the database will be picked up at next start")
+        except Exception:
+            log.exception("shutdown: could not finish work; it stays in the database")
         if self.http is not None:
             await self.http.close()
         await self.engine.dispose()

@@ -38,10 +38,10 @@ def register(app: AsyncApp, service: Service) -> None:
         if group_id is None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
             return
-        await alert_buttons.acknowledge(
+        outcome = await alert_buttons.acknowledge(
             service.sessions, service.config.alerts, service.clock, group_id=group_id, user=user
         )
-        service.wake_outbox()
+        await _answer(service, body, outcome)
 
     async def on_silence(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -49,10 +49,10 @@ def register(app: AsyncApp, service: Service) -> None:
         if group_id is None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
             return
-        await alert_buttons.silence(
+        outcome = await alert_buttons.silence(
             service.sessions, service.alertmanager, service.clock, group_id=group_id, user=user
         )
-        service.wake_outbox()
+        await _answer(service, body, outcome)
 
     async def ignore(ack: AsyncAck) -> None:
         await ack()
@@ -69,3 +69,10 @@ def _button(body: dict[str, Any]) -> tuple[int | None, str]:
     value = str(actions[0].get("value", ""))
     user = str((body.get("user") or {}).get("id", ""))
     return alert_buttons.parse_group_id(value), user
+
+
+async def _answer(service: Service, body: dict[str, Any], outcome: alert_buttons.Outcome) -> None:
+    """Successes show in the channel; a refusal is told only to the person who clicked."""
+    if not outcome.ok and outcome.message:
+        await service.ephemeral_from_body(body, outcome.message)
+    service.wake_outbox()
