@@ -3,11 +3,13 @@
 In sandbox mode there is no Slack client to look at, so every message the bot posts
 is printed. Block Kit JSON is unreadable at a glance; this turns it into what a person
 would see: a title line, the section text and fields, context lines, a rule for a
-divider and `[Acknowledge] [Silence 1h]` for buttons. Slack mrkdwn is left as is.
+divider and `[Acknowledge] [Silence 1h]` for buttons. Slack's control sequences (links,
+mentions, dates, escapes) become what Slack would show; *bold* and `code` stay as is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -46,7 +48,30 @@ def render_blocks(blocks: Sequence[Mapping[str, Any]], text: str = "") -> str:
     for block in blocks:
         lines.extend(_block(block))
     rendered = "\n".join(lines).strip("\n")
-    return rendered or text
+    return plain(rendered or text)
+
+
+_CONTROL = re.compile(r"<([^<>]*)>")
+
+
+def plain(mrkdwn: str) -> str:
+    """Slack's `<...>` sequences as Slack displays them, then its three escapes undone."""
+
+    def show(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith("!date^"):
+            return label or target
+        if target.startswith("!subteam^"):
+            return "@" + (label or target.removeprefix("!subteam^"))
+        if target.startswith("!"):
+            return "@" + target[1:]
+        if target.startswith(("@", "#")):
+            return label or target
+        return f"{label} ({target})" if label else target
+
+    text = _CONTROL.sub(show, mrkdwn)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _text(obj: object) -> str:

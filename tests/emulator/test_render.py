@@ -63,7 +63,7 @@ def test_realistic_alert_message() -> None:
             "5xx ratio is 12% on *api* (threshold 5%)",
             "*Severity:* critical",
             "*Team:* payments",
-            "Firing since 12:03 UTC | <!subteam^S0000ONCAL> paged",
+            "Firing since 12:03 UTC | @S0000ONCAL paged",
             "-" * 40,
             "[Acknowledge] [Silence 1h] [Runbook]",
         ]
@@ -122,7 +122,7 @@ def test_rich_text_accessories_and_images() -> None:
     ]
     assert render_blocks(blocks) == "\n".join(
         [
-            "Approved by <@U0000APR01>:tada:",
+            "Approved by @U0000APR01:tada:",
             "• a",
             "• b",
             "Step 1: check pods",
@@ -130,3 +130,12 @@ def test_rich_text_accessories_and_images() -> None:
             "[image: error graph]",
         ]
     )
+
+
+def test_slack_control_sequences_read_as_slack_shows_them() -> None:
+    from bot.sandbox.render import plain
+
+    assert plain("<https://x.test/a|Source> · <https://y.test>") == "Source (https://x.test/a) · https://y.test"
+    assert plain("<!subteam^S1> <@U1> <!here>") == "@S1 @U1 @here"
+    assert plain("since <!date^1700000000^{time}|2023-11-14 22:13 UTC>") == "since 2023-11-14 22:13 UTC"
+    assert plain("p95 &lt; 2s &amp; rising") == "p95 < 2s & rising"
