@@ -86,11 +86,17 @@ DEFAULT_ESCALATION: dict[Priority, EscalationPolicy] = {
 }
 
 
+DEFAULT_SEVERITIES: dict[str, Priority] = {
+    "critical": "P0",
+    "error": "P1",
+    "warning": "P2",
+    "info": "P3",
+}
+
+
 class AlertsConfig(_Strict):
     priority_label: str = Field(default="priority", description="A label holding P0..P3 wins.")
-    severity_map: dict[str, Priority] = Field(
-        default_factory=lambda: {"critical": "P0", "error": "P1", "warning": "P2", "info": "P3"}
-    )
+    severity_map: dict[str, Priority] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
     severity_label: str = "severity"
     default_priority: Priority = "P2"
     routes: list[Route] = Field(

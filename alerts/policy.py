@@ -11,8 +11,9 @@ from alerts.config import PRIORITIES, AlertsConfig, EscalationPolicy, Priority, 
 def priority_of(labels: Mapping[str, str], config: AlertsConfig) -> Priority:
     """A `priority` label holding P0..P3 wins, else the severity map, else the default."""
     explicit = labels.get(config.priority_label, "").strip().upper()
-    if explicit in PRIORITIES:
-        return explicit  # type: ignore[return-value]
+    for priority in PRIORITIES:
+        if explicit == priority:
+            return priority
     severity = labels.get(config.severity_label, "").strip().lower()
     return config.severity_map.get(severity, config.default_priority)
 

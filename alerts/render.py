@@ -189,7 +189,7 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
         )
 
     if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
-        blocks = blocks[: MAX_BLOCKS - 1] + [_context(m.MORE_ALERTS.format(count="more"))]
+        blocks = [*blocks[: MAX_BLOCKS - 1], _context(m.MORE_ALERTS.format(count="more"))]
     fallback = f"[{group.priority}] {state} {name}" + (f": {summary}" if summary else "")
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
 

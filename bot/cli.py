@@ -96,7 +96,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chatops", description="Slack ChatOps bot for on-call teams")
+    parser = argparse.ArgumentParser(
+        prog="chatops", description="Slack ChatOps bot for on-call teams"
+    )
     parser.add_argument("--log-level", default=os.environ.get("CHATOPS_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -110,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="apply or inspect database migrations")
-    mig.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "downgrade", "current"])
+    mig.add_argument(
+        "action", nargs="?", default="upgrade", choices=["upgrade", "downgrade", "current"]
+    )
     mig.add_argument("revision", nargs="?")
     mig.set_defaults(func=cmd_migrate)
 

@@ -63,7 +63,7 @@ async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    handle = open(f"{database}.migrate-lock", "a+")  # noqa: SIM115 - held for the block
+    handle = await asyncio.to_thread(open, f"{database}.migrate-lock", "a+")
     try:
         await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
         yield

@@ -26,7 +26,9 @@ def add_sandbox_commands(sub: Any) -> None:
     sandbox.add_argument("--emulator", default="http://127.0.0.1:3001", help="the emulator's URL")
     actions = sandbox.add_subparsers(dest="sandbox_command", required=True)
 
-    alert = actions.add_parser("alert", help="post an Alertmanager notification (file or example name)")
+    alert = actions.add_parser(
+        "alert", help="post an Alertmanager notification (file or example name)"
+    )
     alert.add_argument("file")
     alert.add_argument("--token", default=SANDBOX_WEBHOOK_TOKEN)
     alert.set_defaults(func=_alert)
@@ -67,9 +69,10 @@ def _run(coro: Any) -> int:
 
 
 async def _post(url: str, payload: dict[str, Any], headers: dict[str, str] | None = None) -> int:
-    async with aiohttp.ClientSession() as session, session.post(
-        url, json=payload, headers=headers or {}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=payload, headers=headers or {}) as response,
+    ):
         print(f"{response.status} {await response.text()}")
         return 0 if response.status < 300 else 1
 
@@ -94,23 +97,34 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _react(args: argparse.Namespace) -> int:
-    payload = {"user": args.user, "reaction": args.reaction, "channel": args.channel,
-               "ts": args.ts, "removed": args.remove}
+    payload = {
+        "user": args.user,
+        "reaction": args.reaction,
+        "channel": args.channel,
+        "ts": args.ts,
+        "removed": args.remove,
+    }
     return _run(_post(f"{args.emulator}/_emulator/reaction", payload))
 
 
 def _click(args: argparse.Namespace) -> int:
-    payload = {"user": args.user, "action_id": args.action_id, "value": args.value,
-               "channel": args.channel, "message_ts": args.ts}
+    payload = {
+        "user": args.user,
+        "action_id": args.action_id,
+        "value": args.value,
+        "channel": args.channel,
+        "message_ts": args.ts,
+    }
     return _run(_post(f"{args.emulator}/_emulator/action", payload))
 
 
 def _messages(args: argparse.Namespace) -> int:
     async def fetch() -> int:
         params = {"channel": args.channel} if args.channel else {}
-        async with aiohttp.ClientSession() as session, session.get(
-            f"{args.emulator}/_emulator/messages", params=params
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{args.emulator}/_emulator/messages", params=params) as response,
+        ):
             print(json.dumps(await response.json(), indent=2))
             return 0
 

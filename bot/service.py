@@ -53,7 +53,9 @@ class Service:
         self.run_workers = run_workers
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         signing = (
-            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else ""
         )
         if not token or not signing:
             raise StartupError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed")
@@ -133,7 +135,11 @@ class Service:
             return
         async with self.sessions.begin() as session:
             await enqueue(
-                session, op="ephemeral", channel=channel, payload={"text": text, "user": user},
-                now=self.clock.now(), priority=0,
+                session,
+                op="ephemeral",
+                channel=channel,
+                payload={"text": text, "user": user},
+                now=self.clock.now(),
+                priority=0,
             )
         self.wake_outbox()

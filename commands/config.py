@@ -14,6 +14,13 @@ from alerts.durations import Duration
 PRINCIPAL_ID = r"^[UWS][A-Z0-9]{2,}$"
 
 
+def _check_principals(value: list[str] | None) -> list[str] | None:
+    for principal in value or []:
+        if not re.fullmatch(PRINCIPAL_ID, principal):
+            raise ValueError(f"{principal!r} is not a Slack user (U...) or user group (S...) id")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,6 +34,17 @@ class EnvironmentConfig(_Strict):
     health_url: str | None = None
     kubernetes: dict[str, Any] | None = None
     aws: dict[str, Any] | None = None
+    rollout_timeout: Duration = timedelta(minutes=10)
+    """How long a rollout may take before it counts as failed; 10m is Kubernetes' own
+    default progress deadline, so a rollout the cluster still considers healthy is not cut
+    short by the bot."""
+    deployers: list[str] | None = None
+    """Who may request operations here, replacing `deploy.deployers` for this environment
+    (e.g. anyone may deploy to staging, a smaller group to production)."""
+    approvers: list[str] | None = None
+    """Who may approve here, replacing `deploy.approvers` for this environment."""
+
+    _principals = field_validator("deployers", "approvers")(_check_principals)
 
     @field_validator("steps")
     @classmethod
@@ -40,6 +58,18 @@ class ServiceConfig(_Strict):
     channel: str = Field(pattern=CHANNEL_ID)
     version_pattern: str = r"^v?\d+\.\d+\.\d+$"
     environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    default_environment: str | None = None
+    """The environment a command means when it names none and the service has several.
+    Unset means "name it": a production change should not happen by omission."""
+
+    @model_validator(mode="after")
+    def _default_environment_exists(self) -> ServiceConfig:
+        if self.default_environment and self.default_environment not in self.environments:
+            known = ", ".join(sorted(self.environments))
+            raise ValueError(
+                f"default_environment {self.default_environment!r} is not one of: {known}"
+            )
+        return self
 
     @field_validator("version_pattern")
     @classmethod
@@ -60,14 +90,15 @@ class DeployConfig(_Strict):
     deployers: list[str] = Field(default_factory=list)
     approvers: list[str] = Field(default_factory=list)
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    force_extra_approvals: int = Field(default=1, ge=1, le=5)
+    """`--force` skips the "no P0/P1 alert firing" re-check, so it needs this many more
+    approvals than usual: one more person must agree that shipping during an incident is
+    the lesser risk."""
+    commands_per_minute: int = Field(default=100, ge=1)
+    """Per-user limit on slash commands (the seed's figure); it stops a script or a stuck
+    key from flooding the channel with approval requests, not a person typing."""
 
-    @field_validator("deployers", "approvers")
-    @classmethod
-    def _principals(cls, value: list[str]) -> list[str]:
-        for principal in value:
-            if not re.fullmatch(PRINCIPAL_ID, principal):
-                raise ValueError(f"{principal!r} is not a Slack user (U...) or user group (S...) id")
-        return value
+    _principals = field_validator("deployers", "approvers")(_check_principals)
 
     @model_validator(mode="after")
     def _reactions_disjoint(self) -> DeployConfig:

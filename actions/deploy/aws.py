@@ -162,7 +162,7 @@ class AwsBackend:
         colour: Colour,
         version: str,
         *,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
     ) -> None:
         """Point `colour`'s ECS service at a copy of its task definition running `version`.
 

@@ -191,7 +191,7 @@ class SlackEmulator:
         self,
         predicate: Callable[[], T | None],
         # A timeout argument (not asyncio.timeout) so the failure names the predicate.
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         *,
         interval: float = 0.01,
     ) -> T:

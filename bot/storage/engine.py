@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported f
 
 
 def normalise_url(url: str) -> str:
-    """Accept the plain spellings people paste (postgres://, sqlite:///) and add the async driver."""
+    """Accept the spellings people paste (postgres://, sqlite:///); add the async driver."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     parsed = make_url(url)

@@ -14,9 +14,17 @@ from bot.sandbox.emulator import SlackEmulator
 from tests.conftest import WEBHOOK_TOKEN, StartService
 from tests.support.alertmanager import alert, alertmanager
 
-LABELS = {"alertname": "SSEConnectionDrops", "service": "api", "namespace": "sergas",
-          "severity": "error", "instance": "api-blue-1:8000"}
-ANNOTATIONS = {"summary": "SSE connections dropping", "description": "12% of SSE streams closed early."}
+LABELS = {
+    "alertname": "SSEConnectionDrops",
+    "service": "api",
+    "namespace": "sergas",
+    "severity": "error",
+    "instance": "api-blue-1:8000",
+}
+ANNOTATIONS = {
+    "summary": "SSE connections dropping",
+    "description": "12% of SSE streams closed early.",
+}
 
 
 async def test_alert_fires_resolves_and_is_silenced_through_real_alertmanager(
@@ -41,15 +49,23 @@ async def test_alert_fires_resolves_and_is_silenced_through_real_alertmanager(
         assert am.url in blocks  # the silence link points at this Alertmanager
 
         # The captured payload is Alertmanager 0.25's own: keep it as a parsing fixture.
-        [delivery] = [c for c in emulator.calls("chat.postMessage") if c.args.get("channel") == "C0000ALERT"]
+        [delivery] = [
+            c for c in emulator.calls("chat.postMessage") if c.args.get("channel") == "C0000ALERT"
+        ]
         assert delivery.response["ok"] is True
 
         await emulator.send_block_action(
-            user="U0000ONC01", action_id="alert.silence", value=_group_value(message.blocks, "alert.silence"),
-            channel="C0000ALERT", message_ts=message.ts,
+            user="U0000ONC01",
+            action_id="alert.silence",
+            value=_group_value(message.blocks, "alert.silence"),
+            channel="C0000ALERT",
+            message_ts=message.ts,
         )
         reply = await emulator.wait_for(
-            lambda: next((r for r in emulator.replies("C0000ALERT", message.ts) if "silenced" in r.text), None),
+            lambda: next(
+                (r for r in emulator.replies("C0000ALERT", message.ts) if "silenced" in r.text),
+                None,
+            ),
             timeout=10,
         )
         silences = [s for s in await am.silences() if s["status"]["state"] == "active"]
@@ -62,7 +78,9 @@ async def test_alert_fires_resolves_and_is_silenced_through_real_alertmanager(
         await bot.service.alertmanager.expire_silence(silences[0]["id"])
         await am.push([alert(LABELS, ANNOTATIONS, resolved=True)])
         await emulator.wait_for(
-            lambda: any("Resolved after" in r.text for r in emulator.replies("C0000ALERT", message.ts)),
+            lambda: any(
+                "Resolved after" in r.text for r in emulator.replies("C0000ALERT", message.ts)
+            ),
             timeout=20,
         )
         updated = emulator.message("C0000ALERT", message.ts)

@@ -22,17 +22,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))}
-    base.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "PYTHONUNBUFFERED": "1"})
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))
+    }
+    base.update(
+        {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "PYTHONUNBUFFERED": "1"}
+    )
     base.update(extra)
     return base
 
 
 def chatops(*args: str, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=tmp_path, env=env(tmp_path, **extra),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -40,8 +49,10 @@ def test_check_config_accepts_the_example_and_names_each_problem(tmp_path: Path)
     ok = chatops("check-config", str(ROOT / "examples" / "chatops.yaml"), tmp_path=tmp_path)
     assert ok.returncode == 0 and "OK" in ok.stdout
     broken = tmp_path / "broken.yaml"
-    broken.write_text("alerts:\n  routes:\n    - channel: C0000ALERT\n      colour: red\n"
-                      "  escalation:\n    P1: {page_after: -5m}\n")
+    broken.write_text(
+        "alerts:\n  routes:\n    - channel: C0000ALERT\n      colour: red\n"
+        "  escalation:\n    P1: {page_after: -5m}\n"
+    )
     bad = chatops("check-config", str(broken), tmp_path=tmp_path)
     assert bad.returncode == 2
     assert "line 4: alerts.routes.0.colour: unknown key" in bad.stderr
@@ -57,14 +68,22 @@ def test_migrate_upgrade_current_downgrade(tmp_path: Path) -> None:
 def test_serve_refuses_an_invalid_config_with_the_same_message(tmp_path: Path) -> None:
     config = tmp_path / "chatops.yaml"
     config.write_text("alerts:\n  routes: []\n")
-    result = chatops("serve", "--port", str(free_port()), tmp_path=tmp_path, CHATOPS_CONFIG=str(config))
+    result = chatops(
+        "serve", "--port", str(free_port()), tmp_path=tmp_path, CHATOPS_CONFIG=str(config)
+    )
     assert result.returncode == 2 and "alerts.routes" in result.stderr
 
 
 def test_serve_outside_the_sandbox_needs_the_webhook_token(tmp_path: Path) -> None:
-    result = chatops("serve", "--port", str(free_port()), tmp_path=tmp_path,
-                     SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s",
-                     CHATOPS_CONFIG=str(ROOT / "examples" / "chatops.yaml"))
+    result = chatops(
+        "serve",
+        "--port",
+        str(free_port()),
+        tmp_path=tmp_path,
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        CHATOPS_CONFIG=str(ROOT / "examples" / "chatops.yaml"),
+    )
     assert result.returncode == 2 and "ALERTMANAGER_WEBHOOK_TOKEN" in result.stderr
 
 
@@ -74,8 +93,21 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, P
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", str(port), "--sandbox-port", str(emulator_port)],
-            cwd=tmp_path, env=env(tmp_path), stdout=out, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "serve",
+                "--port",
+                str(port),
+                "--sandbox-port",
+                str(emulator_port),
+            ],
+            cwd=tmp_path,
+            env=env(tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", process, log)
@@ -107,7 +139,7 @@ def _wait_ready(url: str, process: subprocess.Popen[str], log: Path) -> None:
 def test_sandbox_prints_each_message_and_the_sandbox_commands_drive_it(
     sandbox: tuple[subprocess.Popen[str], int, int, Path], tmp_path: Path
 ) -> None:
-    process, port, emulator_port, log = sandbox
+    _process, port, emulator_port, log = sandbox
     urls = ["--bot", f"http://127.0.0.1:{port}", "--emulator", f"http://127.0.0.1:{emulator_port}"]
     sent = chatops("sandbox", *urls, "alert", "high-latency-firing", tmp_path=tmp_path)
     assert sent.returncode == 0 and "accepted" in sent.stdout, sent.stderr
@@ -122,7 +154,9 @@ def test_sandbox_prints_each_message_and_the_sandbox_commands_drive_it(
     listed = chatops("sandbox", *urls, "messages", "--channel", "C0000ALERT", tmp_path=tmp_path)
     messages = json.loads(listed.stdout)
     ts = messages[0]["ts"] if isinstance(messages, list) else messages["messages"][0]["ts"]
-    clicked = chatops("sandbox", *urls, "click", "C0000ALERT", ts, "alert.ack", "1", tmp_path=tmp_path)
+    clicked = chatops(
+        "sandbox", *urls, "click", "C0000ALERT", ts, "alert.ack", "1", tmp_path=tmp_path
+    )
     assert clicked.returncode == 0, clicked.stdout + clicked.stderr
     deadline = time.monotonic() + 10
     while "acknowledged this" not in log.read_text() and time.monotonic() < deadline:
@@ -138,10 +172,15 @@ def test_sigterm_finishes_accepted_work_before_exiting(
     async def storm() -> None:
         async with aiohttp.ClientSession() as http:
             for index in range(30):
-                payload = json.loads((ROOT / "examples/alerts/high-latency-firing.json").read_text())
+                payload = json.loads(
+                    (ROOT / "examples/alerts/high-latency-firing.json").read_text()
+                )
                 payload["groupKey"] = f"sigterm-{index}"
-                async with http.post(f"http://127.0.0.1:{port}/webhooks/alertmanager", json=payload,
-                                     headers={"Authorization": "Bearer sandbox-token"}) as response:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/webhooks/alertmanager",
+                    json=payload,
+                    headers={"Authorization": "Bearer sandbox-token"},
+                ) as response:
                     assert response.status == 200
 
     asyncio.run(storm())
@@ -149,7 +188,9 @@ def test_sigterm_finishes_accepted_work_before_exiting(
     assert process.wait(timeout=30) == 0, log.read_text()
 
     db = sqlite3.connect(tmp_path / "bot.db")
-    states = dict(db.execute("SELECT state, count(*) FROM webhook_deliveries GROUP BY state").fetchall())
+    states = dict(
+        db.execute("SELECT state, count(*) FROM webhook_deliveries GROUP BY state").fetchall()
+    )
     outbox = dict(db.execute("SELECT state, count(*) FROM slack_outbox GROUP BY state").fetchall())
     assert states == {"done": 30}
     assert outbox == {"sent": 30}

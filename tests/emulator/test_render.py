@@ -135,7 +135,13 @@ def test_rich_text_accessories_and_images() -> None:
 def test_slack_control_sequences_read_as_slack_shows_them() -> None:
     from bot.sandbox.render import plain
 
-    assert plain("<https://x.test/a|Source> · <https://y.test>") == "Source (https://x.test/a) · https://y.test"
+    assert (
+        plain("<https://x.test/a|Source> · <https://y.test>")
+        == "Source (https://x.test/a) · https://y.test"
+    )
     assert plain("<!subteam^S1> <@U1> <!here>") == "@S1 @U1 @here"
-    assert plain("since <!date^1700000000^{time}|2023-11-14 22:13 UTC>") == "since 2023-11-14 22:13 UTC"
+    assert (
+        plain("since <!date^1700000000^{time}|2023-11-14 22:13 UTC>")
+        == "since 2023-11-14 22:13 UTC"
+    )
     assert plain("p95 &lt; 2s &amp; rising") == "p95 < 2s & rising"

@@ -15,10 +15,14 @@ from tests.support.payloads import notification
 
 
 async def fire(bot: RunningService, emulator: SlackEmulator) -> str:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{bot.url}/webhooks/alertmanager", json=notification(),
-        headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{bot.url}/webhooks/alertmanager",
+            json=notification(),
+            headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+        ) as response,
+    ):
         assert response.status == 200
     await bot.settle()
     [message] = emulator.messages("C0000ALERT")
@@ -55,7 +59,11 @@ async def test_a_second_acknowledge_tells_only_the_clicker(
     ts = await fire(bot, emulator)
     for user in ("U0000ONC01", "U0000APR01"):
         await emulator.send_block_action(
-            user=user, action_id="alert.ack", value="1", channel="C0000ALERT", message_ts=ts,
+            user=user,
+            action_id="alert.ack",
+            value="1",
+            channel="C0000ALERT",
+            message_ts=ts,
             block_id="alert-actions-1",  # the second person clicks a button already gone for the first
         )
         await bot.settle()
@@ -72,8 +80,12 @@ async def test_a_tampered_button_value_changes_nothing(
     ts = await fire(bot, emulator)
     for value in ("1; DROP TABLE alerts", "-1", "999999", "x" * 5000):
         await emulator.send_block_action(
-            user="U0000ONC01", action_id="alert.ack", value=value, channel="C0000ALERT",
-            message_ts=ts, block_id="alert-actions-1",
+            user="U0000ONC01",
+            action_id="alert.ack",
+            value=value,
+            channel="C0000ALERT",
+            message_ts=ts,
+            block_id="alert-actions-1",
         )
     await bot.settle()
     async with bot.service.sessions() as session:
@@ -99,11 +111,22 @@ async def test_unsigned_wrongly_signed_and_stale_slack_requests_are_refused(
 ) -> None:
     bot = await start_service(sqlite_url)
     ts = await fire(bot, emulator)
-    body = b"payload=" + json.dumps({"type": "block_actions", "actions": [
-        {"action_id": "alert.ack", "value": "1"}], "user": {"id": "U0000ONC01"}}).encode()
+    body = (
+        b"payload="
+        + json.dumps(
+            {
+                "type": "block_actions",
+                "actions": [{"action_id": "alert.ack", "value": "1"}],
+                "user": {"id": "U0000ONC01"},
+            }
+        ).encode()
+    )
     form = "application/x-www-form-urlencoded"
     assert (await emulator.send_raw(body, {}, form)).status == 401
-    wrong = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
+    wrong = {
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+        "X-Slack-Signature": "v0=" + "0" * 64,
+    }
     assert (await emulator.send_raw(body, wrong, form)).status == 401
     stale = emulator.sign(body, timestamp=int(time.time()) - 6 * 60)
     assert (await emulator.send_raw(body, stale, form)).status == 401
@@ -113,9 +136,7 @@ async def test_unsigned_wrongly_signed_and_stale_slack_requests_are_refused(
     assert emulator.message("C0000ALERT", ts) is not None
 
 
-async def test_health_and_readiness(
-    sqlite_url: str, start_service: StartService
-) -> None:
+async def test_health_and_readiness(sqlite_url: str, start_service: StartService) -> None:
     bot = await start_service(sqlite_url)
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{bot.url}/healthz") as response:

@@ -17,10 +17,17 @@ from tests.support.payloads import example, notification, resolved
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 
 
-async def post(bot: RunningService, payload: object, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{bot.url}/webhooks/alertmanager", json=payload, headers=AUTH if headers is None else headers
-    ) as response:
+async def post(
+    bot: RunningService, payload: object, headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{bot.url}/webhooks/alertmanager",
+            json=payload,
+            headers=AUTH if headers is None else headers,
+        ) as response,
+    ):
         return response.status, await response.json()
 
 
@@ -37,7 +44,7 @@ async def test_a_firing_group_is_posted_once_with_its_details(
     assert "P2" in text and "HighLatency" in text
     assert "API p95 latency above 2s" in text
     assert "sergas" in text  # the namespace label matters
-    actions = [b for b in message.blocks if b["type"] == "actions"][0]["elements"]
+    actions = next(b for b in message.blocks if b["type"] == "actions")["elements"]
     assert [a["text"]["text"] for a in actions][:2] == ["Acknowledge", "Silence 1h"]
     assert "silences/new" in text  # a silence link into Alertmanager
 
@@ -54,7 +61,9 @@ async def test_redelivery_of_the_same_notification_posts_nothing_new(
     assert len(emulator.calls("chat.postMessage")) == 1
     assert emulator.calls("chat.update") == []
     async with bot.service.sessions() as session:
-        outcomes = (await session.scalars(select(WebhookDelivery.outcome).order_by(WebhookDelivery.id))).all()
+        outcomes = (
+            await session.scalars(select(WebhookDelivery.outcome).order_by(WebhookDelivery.id))
+        ).all()
     assert outcomes == ["new", "duplicate", "duplicate"]
 
 
@@ -133,7 +142,7 @@ async def test_slack_down_keeps_the_message_until_slack_is_back(
     await post(bot, notification())
     await bot.settle()
     assert emulator.messages("C0000ALERT") == []
-    metrics = (await _metrics(bot))
+    metrics = await _metrics(bot)
     assert "chatops_outbox_depth 1.0" in metrics
 
     emulator.down = False
@@ -157,7 +166,10 @@ async def test_outbox_honours_retry_after_on_429(
     bot.clock.advance(timedelta(seconds=2))
     await bot.settle()
     assert len(emulator.messages("C0000ALERT")) == 1
-    assert 'chatops_slack_calls_total{method="chat.postMessage",outcome="ratelimited"} 1.0' in await _metrics(bot)
+    assert (
+        'chatops_slack_calls_total{method="chat.postMessage",outcome="ratelimited"} 1.0'
+        in await _metrics(bot)
+    )
 
 
 async def test_outbox_retries_after_a_500(

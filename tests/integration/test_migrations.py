@@ -9,7 +9,14 @@ from sqlalchemy import inspect
 from bot import migrate
 from bot.storage.engine import create_engine
 
-TABLES = {"alert_groups", "alerts", "webhook_deliveries", "slack_messages", "slack_outbox", "audit_log"}
+TABLES = {
+    "alert_groups",
+    "alerts",
+    "webhook_deliveries",
+    "slack_messages",
+    "slack_outbox",
+    "audit_log",
+}
 
 
 async def tables(url: str) -> set[str]:

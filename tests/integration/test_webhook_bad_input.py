@@ -16,10 +16,14 @@ from tests.support.payloads import notification
 
 
 async def send(bot: RunningService, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{bot.url}/webhooks/alertmanager", data=body,
-        headers={"Content-Type": "application/json", **headers},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{bot.url}/webhooks/alertmanager",
+            data=body,
+            headers={"Content-Type": "application/json", **headers},
+        ) as response,
+    ):
         return response.status, await response.json(content_type=None)
 
 
@@ -50,7 +54,9 @@ async def test_missing_or_wrong_token_is_401(
     assert await stored(bot) == 0
 
 
-async def test_basic_auth_password_is_accepted(sqlite_url: str, start_service: StartService) -> None:
+async def test_basic_auth_password_is_accepted(
+    sqlite_url: str, start_service: StartService
+) -> None:
     bot = await start_service(sqlite_url)
     auth = "Basic " + base64.b64encode(f"alertmanager:{WEBHOOK_TOKEN}".encode()).decode()
     status, _ = await send(bot, GOOD, {"Authorization": auth})
@@ -64,7 +70,9 @@ async def test_not_json_is_400(sqlite_url: str, start_service: StartService) -> 
     assert await stored(bot) == 0
 
 
-async def test_wrong_shape_is_400_naming_the_field(sqlite_url: str, start_service: StartService) -> None:
+async def test_wrong_shape_is_400_naming_the_field(
+    sqlite_url: str, start_service: StartService
+) -> None:
     bot = await start_service(sqlite_url)
     payload = notification()
     del payload["alerts"][0]["labels"]

@@ -41,9 +41,10 @@ class RunningAlertmanager:
     log_path: Path
 
     async def push(self, alerts: list[dict[str, Any]]) -> None:
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{self.url}/api/v2/alerts", json=alerts
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.url}/api/v2/alerts", json=alerts) as response,
+        ):
             assert response.status == 200, await response.text()
 
     async def silences(self) -> list[dict[str, Any]]:
@@ -55,7 +56,9 @@ class RunningAlertmanager:
         return self.log_path.read_text(errors="replace")
 
 
-def alert(labels: dict[str, str], annotations: dict[str, str], *, resolved: bool = False) -> dict[str, Any]:
+def alert(
+    labels: dict[str, str], annotations: dict[str, str], *, resolved: bool = False
+) -> dict[str, Any]:
     now = datetime.now(UTC)
     body: dict[str, Any] = {
         "labels": labels,
@@ -69,7 +72,9 @@ def alert(labels: dict[str, str], annotations: dict[str, str], *, resolved: bool
 
 
 @asynccontextmanager
-async def alertmanager(webhook_url: str, token: str, workdir: Path) -> AsyncIterator[RunningAlertmanager]:
+async def alertmanager(
+    webhook_url: str, token: str, workdir: Path
+) -> AsyncIterator[RunningAlertmanager]:
     binary = alertmanager_binary()
     port = free_port()
     config = workdir / "alertmanager.yml"

@@ -16,7 +16,7 @@ def example(name: str) -> dict[str, Any]:
 
 
 def notification(
-    group_key: str = "{}:{alertname=\"DiskFull\"}",
+    group_key: str = '{}:{alertname="DiskFull"}',
     *,
     status: str = "firing",
     alerts: int = 1,
@@ -35,7 +35,9 @@ def notification(
                 "labels": alert_labels,
                 "annotations": {"summary": f"Disk {index} almost full", **(annotations or {})},
                 "startsAt": starts_at,
-                "endsAt": "2026-01-01T12:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+                "endsAt": "2026-01-01T12:30:00Z"
+                if status == "resolved"
+                else "0001-01-01T00:00:00Z",
                 "generatorURL": "http://prometheus:9090/graph",
                 "fingerprint": f"fp{index:014d}",
             }

@@ -23,7 +23,10 @@ def test_a_payload_captured_from_alertmanager_0_25_parses() -> None:
     assert first.name == "PostgresConnectionsSaturated"
     assert first.ends_at is None  # Alertmanager's zero time means "not ended"
     assert first.fingerprint and first.key == first.fingerprint
-    assert parsed.group_labels == {"alertname": "PostgresConnectionsSaturated", "service": "postgresql"}
+    assert parsed.group_labels == {
+        "alertname": "PostgresConnectionsSaturated",
+        "service": "postgresql",
+    }
 
 
 def test_the_captured_resolution_carries_end_times() -> None:

@@ -45,10 +45,15 @@ deploy:
         ("alerts:\n  routes: []\n", "alerts.routes"),
         ("alerts:\n  routes:\n    - match: {a: b}\n      channel: C0000ALERT\n", "catch-all"),
         ("alerts:\n  routes:\n    - channel: '#alerts'\n", "alerts.routes.0.channel"),
-        ("alerts:\n  routes:\n    - channel: C0000ALERT\n  escalation:\n    P0: {renotify_every: 10s}\n",
-         "at least 1m"),
+        (
+            "alerts:\n  routes:\n    - channel: C0000ALERT\n  escalation:\n    P0: {renotify_every: 10s}\n",
+            "at least 1m",
+        ),
         ("alerts: [1, 2\n", "not valid YAML"),
-        ("alerts:\n  routes:\n    - channel: C0000ALERT\ndeploy:\n  approvers: [alice]\n", "not a Slack user"),
+        (
+            "alerts:\n  routes:\n    - channel: C0000ALERT\ndeploy:\n  approvers: [alice]\n",
+            "not a Slack user",
+        ),
     ],
 )
 def test_specific_mistakes_are_explained(text: str, expected: str) -> None:

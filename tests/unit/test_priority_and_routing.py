@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.policy import place, priority_of
-from bot.config import Config, parse_config
-from bot.config import BUNDLED_EXAMPLE, load_config
+from bot.config import BUNDLED_EXAMPLE, Config, load_config, parse_config
 
 
 @pytest.fixture

@@ -23,17 +23,23 @@ def alert(index: int, *, summary: str = "Disk almost full", status: str = "firin
 
 def group(alerts: list[AlertView], **kwargs: object) -> GroupView:
     values: dict[str, object] = {
-        "id": 7, "status": "firing", "priority": "P1", "alerts": alerts,
+        "id": 7,
+        "status": "firing",
+        "priority": "P1",
+        "alerts": alerts,
         "common_labels": {"alertname": "DiskFull", "service": "api", "namespace": "sergas"},
         "group_labels": {"alertname": "DiskFull"},
-        "external_url": "http://alertmanager:9093", "firing_since": NOW - timedelta(minutes=12),
+        "external_url": "http://alertmanager:9093",
+        "firing_since": NOW - timedelta(minutes=12),
     }
     values.update(kwargs)
     return GroupView(**values)  # type: ignore[arg-type]
 
 
 def test_a_huge_group_shows_the_first_alerts_and_plus_n_more() -> None:
-    message = render_group(group([alert(i, summary="x" * 5000) for i in range(500)]), NOW, max_alerts=10)
+    message = render_group(
+        group([alert(i, summary="x" * 5000) for i in range(500)]), NOW, max_alerts=10
+    )
     blocks = message["blocks"]
     assert len(blocks) <= 50
     assert validate_blocks(blocks) == []  # the emulator applies Slack's documented rules
@@ -43,8 +49,11 @@ def test_a_huge_group_shows_the_first_alerts_and_plus_n_more() -> None:
 
 
 def test_long_texts_are_clipped_not_rejected() -> None:
-    g = group([alert(0)], common_annotations={"summary": "s" * 10_000, "description": "d" * 10_000},
-              common_labels={"alertname": "A" * 500, "service": "v" * 3000})
+    g = group(
+        [alert(0)],
+        common_annotations={"summary": "s" * 10_000, "description": "d" * 10_000},
+        common_labels={"alertname": "A" * 500, "service": "v" * 3000},
+    )
     message = render_group(g, NOW)
     assert validate_blocks(message["blocks"]) == []
     assert len(message["blocks"][0]["text"]["text"]) <= 150
@@ -52,8 +61,16 @@ def test_long_texts_are_clipped_not_rejected() -> None:
 
 
 def test_the_message_shows_priority_labels_age_links_and_buttons() -> None:
-    message = render_group(group([alert(0)], common_annotations={
-        "summary": "Disk almost full", "runbook_url": "https://runbooks/x.md"}), NOW)
+    message = render_group(
+        group(
+            [alert(0)],
+            common_annotations={
+                "summary": "Disk almost full",
+                "runbook_url": "https://runbooks/x.md",
+            },
+        ),
+        NOW,
+    )
     text = str(message["blocks"])
     assert message["blocks"][0]["text"]["text"].startswith("🟠 P1 · FIRING · DiskFull")
     assert "*Service*\\napi" in text and "*Namespace*\\nsergas" in text
@@ -62,7 +79,10 @@ def test_the_message_shows_priority_labels_age_links_and_buttons() -> None:
     assert "<https://runbooks/x.md|Runbook doc>" in text
     assert "silences/new?filter=%7Balertname%3D%22DiskFull%22%7D" in text
     buttons = message["blocks"][-1]["elements"]
-    assert [(b["action_id"], b["value"]) for b in buttons] == [("alert.ack", "7"), ("alert.silence", "7")]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("alert.ack", "7"),
+        ("alert.silence", "7"),
+    ]
 
 
 def test_acknowledged_and_resolved_states() -> None:
@@ -70,7 +90,9 @@ def test_acknowledged_and_resolved_states() -> None:
     assert "Acknowledged by <@U0000ONC01>" in str(acked["blocks"])
     assert [b["action_id"] for b in acked["blocks"][-1]["elements"]] == ["alert.silence"]
 
-    done = render_group(group([alert(0, status="resolved")], status="resolved", resolved_at=NOW), NOW)
+    done = render_group(
+        group([alert(0, status="resolved")], status="resolved", resolved_at=NOW), NOW
+    )
     assert done["blocks"][0]["text"]["text"].startswith("✅ P1 · RESOLVED")
     assert "Resolved after 12m" in str(done["blocks"])
     assert not any(b["type"] == "actions" for b in done["blocks"])

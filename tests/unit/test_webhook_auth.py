@@ -16,8 +16,16 @@ def test_bearer_and_basic_password_are_accepted() -> None:
 
 
 def test_anything_else_is_refused() -> None:
-    for header in [None, "", "Bearer", "Bearer wrong", "Token s3cret", basic("s3cret", "x"),
-                   "Basic !!!notbase64", "Basic " + base64.b64encode(b"nocolon").decode()]:
+    for header in [
+        None,
+        "",
+        "Bearer",
+        "Bearer wrong",
+        "Token s3cret",
+        basic("s3cret", "x"),
+        "Basic !!!notbase64",
+        "Basic " + base64.b64encode(b"nocolon").decode(),
+    ]:
         assert not is_authorised(header, "s3cret"), header
 
 
