@@ -1,0 +1,131 @@
+"""`chatops runbooks lint [DIR]` and `chatops runbooks coverage`.
+
+Lint runs in CI and before a pull request, so that a broken runbook fails there rather
+than stopping `chatops serve` (which loads the same way). Coverage answers "which of our
+alerts would fire with no runbook?"; the alert names come from the database, which the
+caller supplies, so this module stays free of storage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from alerts.runbooks.linking import find_runbook
+from alerts.runbooks.loader import RunbookError, load_runbooks, runbook_files
+from alerts.runbooks.model import RunbookSet
+
+# The runbooks shipped beside the package (source checkout, editable install, image).
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "runbooks"
+
+AlertNameSource = Callable[[], Iterable[str]]
+
+
+def default_directory() -> Path:
+    """The shipped runbooks; from a wheel install (the Docker image) they sit in the
+    working directory instead, since wheels carry packages only."""
+    if DEFAULT_DIRECTORY.is_dir() or not Path("runbooks").is_dir():
+        return DEFAULT_DIRECTORY
+    return Path("runbooks")
+
+
+def _shown(path: Path) -> Path:
+    # Relative paths keep problems short and clickable in editors and CI logs.
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def lint(directory: Path | None = None, *, out: TextIO | None = None) -> int:
+    """Print `OK: N runbooks` or every problem as `file:line: message`; 1 on a problem."""
+    out = out or sys.stdout
+    folder = _shown(directory if directory is not None else default_directory())
+    if not folder.is_dir():
+        print(f"error: {folder} is not a directory", file=out)
+        return 2
+    if not runbook_files(folder):
+        print(f"error: no runbooks (*.md other than README.md) in {folder}", file=out)
+        return 1
+    try:
+        runbooks = load_runbooks(folder)
+    except RunbookError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        print(f"{len(exc.problems)} problem(s) in {folder}", file=out)
+        return 1
+    print(f"OK: {len(runbooks)} runbooks", file=out)
+    return 0
+
+
+def coverage(alert_names: Iterable[str], runbooks: RunbookSet) -> list[str]:
+    """Alert names no runbook covers by labels {alertname: name}, each once, in order.
+
+    A name alone is a narrow view: a runbook whose `applies_to` also needs
+    `service="api"` does not cover the bare name. When the stored alerts' labels and
+    annotations are at hand, `uncovered_alerts` answers exactly as linking does.
+    """
+    return [
+        name
+        for name in dict.fromkeys(alert_names)
+        if find_runbook({"alertname": name}, {}, runbooks) is None
+    ]
+
+
+def uncovered_alerts(
+    alerts: Iterable[tuple[Mapping[str, str], Mapping[str, str]]], runbooks: RunbookSet
+) -> list[str]:
+    """Names of alerts (labels, annotations) that would be posted without a runbook."""
+    names = (
+        labels.get("alertname", "")
+        for labels, annotations in alerts
+        if find_runbook(labels, annotations, runbooks) is None
+    )
+    return list(dict.fromkeys(names))
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    return lint(Path(args.directory) if args.directory else None)
+
+
+def _cmd_coverage(args: argparse.Namespace, source: AlertNameSource | None) -> int:
+    names = list(args.alertname or [])
+    if not names and source is not None:
+        names = list(source())
+    if not names:
+        print("error: no alert names: pass --alertname NAME (repeatable)", file=sys.stderr)
+        return 2
+    try:
+        runbooks = load_runbooks(Path(args.directory) if args.directory else default_directory())
+    except RunbookError as exc:
+        print("error: the runbooks do not load; run `chatops runbooks lint`", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    uncovered = coverage(names, runbooks)
+    for name in uncovered:
+        print(f"no runbook: {name}")
+    covered = len(dict.fromkeys(names)) - len(uncovered)
+    print(f"{covered} of {covered + len(uncovered)} alert name(s) covered")
+    return 1 if uncovered else 0
+
+
+def add_runbooks_commands(sub: Any, *, alert_names: AlertNameSource | None = None) -> None:
+    """Register `runbooks lint [DIR]` and `runbooks coverage` on the CLI's subparsers.
+
+    `alert_names` supplies the names seen in the database when no --alertname is given.
+    """
+    runbooks = sub.add_parser("runbooks", help="check the runbooks")
+    actions = runbooks.add_subparsers(dest="runbooks_command", required=True)
+
+    lint_parser = actions.add_parser("lint", help="validate every runbook; non-zero on a problem")
+    lint_parser.add_argument("directory", nargs="?", help="default: the shipped runbooks/")
+    lint_parser.set_defaults(func=_cmd_lint)
+
+    cover = actions.add_parser("coverage", help="list alert names that no runbook covers")
+    cover.add_argument("--alertname", action="append", help="an alert name (repeatable)")
+    cover.add_argument("--dir", dest="directory", help="default: the shipped runbooks/")
+    cover.set_defaults(func=lambda args: _cmd_coverage(args, alert_names))

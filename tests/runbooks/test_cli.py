@@ -1,0 +1,139 @@
+"""`chatops runbooks lint [DIR]` and `chatops runbooks coverage`."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from alerts.runbooks import load_runbooks
+from bot.runbooks_cli import (
+    DEFAULT_DIRECTORY,
+    add_runbooks_commands,
+    coverage,
+    lint,
+    uncovered_alerts,
+)
+
+BROKEN = Path(__file__).parent / "broken"
+
+
+def run_lint(directory: Path | None) -> tuple[int, list[str]]:
+    out = io.StringIO()
+    code = lint(directory, out=out)
+    return code, out.getvalue().splitlines()
+
+
+def parser(alert_names: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="chatops")
+    sub = root.add_subparsers(dest="command", required=True)
+    add_runbooks_commands(sub, alert_names=(lambda: alert_names) if alert_names else None)
+    return root
+
+
+def test_lint_passes_on_the_shipped_runbooks() -> None:
+    assert run_lint(None) == (0, ["OK: 5 runbooks"])
+    assert run_lint(DEFAULT_DIRECTORY) == (0, ["OK: 5 runbooks"])
+
+
+def test_lint_fails_on_a_broken_runbook_naming_file_and_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(BROKEN.parent.parent.parent)  # the repository: paths print relative
+
+    code, lines = run_lint(BROKEN / "unknown_key")
+
+    assert code == 1
+    assert lines == [
+        "tests/runbooks/broken/unknown_key/unknown_key.md:8: steps.0.actoin: unknown key",
+        "1 problem(s) in tests/runbooks/broken/unknown_key",
+    ]
+
+
+def test_lint_fails_on_a_missing_or_empty_directory(tmp_path: Path) -> None:
+    code, lines = run_lint(tmp_path / "nope")
+    assert code == 2 and "is not a directory" in lines[0]
+
+    (tmp_path / "README.md").write_text("# only a readme\n")
+    code, lines = run_lint(tmp_path)
+    assert code == 1 and "no runbooks" in lines[0]
+
+
+def test_lint_through_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["runbooks", "lint", str(BROKEN / "duplicate_step")])
+
+    assert args.func(args) == 1
+    assert "duplicate step id 'check-pods' (first on line 5)" in capsys.readouterr().out
+
+    args = parser().parse_args(["runbooks", "lint"])
+    assert args.func(args) == 0
+
+
+def test_coverage_lists_alert_names_no_runbook_covers() -> None:
+    runbooks = load_runbooks(DEFAULT_DIRECTORY)
+
+    names = ["PostgresDown", "DiskFilling", "RedisDown", "DiskFilling", "APIDown"]
+
+    # By name alone: DATABASE_ISSUES matches alert names only; the others need more labels.
+    assert coverage(names, runbooks) == ["DiskFilling", "APIDown"]
+
+
+def test_coverage_of_stored_alerts_follows_linking() -> None:
+    runbooks = load_runbooks(DEFAULT_DIRECTORY)
+    alerts = [
+        ({"alertname": "APIDown", "priority": "P0"}, {}),
+        ({"alertname": "APIHighLatency", "service": "api"}, {}),
+        ({"alertname": "DiskFilling", "priority": "P3"}, {}),
+        ({"alertname": "Custom"}, {"runbook": "SCALING"}),
+    ]
+
+    assert uncovered_alerts(alerts, runbooks) == ["DiskFilling"]
+
+
+def test_coverage_through_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(
+        ["runbooks", "coverage", "--alertname", "PostgresDown", "--alertname", "DiskFilling"]
+    )
+
+    assert args.func(args) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "no runbook: DiskFilling",
+        "1 of 2 alert name(s) covered",
+    ]
+
+
+def test_coverage_reads_names_from_the_source_the_bot_wires(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = parser(["RedisDown", "CacheHitRatioLow"]).parse_args(["runbooks", "coverage"])
+
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.splitlines() == ["2 of 2 alert name(s) covered"]
+
+
+def test_coverage_without_names_says_how_to_give_them(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parser().parse_args(["runbooks", "coverage"])
+
+    assert args.func(args) == 2
+    assert "--alertname" in capsys.readouterr().err
+
+
+def test_the_default_directory_is_the_repositorys_runbooks() -> None:
+    assert DEFAULT_DIRECTORY == Path(__file__).resolve().parents[2] / "runbooks"
+    assert os.path.isfile(DEFAULT_DIRECTORY / "README.md")
+
+
+def test_an_installed_wheel_finds_the_runbooks_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import bot.runbooks_cli as cli
+
+    monkeypatch.setattr(cli, "DEFAULT_DIRECTORY", tmp_path / "site-packages" / "runbooks")
+    monkeypatch.chdir(DEFAULT_DIRECTORY.parent)
+
+    assert cli.default_directory() == Path("runbooks")
+    assert run_lint(None) == (0, ["OK: 5 runbooks"])
