@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -72,7 +73,9 @@ async def start_sandbox(
     def show(kind: str, message: Any) -> None:
         print(f"\n--- Slack {kind} ---\n{render_text(message)}", flush=True)
 
-    emulator.on_event = show
+    # Benchmarks turn printing off: a terminal write per message is not what they measure.
+    if os.environ.get("CHATOPS_SANDBOX_PRINT", "1") != "0":
+        emulator.on_event = show
     await emulator.start(host=host, port=sandbox_port)
     emulator.bot_url = f"http://{host}:{port}/slack/events"
     updated = settings.model_copy(

@@ -19,7 +19,7 @@ from actions.alertmanager import AlertmanagerClient
 from bot import migrate
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.intake import DeliveryProcessor
+from bot.intake import DeliveryProcessor, IntakeWriter
 from bot.metrics import Metrics
 from bot.outbox import Outbox, make_client
 from bot.outbox_queue import enqueue
@@ -70,6 +70,7 @@ class Service:
         self.slack_app = build_app(self.slack_client, signing)
         register(self.slack_app, self)
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
+        self.intake = IntakeWriter(self.sessions, self.clock)
         self.processor = DeliveryProcessor(
             self.sessions,
             config.alerts,
@@ -78,13 +79,16 @@ class Service:
                 outcome
             ).inc(),
             on_outbox=self.outbox.wake,
+            intake_busy=lambda: self.intake.busy,
         )
         self.http: aiohttp.ClientSession | None = None
         self.alertmanager: AlertmanagerClient | None = None
         self.web_app = build_web_app(self)
         self._tasks: list[asyncio.Task[Any]] = []
         self.web_app.on_startup.append(self._on_startup)
-        self.web_app.on_shutdown.append(self._on_shutdown)
+        # on_cleanup runs after aiohttp has waited for in-flight requests, so everything
+        # answered 2xx is committed before the workers are stopped.
+        self.web_app.on_cleanup.append(self._on_cleanup)
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
@@ -99,8 +103,9 @@ class Service:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
 
-    async def _on_shutdown(self, _app: web.Application) -> None:
+    async def _on_cleanup(self, _app: web.Application) -> None:
         """Finish what was accepted: process stored deliveries and flush due Slack calls."""
+        await self.intake.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

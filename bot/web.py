@@ -19,7 +19,6 @@ from sqlalchemy import text
 from alerts.alertmanager import PayloadError, parse_notification
 from alerts.policy import priority_of
 from bot import migrate
-from bot.intake import accept_delivery
 from bot.webhook_auth import is_authorised
 
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     if not notification.alerts:
         # Nothing to post; still a valid notification, so Alertmanager must not retry it.
         return web.json_response({"status": "ignored", "reason": "no alerts"})
-    delivery_id = await accept_delivery(service.sessions, "alertmanager", data, service.clock.now())
+    delivery_id = await service.intake.store("alertmanager", data)
     for alert in notification.alerts:
         priority = priority_of(alert.labels, service.config.alerts)
         metrics.alerts_received.labels(alert.status, priority).inc()

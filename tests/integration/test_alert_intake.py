@@ -191,3 +191,32 @@ async def test_outbox_retries_after_a_500(
 async def _metrics(bot: RunningService) -> str:
     async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/metrics") as response:
         return await response.text()
+
+
+async def test_a_delivery_that_breaks_processing_is_parked_and_the_rest_go_through(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, monkeypatch: object
+) -> None:
+    import bot.intake
+
+    real = bot.intake.process_notification
+
+    async def flaky(session, notification, config, now):  # type: ignore[no-untyped-def]
+        if notification.group_key == "poison":
+            raise RuntimeError("a bug")
+        return await real(session, notification, config, now)
+
+    monkeypatch.setattr(bot.intake, "process_notification", flaky)  # type: ignore[attr-defined]
+    bot_ = await start_service(sqlite_url)
+    for key in ("before", "poison", "after"):
+        status, _ = await post(bot_, notification(group_key=key))
+        assert status == 200
+    await bot_.settle()
+    async with bot_.service.sessions() as session:
+        rows = (
+            await session.execute(
+                select(WebhookDelivery.state, WebhookDelivery.error).order_by(WebhookDelivery.id)
+            )
+        ).all()
+    assert [r[0] for r in rows] == ["done", "failed", "done"]
+    assert "RuntimeError: a bug" in rows[1][1]
+    assert len(emulator.messages("C0000ALERT")) == 2

@@ -1,0 +1,240 @@
+"""Intake throughput and webhook-to-Slack latency, against a real `chatops serve`.
+
+The bot runs in sandbox mode in its own process (bot + Slack emulator, as a newcomer
+runs it); this process is the load generator. Latency is measured from just before the
+webhook POST to the moment the emulator records the chat.postMessage for that group;
+both clocks are CLOCK_MONOTONIC of the same machine.
+
+    .venv/bin/python benchmarks/intake.py --database sqlite
+    .venv/bin/python benchmarks/intake.py --database postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = {"Authorization": "Bearer sandbox-token"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def payload(group: str, alerts: int = 1) -> dict[str, Any]:
+    labels = {"alertname": group, "service": "api", "severity": "warning"}
+    return {
+        "version": "4",
+        "groupKey": f"bench:{group}",
+        "status": "firing",
+        "receiver": "chatops",
+        "groupLabels": {"alertname": group},
+        "commonLabels": labels,
+        "commonAnnotations": {"summary": f"{group} is firing"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {**labels, "instance": f"node-{i}:9100"},
+                "annotations": {"summary": "bench"},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"{i:016x}",
+            }
+            for i in range(alerts)
+        ],
+    }
+
+
+async def throughput(url: str, seconds: float, per_request: int, workers: int) -> tuple[int, int]:
+    accepted = 0
+    failed = 0
+    deadline = time.monotonic() + seconds
+    run = uuid.uuid4().hex[:6]
+
+    async def worker(index: int, http: aiohttp.ClientSession) -> None:
+        nonlocal accepted, failed
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            body = payload(f"T{run}w{index}n{n}", per_request)
+            async with http.post(f"{url}/webhooks/alertmanager", json=body, headers=TOKEN) as r:
+                await r.read()
+                if r.status == 200:
+                    accepted += per_request
+                else:
+                    failed += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as http:
+        await asyncio.gather(*(worker(i, http) for i in range(workers)))
+    return accepted, failed
+
+
+async def counter(text: str, name: str) -> float:
+    return sum(float(v) for v in re.findall(rf"^{name}(?:\{{[^}}]*\}})? (\S+)", text, re.M))
+
+
+async def wait_drained(url: str, deliveries: int, timeout: float = 900) -> float:
+    """Seconds until every accepted delivery is processed and the outbox is empty."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() - started < timeout:
+            async with http.get(f"{url}/metrics") as r:
+                text = await r.text()
+            processed = await counter(text, "chatops_webhook_deliveries_processed_total")
+            depth = await counter(text, "chatops_outbox_depth")
+            if processed >= deliveries and depth == 0:
+                return time.monotonic() - started
+            await asyncio.sleep(0.25)
+    raise SystemExit("the bot did not drain its backlog in time")
+
+
+async def latency(url: str, emulator: str, rate: float, seconds: float) -> list[float]:
+    run = uuid.uuid4().hex[:6]
+    sent: dict[str, float] = {}
+    count = int(rate * seconds)
+    start = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+
+        async def one(i: int) -> None:
+            group = f"L{run}n{i}"
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            sent[group] = time.monotonic()
+            async with http.post(
+                f"{url}/webhooks/alertmanager", json=payload(group), headers=TOKEN
+            ) as r:
+                assert r.status == 200, await r.text()
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+        deadline = time.monotonic() + 60
+        posted: dict[str, float] = {}
+        while len(posted) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            async with http.get(
+                f"{emulator}/_emulator/calls", params={"method": "chat.postMessage"}
+            ) as r:
+                calls = (await r.json())["calls"]
+            for call in calls:
+                match = re.search(rf"(L{run}n\d+)", str(call["args"].get("text", "")))
+                if match and call["status"] == 200:
+                    posted.setdefault(match.group(1), call["at"])
+    return sorted(posted[g] - sent[g] for g in posted)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    k = max(0, min(len(values) - 1, round(p / 100 * len(values) + 0.5) - 1))
+    return sorted(values)[k]
+
+
+async def postgres_url() -> tuple[str, str]:
+    name = f"chatops_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", name
+
+
+async def drop_postgres(name: str) -> None:
+    conn = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=20, help="groups per second for latency")
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
+    pg_name = None
+    if args.database == "postgres":
+        database_url, pg_name = await postgres_url()
+    else:
+        database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+    port, emulator_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_"))}
+    env.update(DATABASE_URL=database_url, CHATOPS_SANDBOX_PRINT="0", CHATOPS_LOG_LEVEL="WARNING")
+    log = (workdir / "serve.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            str(emulator_port),
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url, emulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"{url}/readyz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        print(f"database: {args.database}; bot pid {server.pid}; {os.cpu_count()} cores")
+        deliveries = 0
+        for per_request in (1, 10):
+            accepted, failed = await throughput(url, args.seconds, per_request, args.workers)
+            deliveries += accepted // per_request
+            print(
+                f"intake, {per_request} alert(s)/request, {args.workers} concurrent clients: "
+                f"{accepted / args.seconds:,.0f} alerts/s accepted ({failed} refused)"
+            )
+            drained = await wait_drained(url, deliveries)
+            groups = accepted // per_request
+            print(
+                f"  {groups:,} groups processed and posted {drained:.1f}s after the load stopped "
+                f"(at least {groups / (args.seconds + drained):,.0f} groups/s end to end)"
+            )
+        latencies = await latency(url, emulator, args.rate, args.latency_seconds)
+        expected = int(args.rate * args.latency_seconds)
+        print(
+            f"webhook -> Slack at {args.rate:g} groups/s for {args.latency_seconds:g}s "
+            f"({len(latencies)}/{expected} delivered): "
+            f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        if pg_name:
+            await drop_postgres(pg_name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
