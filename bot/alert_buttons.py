@@ -6,6 +6,7 @@ writes an audit event and queues the Slack updates; handlers only ack and call t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from alerts.durations import format_duration
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
+from bot.group_events import GroupListener, notify
 from bot.storage.models import AlertGroup
 
 
@@ -41,6 +43,7 @@ async def acknowledge(
     *,
     group_id: int,
     user: str,
+    listeners: Sequence[GroupListener] = (),
 ) -> Outcome:
     now = clock.now()
     async with sessions.begin() as session:
@@ -52,6 +55,7 @@ async def acknowledge(
         group.acked_by = user
         group.acked_at = now
         group.updated_at = now
+        await notify(listeners, session, group, "acknowledged", now, actor=user)
         await refresh_message(session, group, config, now)
         await reply(session, group, m.THREAD_ACKED.format(user=user), now)
         audit.record(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from alerts.policy import place, priority_of
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
+from bot.group_events import GroupListener, notify
 from bot.storage.models import Alert, AlertGroup, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ async def process_notification(
     notification: AlertmanagerNotification,
     config: AlertsConfig,
     now: datetime,
+    listeners: Sequence[GroupListener] = (),
 ) -> str:
     """Apply one notification to the database; returns the outcome word for the delivery."""
     if not notification.alerts:
@@ -154,6 +156,7 @@ async def process_notification(
         session.add(group)
         await session.flush()
         await _store_alerts(session, group, notification, now)
+        await notify(listeners, session, group, "opened", now)
         await refresh_message(
             session, group, config, now, first=True, truncated=notification.truncated_alerts
         )
@@ -185,6 +188,7 @@ async def process_notification(
 
     if previous == "firing" and group.status == "resolved":
         group.resolved_at = _resolved_at(notification, now)
+        await notify(listeners, session, group, "resolved", now)
         await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
         fired_for = format_duration((group.resolved_at or now) - group.firing_since)
         await reply(session, group, m.THREAD_RESOLVED.format(duration=fired_for), now)
@@ -197,10 +201,12 @@ async def process_notification(
         # A new incident needs someone to pick it up again.
         group.acked_by = None
         group.acked_at = None
+        await notify(listeners, session, group, "refired", now)
         await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
         await reply(session, group, m.THREAD_REFIRED.format(ago=resolved_ago), now)
         audit.record(session, at=now, actor=audit.SYSTEM, action="alert.refired", subject=subject)
         return "refired"
+    await notify(listeners, session, group, "updated", now)
     await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
     return "updated"
 
@@ -247,6 +253,7 @@ class DeliveryProcessor:
         on_processed: Callable[[str, str], None] | None = None,
         on_outbox: Callable[[], None] | None = None,
         intake_busy: Callable[[], bool] | None = None,
+        listeners: Sequence[GroupListener] = (),
     ) -> None:
         self._sessions = sessions
         self._config = config
@@ -255,6 +262,7 @@ class DeliveryProcessor:
         self._on_processed = on_processed
         self._on_outbox = on_outbox
         self._intake_busy = intake_busy or (lambda: False)
+        self._listeners = listeners
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -343,7 +351,9 @@ class DeliveryProcessor:
         error = None
         try:
             notification = parse_notification(delivery.body)
-            outcome = await process_notification(session, notification, self._config, now)
+            outcome = await process_notification(
+                session, notification, self._config, now, self._listeners
+            )
         except PayloadError as exc:  # validated at intake; only an old row could fail
             outcome, error = "invalid", str(exc)
         delivery.state = "done" if error is None else "failed"

@@ -19,6 +19,7 @@ from actions.alertmanager import AlertmanagerClient
 from bot import migrate
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.group_events import GroupListener
 from bot.intake import DeliveryProcessor, IntakeWriter
 from bot.metrics import Metrics
 from bot.outbox import Outbox, make_client
@@ -71,6 +72,9 @@ class Service:
         register(self.slack_app, self)
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
         self.intake = IntakeWriter(self.sessions, self.clock)
+        # Features append themselves here (escalation, bake watch, runbooks); the list is
+        # shared with the processor, so appending after construction is fine.
+        self.group_listeners: list[GroupListener] = []
         self.processor = DeliveryProcessor(
             self.sessions,
             config.alerts,
@@ -80,6 +84,7 @@ class Service:
             ).inc(),
             on_outbox=self.outbox.wake,
             intake_busy=lambda: self.intake.busy,
+            listeners=self.group_listeners,
         )
         self.http: aiohttp.ClientSession | None = None
         self.alertmanager: AlertmanagerClient | None = None

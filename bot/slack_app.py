@@ -39,7 +39,12 @@ def register(app: AsyncApp, service: Service) -> None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
             return
         outcome = await alert_buttons.acknowledge(
-            service.sessions, service.config.alerts, service.clock, group_id=group_id, user=user
+            service.sessions,
+            service.config.alerts,
+            service.clock,
+            group_id=group_id,
+            user=user,
+            listeners=service.group_listeners,
         )
         await _answer(service, body, outcome)
 

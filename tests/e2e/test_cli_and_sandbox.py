@@ -60,7 +60,7 @@ def test_check_config_accepts_the_example_and_names_each_problem(tmp_path: Path)
 
 
 def test_migrate_upgrade_current_downgrade(tmp_path: Path) -> None:
-    assert "0001" in chatops("migrate", tmp_path=tmp_path).stdout
+    assert "database at 0" in chatops("migrate", tmp_path=tmp_path).stdout
     assert "(head)" in chatops("migrate", "current", tmp_path=tmp_path).stdout
     assert "base" in chatops("migrate", "downgrade", "base", tmp_path=tmp_path).stdout
 

@@ -200,10 +200,10 @@ async def test_a_delivery_that_breaks_processing_is_parked_and_the_rest_go_throu
 
     real = bot.intake.process_notification
 
-    async def flaky(session, notification, config, now):  # type: ignore[no-untyped-def]
+    async def flaky(session, notification, config, now, listeners=()):  # type: ignore[no-untyped-def]
         if notification.group_key == "poison":
             raise RuntimeError("a bug")
-        return await real(session, notification, config, now)
+        return await real(session, notification, config, now, listeners)
 
     monkeypatch.setattr(bot.intake, "process_notification", flaky)  # type: ignore[attr-defined]
     bot_ = await start_service(sqlite_url)
@@ -220,3 +220,30 @@ async def test_a_delivery_that_breaks_processing_is_parked_and_the_rest_go_throu
     assert [r[0] for r in rows] == ["done", "failed", "done"]
     assert "RuntimeError: a bug" in rows[1][1]
     assert len(emulator.messages("C0000ALERT")) == 2
+
+
+async def test_group_listeners_hear_each_change_inside_its_transaction(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator
+) -> None:
+    heard: list[tuple[str, str, str]] = []
+
+    class Recorder:
+        async def group_changed(self, session, group, change, now, actor):  # type: ignore[no-untyped-def]
+            heard.append((group.group_key, change, actor))
+
+    bot_ = await start_service(sqlite_url)
+    bot_.service.group_listeners.append(Recorder())
+    firing = notification(group_key="g1")
+    await post(bot_, firing)
+    await bot_.settle()
+    ts = emulator.messages("C0000ALERT")[0].ts
+    await emulator.send_block_action(
+        user="U0000ONC01", action_id="alert.ack", value="1", channel="C0000ALERT", message_ts=ts
+    )
+    await post(bot_, resolved(firing))
+    await bot_.settle()
+    assert heard == [
+        ("g1", "opened", "system"),
+        ("g1", "acknowledged", "U0000ONC01"),
+        ("g1", "resolved", "system"),
+    ]
