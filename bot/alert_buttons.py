@@ -6,6 +6,7 @@ writes an audit event and queues the Slack updates; handlers only ack and call t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,9 @@ from bot.group_events import GroupListener, notify
 from bot.storage.models import AlertGroup
 
 
+_GROUP_ID = re.compile(r"[0-9]{1,18}")
+
+
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
@@ -31,7 +35,8 @@ class Outcome:
 
 def parse_group_id(value: str) -> int | None:
     """Button values are untrusted input: only a plain positive integer is a group id."""
-    if not value.isdigit() or len(value) > 18:
+    # str.isdigit() also accepts "²" and other Unicode digits that int() refuses.
+    if not _GROUP_ID.fullmatch(value):
         return None
     return int(value)
 
