@@ -23,7 +23,6 @@ from bot.clock import Clock
 from bot.group_events import GroupListener, notify
 from bot.storage.models import AlertGroup
 
-
 _GROUP_ID = re.compile(r"[0-9]{1,18}")
 
 

@@ -10,7 +10,6 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.storage.models import WebhookDelivery
-
 from tests.conftest import WEBHOOK_TOKEN, StartService
 from tests.support.payloads import notification
 
