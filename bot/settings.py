@@ -29,8 +29,41 @@ class Settings(BaseSettings):
     pagerduty_api_url: str = "https://api.pagerduty.com"
     pagerduty_api_token: SecretStr | None = None
     pagerduty_webhook_secret: SecretStr | None = None
+    chatops_aws_secret_id: str | None = Field(
+        default=None,
+        description="AWS Secrets Manager secret (JSON) whose keys override the secret settings.",
+    )
+    chatops_aws_endpoint_url: str | None = Field(
+        default=None, description="Endpoint override for Secrets Manager (LocalStack, tests)."
+    )
+    aws_region: str | None = None
+    aws_default_region: str | None = None
 
     @property
     def sandbox(self) -> bool:
         """No Slack token: run against the in-process Slack emulator."""
         return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
+
+
+async def with_secrets(settings: Settings) -> Settings:
+    """Settings with the values of CHATOPS_AWS_SECRET_ID laid over the environment's.
+
+    Secrets Manager wins over the environment, so that rotating the secret and sending
+    SIGHUP takes effect even where an old value is still in the pod's environment.
+    """
+    if not settings.chatops_aws_secret_id:
+        return settings
+    from actions.aws.clients import AwsClients
+    from actions.aws.secrets import fetch_secret_settings
+
+    region = settings.aws_region or settings.aws_default_region or "us-east-1"
+    values = await fetch_secret_settings(
+        settings.chatops_aws_secret_id,
+        region=region,
+        clients=AwsClients(endpoint_url=settings.chatops_aws_endpoint_url),
+    )
+    update: dict[str, object] = {}
+    for key, value in values.items():
+        name = key.lower()
+        update[name] = value if name == "database_url" else SecretStr(value)
+    return settings.model_copy(update=update)
