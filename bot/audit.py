@@ -1,4 +1,7 @@
-"""Writing audit events: who did what to which subject, in the caller's transaction."""
+"""Writing audit events: who did what to which subject, in the caller's transaction.
+
+Events are chained by hash when they are flushed (bot/audit_chain.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.audit_chain import mark_order
 from bot.storage.models import AuditEvent
 
 SYSTEM = "system"
@@ -22,5 +26,6 @@ def record(
     **details: Any,
 ) -> AuditEvent:
     event = AuditEvent(at=at, actor=actor, action=action, subject=subject, details=details)
+    mark_order(event)
     session.add(event)
     return event

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.sandbox_cli import add_sandbox_commands
 
     add_sandbox_commands(sub)
+    from bot.audit_cli import add_audit_commands
+
+    add_audit_commands(sub)
     return parser
 
 

@@ -182,5 +182,8 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(255))
     details: Mapped[dict[str, Any]]
+    # Tamper evidence: each event's hash covers its content and the previous event's hash.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_log_subject", "subject", "id"),)
