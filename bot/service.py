@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions.alertmanager import AlertmanagerClient
@@ -24,6 +25,7 @@ from bot.intake import DeliveryProcessor, IntakeWriter
 from bot.metrics import Metrics
 from bot.outbox import Outbox, make_client
 from bot.outbox_queue import enqueue
+from bot.replay_guard import ReplayGuard
 from bot.settings import Settings
 from bot.slack_app import build_app, register
 from bot.storage.engine import create_engine, session_factory
@@ -72,6 +74,8 @@ class Service:
         register(self.slack_app, self)
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
         self.intake = IntakeWriter(self.sessions, self.clock)
+        self.slack_verifier = SignatureVerifier(signing)
+        self.replays = ReplayGuard()
         # Features append themselves here (escalation, bake watch, runbooks); the list is
         # shared with the processor, so appending after construction is fine.
         self.group_listeners: list[GroupListener] = []

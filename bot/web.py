@@ -89,11 +89,19 @@ async def slack_events(request: web.Request) -> web.Response:
     body = await _read_body(request)
     if isinstance(body, web.Response):
         return body
+    signature = request.headers.get("X-Slack-Signature", "")
     bolt_request = AsyncBoltRequest(
         body=body.decode("utf-8", errors="replace"),
         query=request.query_string,
         headers={k: v for k, v in request.headers.items()},
     )
+    # Only a validly signed, fresh request enters the replay memory (so unsigned junk
+    # cannot fill it); a second copy of one is refused before anything runs.
+    if service.slack_verifier.is_valid_request(body, dict(request.headers)) and (
+        not service.replays.first_time(signature)
+    ):
+        service.metrics.webhook_rejected.labels("slack", "replayed").inc()
+        return _error(401, "replayed request")
     bolt_response = await service.slack_app.async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
 

@@ -37,6 +37,9 @@ class BotResponse:
     text: str
     json: Any | None
     sent: dict[str, Any] = field(default_factory=dict)
+    # The exact bytes and headers delivered, so a test can replay them.
+    sent_body: bytes = b""
+    sent_headers: dict[str, str] = field(default_factory=dict)
 
 
 class BotDriver:
@@ -82,7 +85,9 @@ class BotDriver:
                 parsed: Any | None = json.loads(text) if text else None
             except ValueError:
                 parsed = None
-            return BotResponse(res.status, dict(res.headers), text, parsed, sent or {})
+            return BotResponse(
+                res.status, dict(res.headers), text, parsed, sent or {}, body, dict(headers)
+            )
 
     async def _send_signed(
         self, body: bytes, content_type: str, sent: dict[str, Any], extra: dict[str, str]

@@ -150,3 +150,20 @@ async def test_health_and_readiness(sqlite_url: str, start_service: StartService
             assert response.status == 503
             assert "migrations pending" in (await response.json())["database"]
         await migrate.upgrade(bot.service.engine)
+
+
+async def test_a_replayed_slack_request_is_refused_and_runs_nothing(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator
+) -> None:
+    bot = await start_service(sqlite_url)
+    ts = await fire(bot, emulator)
+    first = await emulator.send_block_action(
+        user="U0000ONC01", action_id="alert.ack", value="1", channel="C0000ALERT", message_ts=ts
+    )
+    assert first.status == 200
+    replay = await emulator.send_raw(
+        first.sent_body, first.sent_headers, "application/x-www-form-urlencoded"
+    )
+    assert replay.status == 401 and "replayed" in replay.text
+    await bot.settle()
+    assert len([r for r in emulator.replies("C0000ALERT", ts) if "acknowledged" in r.text]) == 1
