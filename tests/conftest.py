@@ -3,7 +3,9 @@ and a bot service wired exactly as `chatops serve` wires it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,28 @@ async def start_service(
     yield start
     for item in running:
         await item.stop()
+
+
+KNOWN_SECRETS = (WEBHOOK_TOKEN, SIGNING_SECRET, BOT_TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs_or_slack(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """Every flow of the suite runs with known secret values; none may leak into a log line
+    (at DEBUG, where libraries are chattiest) or into anything posted to Slack."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    # Teardown has its own capture; the test's own lines are in the setup and call records.
+    logged = "\n".join(
+        record.getMessage() + (record.exc_text or "")
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)  # type: ignore[arg-type]
+    )
+    leaked = [s for s in KNOWN_SECRETS if s in logged]
+    assert not leaked, f"secret value(s) found in the logs: {len(leaked)}"
+    emu = request.node.funcargs.get("emulator")
+    if isinstance(emu, SlackEmulator):
+        posted = json.dumps([c.args for c in emu.calls() if c.method != "auth.test"], default=str)
+        assert not [s for s in KNOWN_SECRETS if s in posted], "a secret was sent to Slack"
