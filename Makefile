@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: sandbox test lint services clean
+.PHONY: sandbox test lint audit gates services clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -q -r bot alerts commands actions migrations --severity-level medium --confidence-level medium
+
+# pip-audit; fails on a known vulnerability. Packages it cannot look up (vulnerability data
+# unreachable) are reported, and fatal only with CHATOPS_AUDIT_STRICT=1.
+audit: $(BIN)/.installed
+	$(BIN)/python scripts/audit_deps.py
+
+# Every CI gate of the seed: lint (ruff, format, mypy, bandit), audit, the tests.
+gates: lint audit test
 
 clean:
 	rm -rf $(VENV) chatops.db chatops.db-wal chatops.db-shm

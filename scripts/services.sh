@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the real services the tests use are here: PostgreSQL on 127.0.0.1:5432 and
-# Debian's Alertmanager binary. Installs them with apt when run as root on a machine
-# without them; otherwise says what is missing (the tests then skip, or fail under CI=true).
+# Makes sure the real services the tests use are here: PostgreSQL on 127.0.0.1:5432,
+# Debian's Alertmanager binary and promtool. Installs them with apt when run as root on a
+# machine without them; otherwise says what is missing (the tests then skip, or fail under CI=true).
 set -uo pipefail
 
 as_root() { [ "$(id -u)" = 0 ]; }
@@ -15,6 +15,12 @@ apt_install() {
 if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
   echo "services: installing prometheus-alertmanager"
   apt_install prometheus-alertmanager || echo "services: Alertmanager missing (apt-get install -y prometheus-alertmanager)"
+fi
+
+# promtool (in Debian's prometheus package) checks and unit-tests monitoring/'s alert rules.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "services: installing prometheus (for promtool)"
+  apt_install prometheus || echo "services: promtool missing (apt-get install -y prometheus)"
 fi
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }

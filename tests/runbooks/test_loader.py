@@ -15,6 +15,14 @@ from bot.runbooks_cli import DEFAULT_DIRECTORY
 BROKEN = Path(__file__).parent / "broken"
 SHIPPED_IDS = [
     "APPROVAL_TIMEOUTS",
+    # The bot's own runbooks (monitoring/prometheus-rules.yml links them).
+    "CHATOPS_BOT_DOWN",
+    "CHATOPS_ESCALATION_LAG",
+    "CHATOPS_LEADER",
+    "CHATOPS_OUTBOX_BACKLOG",
+    "CHATOPS_PAGES_PENDING",
+    "CHATOPS_SLACK_ERRORS",
+    "CHATOPS_WEBHOOK_FAILURES",
     "DATABASE_ISSUES",
     "SCALING",
     "SSE_CONNECTION_DROPS",
