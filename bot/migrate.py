@@ -14,6 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.util import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
@@ -53,6 +54,22 @@ async def current(engine: AsyncEngine) -> str | None:
 
 async def is_at_head(engine: AsyncEngine) -> bool:
     return await current(engine) == head_revision()
+
+
+async def is_ready(engine: AsyncEngine) -> bool:
+    """At our head, or at a revision this code does not know: a newer release has
+    migrated already (rolling update), and migrations are written so that the release
+    before them still runs; being unready then would leave the Service with no pods."""
+    revision = await current(engine)
+    if revision is None:
+        return False
+    if revision == head_revision():
+        return True
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:
+        return True  # not ours: newer
+    return False  # an older revision of ours: migrations are pending
 
 
 @contextlib.asynccontextmanager

@@ -115,7 +115,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with service.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-        at_head = await migrate.is_at_head(service.engine)
+        at_head = await migrate.is_ready(service.engine)
     except Exception as exc:
         return web.json_response(
             {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"},

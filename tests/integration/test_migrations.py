@@ -54,3 +54,20 @@ async def test_two_replicas_migrating_together_both_succeed(database_url: str) -
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_readiness_accepts_a_newer_schema_but_not_a_pending_one(database_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = create_engine(database_url)
+    try:
+        assert not await migrate.is_ready(engine)  # nothing applied yet
+        await migrate.upgrade(engine)
+        assert await migrate.is_ready(engine)
+        await migrate.downgrade(engine, "0001")
+        assert not await migrate.is_ready(engine)  # this release's migrations are pending
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
+        assert await migrate.is_ready(engine)  # a newer release migrated during a rollout
+    finally:
+        await engine.dispose()
