@@ -8,6 +8,7 @@ RESOLVED_ICON = "✅"
 ACK_BUTTON = "Acknowledge"
 SILENCE_BUTTON = "Silence 1h"
 RUNBOOK_BUTTON = "Runbook"
+NO_RUNBOOK = "📋 No runbook covers this alert."
 
 FIRING = "FIRING"
 RESOLVED = "RESOLVED"
@@ -30,3 +31,35 @@ SILENCE_NOT_CONFIGURED = (
     "Silencing needs ALERTMANAGER_URL (the Alertmanager API) to be set for the bot."
 )
 UNKNOWN_GROUP = "That alert is no longer known to the bot (it may have been cleaned up)."
+
+# Escalation and PagerDuty (issue 3).
+THREAD_RENOTIFY = "🔔 {mention}Still firing and not acknowledged ({duration} so far)."
+THREAD_REMIND = "⏰ Reminder: still firing after {duration} and nobody has acknowledged it."
+THREAD_PAGED = "📟 Paged PagerDuty."
+THREAD_PAGE_DELAYED = (
+    "⚠️ Could not reach PagerDuty yet ({error}); the page is kept and retried until it goes out."
+)
+THREAD_PAGE_LATE = "📟 Paged PagerDuty (after {attempts} attempts)."
+THREAD_PAGE_FAILED = "❌ PagerDuty refused the page, so nobody was paged: {error}"
+THREAD_PD_ACKED = "👀 Acknowledged in PagerDuty by {who}."
+THREAD_PD_ESCALATED = "⬆️ Escalated in PagerDuty to {who}."
+THREAD_PD_RESOLVED = "✅ Resolved in PagerDuty by {who}."
+PAGED = "📟 Paged PagerDuty"
+PD_ACKED = "Acknowledged in PagerDuty by {who}"
+PD_ESCALATED = "Escalated to {who}"
+PD_RESOLVED = "Resolved in PagerDuty by {who}"
+NOBODY = "PagerDuty"
+
+DIGEST_TITLE = "🔵 P3 digest · {count} alert group(s)"
+DIGEST_EMPTY = "No P3 alerts firing any more."
+DIGEST_FOOTER = "Low-priority alerts are gathered here every {every} instead of posted one by one."
+
+PD_INCIDENT_TITLE = "📟 PagerDuty #{number} · {status} · {title}"
+PD_ACK_BUTTON = "Acknowledge"
+PD_RESOLVE_BUTTON = "Resolve"
+PD_NO_USER = (
+    "I don't know your PagerDuty login yet. Ask an admin to add you to the bot's config:\n"
+    "```pagerduty:\n  users: {{{user}: you@example.com}}```"
+)
+PD_NOT_CONFIGURED = "PagerDuty actions need PAGERDUTY_API_TOKEN to be set for the bot."
+PD_ACTION_FAILED = "PagerDuty did not accept that: {error}"

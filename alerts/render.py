@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from alerts import messages as m
 from alerts.durations import format_duration
+from alerts.escalation import PAGERDUTY_ACTOR
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -55,6 +56,7 @@ class GroupView:
     truncated_alerts: int = 0
     mention: str | None = None
     runbook_id: str | None = None
+    pagerduty: str | None = None  # "📟 Paged PagerDuty", "Acknowledged in PagerDuty by ..."
 
 
 def clip(text: str, limit: int) -> str:
@@ -177,6 +179,8 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
     if status_line:
         blocks.append(_context(status_line))
 
+    if not resolved and not group.runbook_id:
+        blocks.append(_context(m.NO_RUNBOOK))
     if not resolved:
         buttons: list[Block] = []
         if not group.acked_by:
@@ -229,8 +233,10 @@ def _status_line(group: GroupView, now: datetime) -> str:
                 duration=format_duration(now - group.firing_since),
             )
         )
-    if group.acked_by and group.acked_at:
+    if group.acked_by and group.acked_at and group.acked_by != PAGERDUTY_ACTOR:
         parts.append(_date(group.acked_at, m.ACKED_BY, user=group.acked_by))
+    if group.pagerduty:
+        parts.append(group.pagerduty)
     return " · ".join(parts)
 
 
@@ -271,3 +277,91 @@ def _button(label: str, action_id: str, value: str, *, style: str | None = None)
     if style:
         button["style"] = style
     return button
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    group_id: int
+    priority: str
+    status: str
+    name: str
+    summary: str
+    firing_since: datetime
+    resolved_at: datetime | None = None
+
+
+def render_digest(items: list[DigestItem], now: datetime, *, every: str) -> dict[str, Any]:
+    """One message per channel gathering the low-priority groups, rewritten in place."""
+    firing = [item for item in items if item.status == "firing"]
+    lines = []
+    for item in items:
+        icon = m.RESOLVED_ICON if item.status != "firing" else "•"
+        age = format_duration((item.resolved_at or now) - item.firing_since)
+        summary = f" — {_escape(item.summary)}" if item.summary else ""
+        lines.append(f"{icon} *{_escape(item.name)}*{summary} _({item.status} {age})_")
+    title_text = m.DIGEST_TITLE.format(count=len(firing))
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(title_text, MAX_HEADER)}}
+    ]
+    if lines:
+        shown = _sections_from_lines(lines)[: MAX_BLOCKS - 3]
+        blocks.extend(shown)
+    else:
+        blocks.append(_section(m.DIGEST_EMPTY))
+    blocks.append(_context(m.DIGEST_FOOTER.format(every=every)))
+    return {"text": clip(title_text, MAX_FALLBACK), "blocks": blocks}
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident_id: str
+    number: int
+    title: str
+    status: str
+    urgency: str
+    service_name: str
+    html_url: str
+    assignees: str = ""
+    note: str | None = None
+
+
+def render_incident(incident: IncidentView) -> dict[str, Any]:
+    """A PagerDuty incident that is not one of our pages, with buttons acting on it."""
+    status = incident.status.upper()
+    heading = m.PD_INCIDENT_TITLE.format(
+        number=incident.number, status=status, title=incident.title
+    )
+    fields: list[Block] = [
+        {
+            "type": "mrkdwn",
+            "text": clip(f"*Service*\n{_escape(incident.service_name)}", MAX_FIELD),
+        },
+        {"type": "mrkdwn", "text": f"*Urgency*\n{_escape(incident.urgency)}"},
+    ]
+    if incident.assignees:
+        fields.append(
+            {
+                "type": "mrkdwn",
+                "text": clip(f"*Assigned*\n{_escape(incident.assignees)}", MAX_FIELD),
+            }
+        )
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}},
+        {"type": "section", "fields": fields},
+    ]
+    context = [f"<{incident.html_url}|Open in PagerDuty>"] if incident.html_url else []
+    if incident.note:
+        context.append(incident.note)
+    if context:
+        blocks.append(_context(" · ".join(context)))
+    if incident.status != "resolved":
+        buttons: list[Block] = []
+        if incident.status != "acknowledged":
+            buttons.append(
+                _button(m.PD_ACK_BUTTON, "pagerduty.ack", incident.incident_id, style="primary")
+            )
+        buttons.append(_button(m.PD_RESOLVE_BUTTON, "pagerduty.resolve", incident.incident_id))
+        blocks.append(
+            {"type": "actions", "block_id": f"pd-{incident.incident_id}", "elements": buttons}
+        )
+    return {"text": clip(heading, MAX_FALLBACK), "blocks": blocks}

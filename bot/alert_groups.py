@@ -12,9 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.config import AlertsConfig
+from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
 from bot.outbox_queue import enqueue
-from bot.storage.models import Alert, AlertGroup, SlackMessage
+from bot.pagerduty.status import pagerduty_note
+from bot.storage.models import Alert, AlertGroup, OutboxEntry, SlackMessage
 
 
 def message_key(group: AlertGroup) -> str:
@@ -63,6 +65,8 @@ async def load_view(
         acked_at=group.acked_at,
         truncated_alerts=truncated,
         mention=policy.mention if policy else None,
+        runbook_id=group.runbook_id,
+        pagerduty=await pagerduty_note(session, group.id),
     )
 
 
@@ -75,11 +79,17 @@ async def refresh_message(
     first: bool = False,
     truncated: int = 0,
 ) -> None:
+    key = message_key(group)
+    policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
+    posted = False if first else await has_message(session, key)
+    if not posted and is_digest(policy):
+        return  # gathered into the channel's digest instead (bot/escalation/digest.py)
     view = await load_view(session, group, config, truncated=truncated)
     payload = render_group(view, now, max_alerts=config.max_alerts_shown)
     await enqueue(
         session,
-        op="post" if first else "update",
+        # A group first gathered into a digest gets its own message once its priority rises.
+        op="update" if posted else "post",
         channel=group.channel,
         payload=payload,
         message_key=message_key(group),
@@ -88,7 +98,19 @@ async def refresh_message(
     )
 
 
+async def has_message(session: AsyncSession, key: str) -> bool:
+    """Whether a post for `key` was ever queued (rows are kept, so this is exact)."""
+    found = await session.scalar(
+        select(OutboxEntry.id)
+        .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
+        .limit(1)
+    )
+    return found is not None
+
+
 async def reply(session: AsyncSession, group: AlertGroup, text: str, now: datetime) -> None:
+    if not await has_message(session, message_key(group)):
+        return  # a digest-only group has no thread to reply in
     await enqueue(
         session,
         op="reply",

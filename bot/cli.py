@@ -125,9 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.sandbox_cli import add_sandbox_commands
 
     add_sandbox_commands(sub)
+
+    from bot.runbooks.coverage import stored_alerts
+    from bot.runbooks_cli import add_runbooks_commands
+
+    add_runbooks_commands(sub, alerts=stored_alerts)
     from bot.audit_cli import add_audit_commands
 
     add_audit_commands(sub)
+    from bot.escalation.cli import add_routes_commands
+
+    add_routes_commands(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, PagerDutyConfig
+from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
 
 # The example config ships beside the package (source checkout, editable install, image).
@@ -25,6 +26,7 @@ class Config(BaseModel):
     alerts: AlertsConfig
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
 
 
 class ConfigError(Exception):

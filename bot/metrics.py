@@ -57,5 +57,39 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Escalation and PagerDuty (issue 3).
+        self.pagerduty_pages_pending = Gauge(
+            "chatops_pagerduty_pages_pending",
+            "PagerDuty events not delivered yet (kept and retried until they are).",
+            registry=self.registry,
+        )
+        self.pagerduty_pages_failed = Gauge(
+            "chatops_pagerduty_pages_failed",
+            "PagerDuty events refused for good (kept in the database for inspection).",
+            registry=self.registry,
+        )
+        self.pagerduty_events = Counter(
+            "chatops_pagerduty_events",
+            "PagerDuty Events API attempts, by event action and outcome.",
+            ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.escalation_steps = Counter(
+            "chatops_escalation_steps",
+            "Escalation steps run, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.escalation_lag_seconds = Gauge(
+            "chatops_escalation_lag_seconds",
+            "How late the oldest due escalation step is (0 when none is overdue).",
+            registry=self.registry,
+        )
+        self.timer_leader = Gauge(
+            "chatops_timer_leader",
+            "1 when this process holds the timer lock and runs escalation timers.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -167,6 +167,9 @@ class Outbox:
         args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
         if payload.get("blocks"):
             args["blocks"] = payload["blocks"]
+        if row.op == "post" and payload.get("thread_ts"):
+            # A message of its own (own key, updated in place) posted in a thread.
+            args["thread_ts"] = payload["thread_ts"]
         if row.op in ("update", "reply") or (row.op == "ephemeral" and row.message_key):
             parent = await self._parent(row)
             args["channel"] = parent.channel

@@ -22,6 +22,8 @@ from alerts.runbooks.model import RunbookSet
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "runbooks"
 
 AlertNameSource = Callable[[], Iterable[str]]
+# Stored alerts as (labels, annotations): coverage then answers exactly as linking does.
+AlertSource = Callable[[], Iterable[tuple[Mapping[str, str], Mapping[str, str]]]]
 
 
 def default_directory() -> Path:
@@ -91,8 +93,16 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return lint(Path(args.directory) if args.directory else None)
 
 
-def _cmd_coverage(args: argparse.Namespace, source: AlertNameSource | None) -> int:
+def _cmd_coverage(
+    args: argparse.Namespace,
+    source: AlertNameSource | None,
+    alerts_source: AlertSource | None = None,
+) -> int:
     names = list(args.alertname or [])
+    stored: list[tuple[Mapping[str, str], Mapping[str, str]]] = []
+    if not names and alerts_source is not None:
+        stored = list(alerts_source())
+        names = [labels.get("alertname", "") for labels, _ in stored]
     if not names and source is not None:
         names = list(source())
     if not names:
@@ -105,7 +115,7 @@ def _cmd_coverage(args: argparse.Namespace, source: AlertNameSource | None) -> i
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    uncovered = coverage(names, runbooks)
+    uncovered = uncovered_alerts(stored, runbooks) if stored else coverage(names, runbooks)
     for name in uncovered:
         print(f"no runbook: {name}")
     covered = len(dict.fromkeys(names)) - len(uncovered)
@@ -113,10 +123,16 @@ def _cmd_coverage(args: argparse.Namespace, source: AlertNameSource | None) -> i
     return 1 if uncovered else 0
 
 
-def add_runbooks_commands(sub: Any, *, alert_names: AlertNameSource | None = None) -> None:
+def add_runbooks_commands(
+    sub: Any,
+    *,
+    alert_names: AlertNameSource | None = None,
+    alerts: AlertSource | None = None,
+) -> None:
     """Register `runbooks lint [DIR]` and `runbooks coverage` on the CLI's subparsers.
 
-    `alert_names` supplies the names seen in the database when no --alertname is given.
+    When no --alertname is given, `alerts` supplies the stored alerts (labels and
+    annotations, linked exactly as intake links them), else `alert_names` the names.
     """
     runbooks = sub.add_parser("runbooks", help="check the runbooks")
     actions = runbooks.add_subparsers(dest="runbooks_command", required=True)
@@ -128,4 +144,4 @@ def add_runbooks_commands(sub: Any, *, alert_names: AlertNameSource | None = Non
     cover = actions.add_parser("coverage", help="list alert names that no runbook covers")
     cover.add_argument("--alertname", action="append", help="an alert name (repeatable)")
     cover.add_argument("--dir", dest="directory", help="default: the shipped runbooks/")
-    cover.set_defaults(func=lambda args: _cmd_coverage(args, alert_names))
+    cover.set_defaults(func=lambda args: _cmd_coverage(args, alert_names, alerts))

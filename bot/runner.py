@@ -1,4 +1,10 @@
-"""Running the service until SIGTERM, and sandbox mode's in-process Slack emulator."""
+"""Running the service until SIGTERM, and sandbox mode's in-process Slack emulator.
+
+With SLACK_APP_TOKEN set the bot connects to Slack by Socket Mode (`bot.socket_mode`)
+once the service has started, and /slack/events is not served; webhooks, health and
+metrics stay on the HTTP port. In sandbox mode the emulator then accepts that token and
+plays the socket side.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from pydantic import SecretStr
 from bot.config import Config
 from bot.service import Service, StartupError
 from bot.settings import Settings
+from bot.socket_mode import SocketMode, SocketModeError, serve_http_events_off
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +37,9 @@ async def serve(
     port: int,
     run_migrations: bool = True,
     sandbox_port: int = 3001,
+    stop: asyncio.Event | None = None,
 ) -> int:
+    """Run until SIGTERM/SIGINT (or until `stop` is set, for tests); the exit status."""
     emulator: Any = None
     if settings.sandbox:
         emulator, settings = await start_sandbox(settings, host, port, sandbox_port)
@@ -41,20 +50,37 @@ async def serve(
         return 2
     if run_migrations:
         await service.migrate()
+    socket_mode = SocketMode.for_service(service)
+    if socket_mode is not None:
+        serve_http_events_off(service.web_app)
     runner = web.AppRunner(service.web_app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     log.info("listening on http://%s:%s", host, port)
+    if socket_mode is not None:
+        try:
+            await socket_mode.start()
+        except SocketModeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            await runner.cleanup()
+            if emulator is not None:
+                await emulator.stop()
+            return 2
     if emulator is not None:
-        _print_sandbox_banner(host, port, sandbox_port)
+        _print_sandbox_banner(host, port, sandbox_port, socket_mode=socket_mode is not None)
 
-    stop = asyncio.Event()
+    own_signals = stop is None
+    stopping = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    if own_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
     log.info("shutting down: finishing accepted work")
+    # No new Slack requests while the accepted work is finished.
+    if socket_mode is not None:
+        await socket_mode.stop()
     await runner.cleanup()
     if emulator is not None:
         await emulator.stop()
@@ -76,6 +102,9 @@ async def start_sandbox(
     # Benchmarks turn printing off: a terminal write per message is not what they measure.
     if os.environ.get("CHATOPS_SANDBOX_PRINT", "1") != "0":
         emulator.on_event = show
+    if settings.slack_app_token is not None and settings.slack_app_token.get_secret_value():
+        # Socket Mode in the sandbox: the emulator accepts the given app-level token.
+        emulator.app_token = settings.slack_app_token.get_secret_value()
     await emulator.start(host=host, port=sandbox_port)
     emulator.bot_url = f"http://{host}:{port}/slack/events"
     updated = settings.model_copy(
@@ -90,7 +119,11 @@ async def start_sandbox(
     return emulator, updated
 
 
-def _print_sandbox_banner(host: str, port: int, sandbox_port: int) -> None:
+def _print_sandbox_banner(
+    host: str, port: int, sandbox_port: int, *, socket_mode: bool = False
+) -> None:
+    if socket_mode:
+        print("Socket Mode: the bot is connected to the emulator by WebSocket.", flush=True)
     print(
         f"""
 Sandbox mode: no SLACK_BOT_TOKEN, so the bot talks to a Slack emulator on

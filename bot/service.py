@@ -17,15 +17,19 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions.alertmanager import AlertmanagerClient
+from alerts.runbooks import RunbookError
 from bot import migrate
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.escalation.feature import Escalation
 from bot.group_events import GroupListener
 from bot.intake import DeliveryProcessor, IntakeWriter
 from bot.metrics import Metrics
+from bot.operations.feature import Operations
 from bot.outbox import Outbox, make_client
 from bot.outbox_queue import enqueue
 from bot.replay_guard import ReplayGuard
+from bot.runbooks.feature import RunbookFeature
 from bot.settings import Settings
 from bot.slack_app import build_app, register
 from bot.storage.engine import create_engine, session_factory
@@ -90,6 +94,27 @@ class Service:
             intake_busy=lambda: self.intake.busy,
             listeners=self.group_listeners,
         )
+        try:
+            self.runbooks = RunbookFeature(
+                config.runbooks, self.sessions, self.clock, alertmanager=lambda: self.alertmanager
+            )
+        except RunbookError as exc:
+            raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None
+        self.group_listeners.append(self.runbooks.linker)
+        self.operations = Operations(
+            self.sessions, config.deploy, self.clock, self.slack_client, on_outbox=self.outbox.wake
+        )
+        self.group_listeners.append(self.operations.bake_watch)
+        self.escalation = Escalation(
+            sessions=self.sessions,
+            engine=self.engine,
+            config=config,
+            settings=settings,
+            clock=self.clock,
+            metrics=self.metrics,
+            wake_outbox=self.outbox.wake,
+        )
+        self.group_listeners.append(self.escalation.listener)
         self.http: aiohttp.ClientSession | None = None
         self.alertmanager: AlertmanagerClient | None = None
         self.web_app = build_web_app(self)
@@ -98,6 +123,7 @@ class Service:
         # on_cleanup runs after aiohttp has waited for in-flight requests, so everything
         # answered 2xx is committed before the workers are stopped.
         self.web_app.on_cleanup.append(self._on_cleanup)
+        self.web_app.on_cleanup.append(lambda _app: self.runbooks.close())
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
@@ -111,10 +137,14 @@ class Service:
         if self.run_workers:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+        await self.operations.start(run_workers=self.run_workers)
+        self.escalation.start(self.http, run_workers=self.run_workers)
 
     async def _on_cleanup(self, _app: web.Application) -> None:
         """Finish what was accepted: process stored deliveries and flush due Slack calls."""
         await self.intake.close()
+        await self.operations.stop()
+        await self.escalation.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -13,6 +13,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import alert_buttons
+from bot.operations import handlers as operations
+from bot.pagerduty import buttons as pagerduty_buttons
+from bot.runbooks import handlers as runbooks
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -59,14 +62,12 @@ def register(app: AsyncApp, service: Service) -> None:
         )
         await _answer(service, body, outcome)
 
-    async def ignore(ack: AsyncAck) -> None:
-        await ack()
-
     app.action("alert.ack")(on_ack)
     app.action("alert.silence")(on_silence)
-    # Reactions and other events the bot subscribes to but this build does not act on.
-    app.event("reaction_added")(ignore)
-    app.event("reaction_removed")(ignore)
+    # Slash commands and approval reactions.
+    operations.register(app, service)
+    runbooks.register(app, service)
+    pagerduty_buttons.register(app, service)
 
 
 def _button(body: dict[str, Any]) -> tuple[int | None, str]:

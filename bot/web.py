@@ -19,6 +19,7 @@ from sqlalchemy import text
 from alerts.alertmanager import PayloadError, parse_notification
 from alerts.policy import priority_of
 from bot import migrate
+from bot.pagerduty import webhook as pagerduty_webhook
 from bot.webhook_auth import is_authorised
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def build_web_app(service: Service) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service
     app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
+    app.router.add_post("/webhooks/pagerduty", pagerduty_webhook.handler(service))
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

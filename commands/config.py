@@ -43,6 +43,8 @@ class EnvironmentConfig(_Strict):
     (e.g. anyone may deploy to staging, a smaller group to production)."""
     approvers: list[str] | None = None
     """Who may approve here, replacing `deploy.approvers` for this environment."""
+    initial_version: str | None = None
+    """dryrun backend only: the version blue runs before any deploy (default v0.0.0)."""
 
     _principals = field_validator("deployers", "approvers")(_check_principals)
 

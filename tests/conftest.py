@@ -3,6 +3,7 @@ and a bot service wired exactly as `chatops serve` wires it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -84,6 +85,7 @@ class RunningService:
 
     async def settle(self) -> None:
         """Process stored deliveries and send every due Slack call (workers off)."""
+        await bolt_listeners_done()
         await self.service.processor.process_pending()
         await self.service.outbox.drain()
 
@@ -91,6 +93,20 @@ class RunningService:
         if not self._stopped:
             self._stopped = True
             await self.runner.cleanup()
+
+
+async def bolt_listeners_done() -> None:
+    """Bolt answers Slack before its listener has finished (as Slack's 3-second rule wants);
+    tests that look at the outcome of a click first wait for those listeners."""
+    for _ in range(100):
+        pending = [
+            task
+            for task in asyncio.all_tasks()
+            if "run_ack_function_asynchronously" in repr(task.get_coro())
+        ]
+        if not pending:
+            return
+        await asyncio.wait(pending, timeout=5)
 
 
 StartService = Callable[..., Awaitable[RunningService]]

@@ -5,6 +5,9 @@ runs inside the `chatops serve` process, so the same actions are offered as JSON
 endpoints under `/_emulator/`: act as a user (command, reaction, button click) and
 look at what the bot posted. They are unauthenticated by design: the emulator binds
 to 127.0.0.1 and only exists in sandbox mode and tests.
+
+While the bot is connected by Socket Mode the same endpoints deliver over the socket;
+a bot that does not acknowledge within 3 s is reported as 504.
 """
 
 from __future__ import annotations
@@ -87,7 +90,26 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
             }
         )
 
+    async def socket_status(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "enabled": emulator.app_token is not None,
+                "connections": emulator.socket.connection_count,
+                "deliveries": [
+                    {
+                        "envelope_id": d.envelope_id,
+                        "type": d.type,
+                        "acked": d.acked,
+                        "failure": d.failure,
+                    }
+                    for d in emulator.deliveries
+                ],
+            }
+        )
+
     app.router.add_post("/_emulator/command", _forwarding(command))
+    app.router.add_get("/_emulator/socket", socket_status)
     app.router.add_post("/_emulator/reaction", _forwarding(reaction))
     app.router.add_post("/_emulator/action", _forwarding(action))
     app.router.add_get("/_emulator/messages", messages)
@@ -129,6 +151,10 @@ def _forwarding(forward: Forward) -> Callable[[web.Request], Awaitable[web.Respo
             return _fail(404, str(exc))
         except RuntimeError as exc:
             return _fail(409, str(exc))
+        except TimeoutError as exc:  # socket_mode.AckTimeout: no ack within 3 s
+            return _fail(504, str(exc))
+        except ConnectionError as exc:  # the Socket Mode connection closed mid-delivery
+            return _fail(502, f"the bot did not answer: {exc}")
         except aiohttp.ClientError as exc:
             return _fail(502, f"the bot did not answer: {exc}")
         return web.json_response(control_body(response))

@@ -5,6 +5,11 @@ Slack delivers slash commands, reaction events and button clicks to the app's
 from the workspace state (so a click carries the message as it is stored now), signs
 them and posts them, and hands back what the bot answered so tests can assert on the
 acknowledgement as well as on what the bot did afterwards.
+
+Transport: when the app holds a Socket Mode connection (see `socket_mode.py`), commands,
+reactions and clicks go over it as envelopes instead of HTTP, as Slack does for an app
+with Socket Mode on; the envelope's ack then stands in for the HTTP answer (status 200,
+`json` = the ack's payload, `transport` = "socket"). `send_raw` is always HTTP.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import aiohttp
 
 from bot.sandbox import payloads
 from bot.sandbox.signing import signature_headers
+from bot.sandbox.socket_mode import EVENTS_API, INTERACTIVE, SLASH_COMMANDS, SocketModeServer
 from bot.sandbox.store import JSON, Channel, ResponseTarget, Store, User
 
 FORM = "application/x-www-form-urlencoded"
@@ -40,6 +46,9 @@ class BotResponse:
     # The exact bytes and headers delivered, so a test can replay them.
     sent_body: bytes = b""
     sent_headers: dict[str, str] = field(default_factory=dict)
+    # "http" (a signed POST to bot_url) or "socket" (an envelope over Socket Mode).
+    transport: str = "http"
+    envelope_id: str | None = None
 
 
 class BotDriver:
@@ -53,6 +62,8 @@ class BotDriver:
         self.store = store
         self.signing_secret = signing_secret
         self.bot_url: str | None = None
+        # Set by the emulator; used while an app holds a Socket Mode connection.
+        self.socket: SocketModeServer | None = None
         self._wall_clock = wall_clock
         self._response_url_base = response_url_base
         self._session: aiohttp.ClientSession | None = None
@@ -94,6 +105,37 @@ class BotDriver:
     ) -> BotResponse:
         return await self.send_raw(body, {**self.sign(body), **extra}, content_type, sent=sent)
 
+    def _use_socket(self) -> bool:
+        return self.socket is not None and self.socket.connected
+
+    async def _send_envelope(
+        self,
+        type: str,
+        payload: JSON,
+        *,
+        accepts_response_payload: bool,
+        retry_attempt: int | None = None,
+    ) -> BotResponse:
+        assert self.socket is not None
+        delivery = await self.socket.deliver(
+            type,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+        )
+        ack = delivery.ack_payload
+        return BotResponse(
+            200,
+            {},
+            "" if ack is None else json.dumps(ack),
+            ack,
+            dict(payload),
+            json.dumps(delivery.envelope).encode(),
+            {},
+            transport="socket",
+            envelope_id=delivery.envelope_id,
+        )
+
     def _user(self, user_id: str) -> User:
         user = self.store.users.get(user_id)
         if user is None:
@@ -122,6 +164,10 @@ class BotDriver:
             channel=the_channel,
             response_url=self._response_url(channel, user, None),
         )
+        if self._use_socket():
+            return await self._send_envelope(
+                SLASH_COMMANDS, dict(form), accepts_response_payload=True
+            )
         return await self._send_signed(urlencode(form).encode(), FORM, dict(form), {})
 
     async def send_reaction(
@@ -158,6 +204,10 @@ class BotDriver:
             event_ts=self.store.next_ts(),
             event_time=int(self._wall_clock()),
         )
+        if self._use_socket():
+            return await self._send_envelope(
+                EVENTS_API, envelope, accepts_response_payload=False, retry_attempt=retry_num
+            )
         extra: dict[str, str] = {}
         if retry_num is not None:
             extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
@@ -197,6 +247,9 @@ class BotDriver:
             response_url=self._response_url(channel, user, message_ts),
             action_ts=f"{self._wall_clock():.6f}",
         )
+        if self._use_socket():
+            # Slack's documented block_actions envelope says accepts_response_payload: true.
+            return await self._send_envelope(INTERACTIVE, payload, accepts_response_payload=True)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self._send_signed(body, FORM, payload, {})
 

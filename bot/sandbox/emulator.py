@@ -10,7 +10,14 @@ everything so tests assert on what the bot actually did.
 
 The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),
 `limits` (rate limit, faults), `driver` (requests to the bot), `response_url`,
-`control` (JSON endpoints for the CLI) and `render` (terminal text).
+`socket_mode` (Slack's side of Socket Mode), `control` (JSON endpoints for the CLI)
+and `render` (terminal text).
+
+Socket Mode: give the emulator an app-level token (`app_token="xapp-..."`); the bot
+then opens a connection with `apps.connections.open`, and while it is connected every
+`send_command` / `send_reaction` / `send_block_action` travels over that WebSocket as an
+envelope (the bot must ack within 3 s, else `AckTimeout`). Without a connection they
+are signed HTTP requests to `bot_url`, as before.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import hmac
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,19 +37,31 @@ from bot.sandbox.driver import BotDriver, BotResponse
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
 from bot.sandbox.response_url import apply_response
+from bot.sandbox.socket_mode import AckTimeout, Delivery, NoSocketConnection, SocketModeServer
 from bot.sandbox.store import (
     JSON,
     Call,
     Channel,
     Message,
     ResponsePost,
+    ResponseTarget,
     Store,
     User,
     Usergroup,
 )
 from bot.sandbox.webapi import WebApi, error
 
-__all__ = ["BotResponse", "Call", "Message", "ResponsePost", "SlackEmulator", "default_workspace"]
+__all__ = [
+    "AckTimeout",
+    "BotResponse",
+    "Call",
+    "Delivery",
+    "Message",
+    "NoSocketConnection",
+    "ResponsePost",
+    "SlackEmulator",
+    "default_workspace",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +79,7 @@ class SlackEmulator:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         on_event: EventHook | None = None,
+        app_token: str | None = None,
     ) -> None:
         self.token = token
         # Both flags may be flipped while running, to start or end an "outage".
@@ -73,6 +94,10 @@ class SlackEmulator:
         self._driver = BotDriver(
             self.store, signing_secret, wall_clock, lambda: f"{self.url}_emulator/response/"
         )
+        self.socket = SocketModeServer(
+            lambda: self.url, app_token=app_token, bot_token=lambda: self.token, clock=clock
+        )
+        self._driver.socket = self.socket
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
 
@@ -82,6 +107,7 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
+        self.socket.add_routes(app)
         add_control_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -92,6 +118,7 @@ class SlackEmulator:
         self._root = f"http://{shown_host}:{bound_port}/"
 
     async def stop(self) -> None:
+        await self.socket.close()
         await self._driver.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -240,6 +267,35 @@ class SlackEmulator:
             # A broken printer must not turn into a Slack error seen by the bot.
             log.exception("on_event hook failed for %s", kind)
 
+    # -- Socket Mode ----------------------------------------------------------------
+
+    @property
+    def app_token(self) -> str | None:
+        """The app-level token `apps.connections.open` accepts; None: Socket Mode is off."""
+        return self.socket.app_token
+
+    @app_token.setter
+    def app_token(self, value: str | None) -> None:
+        self.socket.app_token = value
+
+    @property
+    def socket_connected(self) -> bool:
+        """True while the app holds a Socket Mode connection (deliveries then use it)."""
+        return self.socket.connected
+
+    async def wait_for_socket(self, timeout: float = 5.0) -> None:
+        """Wait until the app has connected by Socket Mode."""
+        await self.socket.wait_connected(timeout)
+
+    async def disconnect_socket(self, reason: str = "refresh_requested") -> int:
+        """Send Slack's `disconnect` message; the app should reconnect with a new URL."""
+        return await self.socket.disconnect(reason)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every Socket Mode envelope sent to the app, with its ack (or failure)."""
+        return list(self.socket.deliveries)
+
     # -- driving the bot (Slack -> bot) -------------------------------------------
 
     @property
@@ -273,7 +329,21 @@ class SlackEmulator:
     async def send_command(
         self, command: str, text: str, *, user: str, channel: str
     ) -> BotResponse:
-        return await self._driver.send_command(command, text, user=user, channel=channel)
+        response = await self._driver.send_command(command, text, user=user, channel=channel)
+        if response.transport == "socket" and isinstance(response.json, dict) and response.json:
+            self._show_command_ack(channel, user, response.json)
+        return response
+
+    def _show_command_ack(self, channel: str, user: str, payload: JSON) -> None:
+        """A command's ack payload is its immediate response: Slack shows it like one.
+
+        It is recorded in `responses` as a response_url post would be (its own target,
+        so it does not use up one of the command's five response_url uses).
+        """
+        target = ResponseTarget(uuid.uuid4().hex, channel, user, None)
+        outcome = apply_response(self.store, target, payload, self._clock())
+        if outcome.status == 200 and outcome.message is not None:
+            self._notify("response", outcome.message)
 
     async def send_reaction(
         self,
@@ -336,11 +406,16 @@ class SlackEmulator:
         if fault is not None:
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return fault.status, error(fault.error), headers
+        if method == "apps.connections.open":
+            # Takes the app-level token, not the bot's (socket_mode.SocketModeServer.open).
+            return 200, self.socket.open(token), {}
         handler = self.api.methods.get(method)
         if handler is None:
             return 200, error("unknown_method", req_method=method), {}
         if token is None or token == "":
             return 200, error("not_authed"), {}
+        if self.socket.is_app_token(token):
+            return 200, error("not_allowed_token_type"), {}
         if not hmac.compare_digest(str(token).encode(), self.token.encode()):
             return 200, error("invalid_auth"), {}
         if malformed:

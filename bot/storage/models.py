@@ -109,6 +109,8 @@ class AlertGroup(Base):
     acked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Linked at intake (migration 0004); None when no runbook covers the group's alerts.
+    runbook_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class Alert(Base):

@@ -1,0 +1,168 @@
+"""Escalation start-up re-arm time and due-time-to-PagerDuty delay.
+
+1. Re-arm: 10,000 open alert groups with pending steps on SQLite; time from a new
+   `Escalation` on that database to the wheel armed for the earliest due step.
+2. Delay: 1,000 P1 pages due in the same minute; wall time from the tick at the due time
+   to each trigger reaching the PagerDuty test server (one routing key per 100 groups,
+   since PagerDuty itself allows only ~120 events a minute per key).
+
+    .venv/bin/python benchmarks/escalation.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from alerts.config import Route  # noqa: E402
+from bot import migrate  # noqa: E402
+from bot.clock import FakeClock  # noqa: E402
+from bot.config import BUNDLED_EXAMPLE, load_config  # noqa: E402
+from bot.escalation.feature import Escalation  # noqa: E402
+from bot.escalation.models import EscalationStep  # noqa: E402
+from bot.metrics import Metrics  # noqa: E402
+from bot.pagerduty.models import PagerDutyPage  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.storage.engine import create_engine, session_factory  # noqa: E402
+from bot.storage.models import AlertGroup  # noqa: E402
+from tests.servers.pagerduty import PagerDutyServer  # noqa: E402
+
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def group(i: int, team: str) -> AlertGroup:
+    labels = {"alertname": f"A{i}", "team": team}
+    return AlertGroup(
+        group_key=f"g{i}",
+        receiver="r",
+        status="firing",
+        priority="P1",
+        channel="C0000ALERT",
+        group_labels=labels,
+        common_labels=labels,
+        common_annotations={},
+        digest="d",
+        first_firing_at=START,
+        firing_since=START,
+        created_at=START,
+        updated_at=START,
+    )
+
+
+async def seed(url: str, count: int, teams: int) -> None:
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    async with sessions.begin() as session:
+        rows = [group(i, f"t{i % teams}") for i in range(count)]
+        session.add_all(rows)
+        await session.flush()
+        session.add_all(
+            EscalationStep(
+                group_id=g.id,
+                channel=g.channel,
+                priority="P1",
+                kind="page",
+                due_at=START + timedelta(minutes=5, seconds=(g.id % 60)),
+                state="pending",
+                payload={},
+                created_at=START,
+            )
+            for g in rows
+        )
+    await engine.dispose()
+
+
+async def main() -> None:
+    config = load_config(BUNDLED_EXAMPLE)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        await seed(url, 10_000, 1)
+        engine = create_engine(url)
+        clock = FakeClock(START)
+        settings = Settings.model_construct(database_url=url)
+        started = time.perf_counter()
+        escalation = Escalation(
+            sessions=session_factory(engine),
+            engine=engine,
+            config=config,
+            settings=settings,
+            clock=clock,
+            metrics=Metrics(),
+            wake_outbox=lambda: None,
+        )
+        due = await escalation.rearm()
+        print(
+            f"re-arm, 10,000 open groups with pending steps (SQLite): "
+            f"{time.perf_counter() - started:.3f} s (next due {due})"
+        )
+        await engine.dispose()
+
+    async with PagerDutyServer() as pd:
+        teams = 10
+        routes = [
+            Route(
+                match={"team": f"t{i}"},
+                channel="C0000ALERT",
+                pagerduty_routing_key=f"{i:02d}" + "K" * 30,
+            )
+            for i in range(teams)
+        ]
+        routes.append(Route(channel="C0000ALERT"))
+        config = config.model_copy(
+            update={"alerts": config.alerts.model_copy(update={"routes": routes})}
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            await seed(url, 1_000, teams)
+            engine = create_engine(url)
+            clock = FakeClock(START + timedelta(minutes=6))
+            settings = Settings.model_construct(
+                database_url=url,
+                pagerduty_events_url=pd.url,
+                pagerduty_routing_key=SecretStr("D" * 32),
+            )
+            escalation = Escalation(
+                sessions=session_factory(engine),
+                engine=engine,
+                config=config,
+                settings=settings,
+                clock=clock,
+                metrics=Metrics(),
+                wake_outbox=lambda: None,
+            )
+            async with aiohttp.ClientSession() as http:
+                escalation.start(http, run_workers=False)
+                started = time.monotonic()
+                await escalation.tick()
+                total = time.monotonic() - started
+            sessions = session_factory(engine)
+            async with sessions() as session:
+                from sqlalchemy import func, select
+
+                sent = await session.scalar(
+                    select(func.count())
+                    .select_from(PagerDutyPage)
+                    .where(PagerDutyPage.state == "sent")
+                )
+            await engine.dispose()
+        calls = len(pd.calls_to("/v2/enqueue"))
+        print(
+            f"1,000 pages due in the same minute: {calls} triggers sent ({sent} rows sent) "
+            f"in {total:.2f} s; mean {total / max(calls, 1) * 1000:.1f} ms per page, "
+            f"last page {total:.2f} s after the tick"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Severity-aware escalation: durable timers per alert group, run by one process."""

@@ -1,0 +1,146 @@
+"""Escalation wired together: listener, engine, page sender, timer lock and timer wheel.
+
+APScheduler's `AsyncIOScheduler` is only the wheel: it holds one job for the earliest
+pending due time (re-armed from the table at start and after each pass) and a sweep
+every few seconds for steps that other replicas planned. Whatever fires, the loop asks
+the database what is due; the database decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from actions.pagerduty.incidents import IncidentsClient
+from bot.clock import Clock
+from bot.config import Config
+from bot.escalation.engine import EscalationEngine, EscalationListener
+from bot.escalation.leader import TimerLeader
+from bot.metrics import Metrics
+from bot.pagerduty.pages import PageSender
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 2.0  # steps planned by other replicas are seen within this
+LEADER_RETRY_SECONDS = 3.0  # how often a standby tries to take the timers over
+
+
+class Escalation:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        config: Config,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        wake_outbox: Callable[[], None],
+    ) -> None:
+        self._clock = clock
+        self._metrics = metrics
+        self._settings = settings
+        on_outbox = wake_outbox
+        self.engine = EscalationEngine(sessions, config, clock, metrics)
+        self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
+        self.listener = EscalationListener(config, self.arm)
+        self.leader = TimerLeader(engine)
+        self.incidents: IncidentsClient | None = None
+        self._on_outbox = on_outbox
+        self._wake = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._armed: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, http: aiohttp.ClientSession, *, run_workers: bool) -> None:
+        self.sender.start(http)
+        token = self._settings.pagerduty_api_token
+        if token is not None and token.get_secret_value():
+            self.incidents = IncidentsClient(
+                http, self._settings.pagerduty_api_url, token=token.get_secret_value()
+            )
+        if run_workers:
+            self._scheduler = AsyncIOScheduler(timezone=UTC)
+            self._scheduler.add_job(
+                self._wake.set, "interval", seconds=SWEEP_SECONDS, id="escalation-sweep"
+            )
+            self._scheduler.start()
+            self._task = asyncio.create_task(self._run(), name="escalation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        await self.leader.release()
+        self._metrics.timer_leader.set(0)
+
+    async def tick(self) -> int:
+        """One pass: run due steps, then deliver due pages. Tests call this directly."""
+        now = self._clock.now()
+        ran = await self.engine.run_due(now)
+        await self.sender.drain()
+        oldest = await self.engine.next_due()
+        lag = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        self._metrics.escalation_lag_seconds.set(max(lag, 0.0))
+        if ran:
+            self._on_outbox()
+        return ran
+
+    def arm(self, due: datetime) -> None:
+        """Wake at `due` (called after a commit that planned a step)."""
+        if self._scheduler is None:
+            return
+        if due <= self._clock.now() + timedelta(milliseconds=50):
+            self._wake.set()
+            return
+        if self._armed is not None and self._armed <= due:
+            return
+        self._armed = due
+        self._scheduler.add_job(
+            self._wake.set,
+            "date",
+            run_date=due,
+            id="escalation-next",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def rearm(self) -> datetime | None:
+        """Arm the wheel for the earliest pending step in the table (at start, after a pass)."""
+        due = await self.engine.next_due()
+        self._armed = None
+        if due is not None:
+            self.arm(due)
+        return due
+
+    async def _run(self) -> None:
+        leading = False
+        while True:
+            self._wake.clear()
+            try:
+                now_leading = await self.leader.try_acquire()
+                self._metrics.timer_leader.set(1 if now_leading else 0)
+                if now_leading and not leading:
+                    await self.sender.recover()
+                leading = now_leading
+                if leading:
+                    await self.tick()
+                    await self.rearm()
+            except Exception:
+                log.exception("escalation pass failed; retrying shortly")
+            timeout = SWEEP_SECONDS if leading else LEADER_RETRY_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)

@@ -1,0 +1,145 @@
+"""The operations feature as the service sees it: built once, started, swept, stopped.
+
+Work caused by a Slack request runs in tasks tracked here, after the request was
+acknowledged; `settle()` waits for them, which is how tests (and shutdown) know the work
+a request caused is done. The sweep expires requests and ends bakes; it runs in a loop
+with the injected clock, and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.deploy.health import HealthCheck
+from bot.clock import Clock
+from bot.operations.backends import Backends
+from bot.operations.bake import BakeWatch
+from bot.operations.directory import UserGroupDirectory
+from bot.operations.executor import Executor
+from bot.operations.requests import Parsed, Requests
+from bot.operations.store import SqlDryRunStore
+from commands.config import DeployConfig
+
+log = logging.getLogger(__name__)
+
+
+class Operations:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: DeployConfig,
+        clock: Clock,
+        slack_client: AsyncWebClient,
+        *,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._on_outbox = on_outbox
+        self.backends = Backends(config, SqlDryRunStore(sessions, clock))
+        self.health = HealthCheck()
+        self.directory = UserGroupDirectory(slack_client, clock)
+        self.executor = Executor(sessions, config, clock, self.backends, self.health)
+        self.requests = Requests(
+            sessions, config, clock, self.backends, self.directory, self.executor.run
+        )
+        self.bake_watch = BakeWatch(self.wake)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.Task[None] | None = None
+
+    # --- work caused by Slack requests ---------------------------------------------
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guard(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("operations work failed")
+        finally:
+            self._on_outbox()
+
+    def command(self, command: str, text: str, user: str, channel: str) -> str | None:
+        """Answer at once with text, or None when the request continues in the background."""
+        parsed = self.requests.parse(command, text, user, channel)
+        if isinstance(parsed, str):
+            return parsed
+        self.spawn(self._request(parsed))
+        return None
+
+    async def _request(self, parsed: Parsed) -> None:
+        await self.requests.request(parsed)
+
+    def reaction(
+        self, *, event_id: str, user: str, reaction: str, channel: str, ts: str, added: bool
+    ) -> None:
+        self.spawn(
+            self.requests.reaction(
+                event_id=event_id,
+                user=user,
+                reaction=reaction,
+                channel=channel,
+                ts=ts,
+                added=added,
+            )
+        )
+
+    async def settle(self) -> None:
+        """Wait until the work caused by Slack requests so far is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- timers --------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def sweep(self) -> None:
+        """Expire due requests, finish bakes, act on alerts during bakes."""
+        await self.requests.expire_due()
+        await self.executor.handle_bake_alerts()
+        await self.executor.finish_bakes()
+        self._on_outbox()
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.sweep()
+                await self.requests.forget_old_receipts()
+            except Exception:
+                log.exception("operations sweep failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    async def start(self, *, run_workers: bool, interval: float = 5.0) -> None:
+        """Report operations cut off by the last stop, then start the sweep loop."""
+        try:
+            await self.executor.recover()
+        except Exception:
+            log.exception("could not check for interrupted operations")
+        self._on_outbox()
+        if run_workers:
+            self._loop = asyncio.create_task(self._run(interval), name="operations")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.backends.aclose()

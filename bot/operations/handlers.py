@@ -1,0 +1,50 @@
+"""Slack listeners for /deploy, /shift, /rollback and approval reactions.
+
+They stay thin: answer what can be answered at once in the acknowledgement (usage, help,
+the rate limit), hand everything else to the operations feature, and acknowledge.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+COMMANDS = ("/deploy", "/shift", "/rollback")
+
+
+def register(app: AsyncApp, service: Service) -> None:
+    async def on_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        answer = service.operations.command(
+            str(command.get("command", "")),
+            str(command.get("text", "")),
+            str(command.get("user_id", "")),
+            str(command.get("channel_id", "")),
+        )
+        if answer is None:
+            await ack()
+        else:
+            await ack(text=answer, response_type="ephemeral")
+
+    async def on_reaction(ack: AsyncAck, body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        item = event.get("item") or {}
+        if item.get("type") == "message":
+            # Queued before the ack, so the work is tracked by the time Slack has its answer.
+            service.operations.reaction(
+                event_id=str(body.get("event_id", ""))[:64],
+                user=str(event.get("user", "")),
+                reaction=str(event.get("reaction", "")),
+                channel=str(item.get("channel", "")),
+                ts=str(item.get("ts", "")),
+                added=event.get("type") == "reaction_added",
+            )
+        await ack()
+
+    for name in COMMANDS:
+        app.command(name)(on_command)
+    app.event("reaction_added")(on_reaction)
+    app.event("reaction_removed")(on_reaction)

@@ -1,0 +1,90 @@
+"""Tables for approval requests, operations, per-target locks and seen Slack events.
+
+A request is stored whole as the plain data `ApprovalRequest.to_dict()` returns; the few
+columns beside it are what queries filter on (status, expiry, target).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.models import Base, BigId, UtcDateTime
+
+
+class ApprovalRequestRow(Base):
+    __tablename__ = "approval_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_approval_requests_status_expires", "status", "expires_at"),)
+
+
+class OperationRow(Base):
+    """One run of an approved plan: where it is, so a crash or a bake alert can be acted on.
+
+    status: running | baking | bake_failed | succeeded | failed | rolled_back | interrupted.
+    `step` is the 1-based index of the step started last (0 before the first).
+    """
+
+    __tablename__ = "operations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(64))
+    environment: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    plan: Mapped[dict[str, Any]]
+    bake_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    bake_alert: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_operations_status", "status"),
+        Index("ix_operations_target", "service", "environment", "id"),
+    )
+
+
+class OperationLock(Base):
+    """At most one operation per service and environment: the primary key is the lock."""
+
+    __tablename__ = "operation_locks"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(32))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SlackEventReceipt(Base):
+    """Slack event ids already applied: a retried delivery (X-Slack-Retry-Num) counts once."""
+
+    __tablename__ = "slack_event_receipts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DryRunTarget(Base):
+    """The dryrun backend's platform: versions and weights per target, and what it was told."""
+
+    __tablename__ = "dryrun_targets"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,277 @@
+"""Use cases before a run: a slash command becomes an approval request; reactions vote.
+
+Parsing and the rate limit answer at once (in the command's acknowledgement); deciding
+who may deploy and planning need Slack and the backend, so they answer ephemerally
+through the outbox a moment later. Nothing is stored for a command that is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.deploy.base import BackendError
+from bot import audit
+from bot.clock import Clock
+from bot.operations import messaging
+from bot.operations.backends import Backends
+from bot.operations.directory import UserGroupDirectory
+from bot.operations.executor import SYSTEM, new_request_id, subject
+from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
+from bot.operations.store import (
+    add_request,
+    first_receipt,
+    last_baseline,
+    load_request,
+    request_at,
+    save_request,
+)
+from commands import messages as m
+from commands.approval import (
+    Outcome,
+    VoteResult,
+    expire,
+    groups_to_resolve,
+    is_approver,
+    is_deployer,
+    open_request,
+    reaction_vote,
+    vote,
+)
+from commands.config import DeployConfig
+from commands.parsing import CommandContext, OperationRequest, UsageError, command_line
+from commands.plan import Refusal, plan_operation
+from commands.registry import CommandRegistry, Help, RateLimiter, default_registry
+from commands.render import (
+    not_approver,
+    not_deployer,
+    own_approval,
+    rate_limited,
+    refused,
+    request_posted,
+)
+
+log = logging.getLogger(__name__)
+
+VOTE_AUDIT = {
+    VoteResult.COUNTED: "operation.approval",
+    VoteResult.APPROVED: "operation.approved",
+    VoteResult.WITHDRAWN: "operation.approval_withdrawn",
+    VoteResult.REJECTED: "operation.rejected",
+    VoteResult.EXPIRED: "operation.expired",
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A command that parsed; `request` still has to pass authorisation and planning."""
+
+    request: OperationRequest
+    user: str
+    channel: str
+
+
+class Requests:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: DeployConfig,
+        clock: Clock,
+        backends: Backends,
+        directory: UserGroupDirectory,
+        run: Callable[[str], Awaitable[None]],
+        registry: CommandRegistry[OperationRequest] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock
+        self._backends = backends
+        self._directory = directory
+        self._run = run
+        self.registry = registry or default_registry()
+        self.limiter = RateLimiter(config.commands_per_minute)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # --- commands ------------------------------------------------------------------
+
+    def parse(self, command: str, text: str, user: str, channel: str) -> Parsed | str:
+        """The typed request, or the text to answer with at once (help, usage, limit)."""
+        now = self._clock.now()
+        if not self.limiter.allow(user, now):
+            return rate_limited(self.limiter.limit, self.limiter.retry_after(user, now))
+        context = CommandContext(user=user, channel=channel, config=self._config)
+        try:
+            parsed = self.registry.parse(command, text, context)
+        except UsageError as error:
+            return error.message
+        if isinstance(parsed, Help):
+            return parsed.text
+        return Parsed(parsed, user, channel)
+
+    async def request(self, parsed: Parsed) -> None:
+        """Authorise and plan; post the approval request, or tell the user why not."""
+        request, user, channel = parsed.request, parsed.user, parsed.channel
+        target = request.target
+        name = command_line(request).split()[0]
+        usage = "\n" + m.USAGE_LINE.format(usage=self.registry.usage(name))
+        groups = await self._directory.groups_of(user, groups_to_resolve(self._config, target))
+        if not is_deployer(self._config, target, user, groups):
+            await self._tell(
+                channel, user, not_deployer(name, target.service, target.environment) + usage
+            )
+            return
+        try:
+            state = await self._backends.for_target(target).state(target)
+        except BackendError as exc:
+            await self._tell(channel, user, refused(str(exc)) + usage)
+            return
+        async with self._sessions() as session:
+            baseline = await last_baseline(session, target)
+        plan = plan_operation(request, state, self._config, baseline=baseline)
+        if isinstance(plan, Refusal):
+            await self._tell(channel, user, refused(plan) + usage)
+            return
+        now = self._clock.now()
+        approval = open_request(new_request_id(), plan, user, self._config, now)
+        service_channel = self._config.services[target.service].channel
+        async with self._sessions.begin() as session:
+            await add_request(session, approval, service_channel, now)
+            await messaging.post_request(session, approval, service_channel, self._config, now)
+            audit.record(
+                session,
+                at=now,
+                actor=user,
+                action="operation.requested",
+                subject=subject(approval.id),
+                command=command_line(request),
+                required=approval.required,
+            )
+            if channel != service_channel:
+                text = request_posted(service_channel, self._config.request_ttl)
+                await messaging.tell(session, channel, user, text, now)
+
+    async def _tell(self, channel: str, user: str, text: str) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            await messaging.tell(session, channel, user, text, now)
+
+    # --- reactions -----------------------------------------------------------------
+
+    async def reaction(
+        self,
+        *,
+        event_id: str,
+        user: str,
+        reaction: str,
+        channel: str,
+        ts: str,
+        added: bool,
+    ) -> None:
+        if reaction_vote(reaction, self._config) is None or not user:
+            return
+        async with self._sessions() as session:
+            request_id = await request_at(session, channel, ts)
+            loaded = await load_request(session, request_id) if request_id else None
+        if request_id is None or loaded is None:
+            return  # not an approval request: reactions there are none of our business
+        target = loaded[1].target
+        groups = await self._directory.groups_of(user, groups_to_resolve(self._config, target))
+        approver = is_approver(self._config, target, user, groups)
+        lock = self._locks.setdefault(request_id, asyncio.Lock())
+        async with lock:
+            result = await self._vote(event_id, request_id, user, reaction, added, approver)
+        if not lock.locked():
+            self._locks.pop(request_id, None)
+        if result is VoteResult.APPROVED:
+            await self._run(request_id)
+
+    async def _vote(
+        self, event_id: str, request_id: str, user: str, reaction: str, added: bool, approver: bool
+    ) -> VoteResult | None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            if event_id and not await first_receipt(session, event_id, now):
+                return None
+            found = await load_request(session, request_id, for_update=True)
+            if found is None:
+                return None
+            row, request = found
+            outcome = vote(request, user, reaction, added, now, approver, config=self._config)
+            if outcome.changed:
+                save_request(row, outcome.request, now)
+                await messaging.update_request(
+                    session, outcome.request, row.channel, self._config, now
+                )
+            if outcome.notify:
+                text = (
+                    own_approval(self._config)
+                    if outcome.result is VoteResult.OWN_APPROVAL
+                    else not_approver(outcome.request)
+                )
+                await messaging.tell(session, row.channel, user, text, now)
+            action = VOTE_AUDIT.get(outcome.result)
+            if action is not None:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=user if outcome.result is not VoteResult.EXPIRED else SYSTEM,
+                    action=action,
+                    subject=subject(request_id),
+                    reaction=reaction,
+                    approvals=len(outcome.request.votes),
+                    required=outcome.request.required,
+                )
+            return outcome.result
+
+    # --- expiry --------------------------------------------------------------------
+
+    async def expire_due(self) -> int:
+        """Mark every pending request past its expiry Expired; returns how many."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            due = (
+                await session.scalars(
+                    select(ApprovalRequestRow.id).where(
+                        ApprovalRequestRow.status == Outcome.PENDING.value,
+                        ApprovalRequestRow.expires_at <= now,
+                    )
+                )
+            ).all()
+        count = 0
+        for request_id in due:
+            lock = self._locks.setdefault(request_id, asyncio.Lock())
+            async with lock, self._sessions.begin() as session:
+                found = await load_request(session, request_id, for_update=True)
+                if found is None:
+                    continue
+                row, request = found
+                expired = expire(request, now)
+                if expired is request:
+                    continue
+                save_request(row, expired, now)
+                await messaging.update_request(session, expired, row.channel, self._config, now)
+                audit.record(
+                    session,
+                    at=now,
+                    actor=SYSTEM,
+                    action="operation.expired",
+                    subject=subject(request_id),
+                    approvals=len(expired.votes),
+                )
+                count += 1
+            self._locks.pop(request_id, None)
+        return count
+
+    async def forget_old_receipts(self, keep_seconds: float = 86400) -> None:
+        """Slack retries within minutes; a day of event ids is plenty."""
+        cutoff = self._clock.now() - timedelta(seconds=keep_seconds)
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(SlackEventReceipt).where(SlackEventReceipt.received_at < cutoff)
+            )

@@ -1,0 +1,204 @@
+"""Reading and writing requests, operations, locks and event receipts.
+
+Every function takes the caller's session, so a state change, its audit event and its
+Slack message (outbox row) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.deploy.base import Target
+from bot.clock import Clock
+from bot.operations.models import (
+    ApprovalRequestRow,
+    DryRunTarget,
+    OperationLock,
+    OperationRow,
+    SlackEventReceipt,
+)
+from bot.storage.models import Alert, AlertGroup, SlackMessage
+from commands.approval import ApprovalRequest
+from commands.plan import Baseline, OperationPlan
+
+BLOCKING_PRIORITIES = ("P0", "P1")
+
+
+def message_key(request_id: str) -> str:
+    return f"approval:{request_id}"
+
+
+def request_id_of(key: str) -> str | None:
+    return key.removeprefix("approval:") if key.startswith("approval:") else None
+
+
+async def add_request(
+    session: AsyncSession, request: ApprovalRequest, channel: str, now: datetime
+) -> ApprovalRequestRow:
+    row = ApprovalRequestRow(
+        id=request.id,
+        service=request.target.service,
+        environment=request.target.environment,
+        channel=channel,
+        status=request.status.value,
+        data=request.to_dict(),
+        created_at=request.created_at,
+        expires_at=request.expires_at,
+        updated_at=now,
+    )
+    session.add(row)
+    return row
+
+
+async def load_request(
+    session: AsyncSession, request_id: str, *, for_update: bool = False
+) -> tuple[ApprovalRequestRow, ApprovalRequest] | None:
+    query = select(ApprovalRequestRow).where(ApprovalRequestRow.id == request_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.scalars(query)).first()
+    if row is None:
+        return None
+    return row, ApprovalRequest.from_dict(row.data)
+
+
+def save_request(row: ApprovalRequestRow, request: ApprovalRequest, now: datetime) -> None:
+    row.status = request.status.value
+    row.data = request.to_dict()
+    row.updated_at = now
+
+
+async def request_at(session: AsyncSession, channel: str, ts: str) -> str | None:
+    """The approval request whose message is at (channel, ts), if it is one."""
+    keys = (
+        await session.scalars(
+            select(SlackMessage.key).where(SlackMessage.channel == channel, SlackMessage.ts == ts)
+        )
+    ).all()
+    for key in keys:
+        found = request_id_of(key)
+        if found is not None:
+            return found
+    return None
+
+
+async def first_receipt(session: AsyncSession, event_id: str, now: datetime) -> bool:
+    """Record `event_id`; False when it was recorded before (a retried delivery)."""
+    if await session.get(SlackEventReceipt, event_id) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(SlackEventReceipt(event_id=event_id, received_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def try_lock(session: AsyncSession, target: Target, request_id: str, now: datetime) -> bool:
+    """Take the target's lock; False when another operation holds it."""
+    held = await session.get(OperationLock, (target.service, target.environment))
+    if held is not None:
+        return held.request_id == request_id
+    try:
+        async with session.begin_nested():
+            session.add(
+                OperationLock(
+                    service=target.service,
+                    environment=target.environment,
+                    request_id=request_id,
+                    acquired_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def unlock(session: AsyncSession, target: Target, request_id: str) -> None:
+    await session.execute(
+        delete(OperationLock).where(
+            OperationLock.service == target.service,
+            OperationLock.environment == target.environment,
+            OperationLock.request_id == request_id,
+        )
+    )
+
+
+async def last_baseline(session: AsyncSession, target: Target) -> Baseline | None:
+    """The baseline of the last plan that ran for `target` (see commands.plan)."""
+    row = (
+        await session.scalars(
+            select(OperationRow)
+            .where(OperationRow.service == target.service)
+            .where(OperationRow.environment == target.environment)
+            .order_by(OperationRow.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return OperationPlan.from_dict(row.plan).baseline
+
+
+@dataclass(frozen=True)
+class FiringAlert:
+    name: str
+    priority: str
+    summary: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.priority} {self.name}" + (f": {self.summary}" if self.summary else "")
+
+
+async def firing_alerts(session: AsyncSession, service: str) -> list[FiringAlert]:
+    """Firing alerts labelled service=<service>, most urgent first."""
+    rows = (
+        await session.execute(
+            select(Alert, AlertGroup.priority)
+            .join(AlertGroup, Alert.group_id == AlertGroup.id)
+            .where(Alert.status == "firing", AlertGroup.status == "firing")
+            .order_by(AlertGroup.priority, Alert.id)
+        )
+    ).all()
+    found = []
+    for alert, priority in rows:
+        if alert.labels.get("service") == service:
+            summary = str(alert.annotations.get("summary", ""))
+            found.append(FiringAlert(alert.alertname, priority, summary))
+    return found
+
+
+class SqlDryRunStore:
+    """Where the dryrun backend keeps its pretend platform: the bot's database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def load(self, target: Target) -> dict[str, Any] | None:
+        async with self._sessions() as session:
+            row = await session.get(DryRunTarget, (target.service, target.environment))
+            return dict(row.state) if row is not None else None
+
+    async def save(self, target: Target, state: dict[str, Any]) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(DryRunTarget, (target.service, target.environment))
+            if row is None:
+                session.add(
+                    DryRunTarget(
+                        service=target.service,
+                        environment=target.environment,
+                        state=state,
+                        updated_at=self._clock.now(),
+                    )
+                )
+            else:
+                row.state = state
+                row.updated_at = self._clock.now()

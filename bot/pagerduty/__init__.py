@@ -1,0 +1,1 @@
+"""PagerDuty both ways: a durable page queue out, signed webhooks and buttons in."""

@@ -1,0 +1,341 @@
+"""The durable page queue: PagerDuty events are rows first, deliveries second.
+
+A page is queued in the transaction that decides it (the escalation step, the Slack
+acknowledgement, the resolution), so it can neither be lost nor sent for a change that
+rolled back. `PageSender` delivers them: 429/5xx and network errors stay pending and are
+retried with backoff (said once in the thread), 400 fails for good (said in the thread),
+and each routing key is paced under PagerDuty's ~120 events a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.pagerduty import PagerError, PermanentPagerError, TemporaryPagerError
+from actions.pagerduty.events import (
+    EventPayload,
+    EventsClient,
+    PagerEvent,
+    backoff,
+)
+from actions.pagerduty.ratelimit import RateLimiter
+from alerts import messages as m
+from alerts.escalation import PAGER_SEVERITY
+from alerts.policy import match_route
+from bot import audit
+from bot.alert_groups import refresh_message, reply
+from bot.clock import Clock
+from bot.config import Config
+from bot.metrics import Metrics
+from bot.pagerduty.models import PagerDutyPage
+from bot.settings import Settings
+from bot.storage.models import Alert, AlertGroup
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROUTE = "default"
+
+
+def dedup_key(group: AlertGroup, fingerprint: str | None = None) -> str:
+    """One PagerDuty alert per group, or per alert when `pagerduty.dedup: alert`."""
+    key = f"chatops:group:{group.id}"
+    return f"{key}:{fingerprint}" if fingerprint else key
+
+
+def route_ref(group: AlertGroup, config: Config) -> str:
+    """Which route's routing key applies; the key itself is never stored."""
+    labels = {**group.group_labels, **group.common_labels}
+    route = match_route(labels, config.alerts)
+    if route.pagerduty_routing_key:
+        return f"route:{config.alerts.routes.index(route)}"
+    return DEFAULT_ROUTE
+
+
+def routing_key(ref: str, config: Config, settings: Settings) -> str | None:
+    if ref.startswith("route:"):
+        index = int(ref.split(":", 1)[1])
+        if index < len(config.alerts.routes):
+            key = config.alerts.routes[index].pagerduty_routing_key
+            if key:
+                return key
+    secret = settings.pagerduty_routing_key
+    return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
+
+
+async def trigger(session: AsyncSession, group: AlertGroup, config: Config, now: datetime) -> int:
+    """Queue trigger event(s) for the group; returns how many."""
+    ref = route_ref(group, config)
+    labels = {**group.group_labels, **group.common_labels}
+    name = labels.get("alertname", "Alert")
+    summary = group.common_annotations.get("summary", "")
+    base = {
+        "summary": f"[{group.priority}] {name}" + (f": {summary}" if summary else ""),
+        "source": labels.get("service") or labels.get("instance") or "chatops",
+        "severity": PAGER_SEVERITY.get(group.priority, "error"),
+        "custom_details": {"labels": labels, "channel": group.channel},
+    }
+    keys: list[tuple[str, dict[str, Any]]] = []
+    if config.pagerduty.dedup == "alert":
+        alerts = (
+            await session.scalars(
+                select(Alert).where(Alert.group_id == group.id, Alert.status == "firing")
+            )
+        ).all()
+        for alert in alerts:
+            alert_summary = alert.annotations.get("summary", "") or summary
+            payload = {
+                **base,
+                "summary": f"[{group.priority}] {alert.alertname or name}"
+                + (f": {alert_summary}" if alert_summary else ""),
+                "custom_details": {"labels": alert.labels, "channel": group.channel},
+            }
+            keys.append((dedup_key(group, alert.fingerprint), payload))
+    if not keys:
+        keys.append((dedup_key(group), base))
+    for key, payload in keys:
+        session.add(_page(group, "trigger", key, ref, payload, now))
+    return len(keys)
+
+
+async def follow_up(
+    session: AsyncSession, group: AlertGroup, action: str, now: datetime, *, send: bool = True
+) -> int:
+    """Queue `acknowledge` or `resolve` for every alert we triggered for the group, once.
+
+    A trigger that has not gone out yet is cancelled instead: nobody needs to be woken
+    for an alert already acknowledged or resolved. `send=False` only records that the
+    follow-up happened elsewhere (an acknowledgement that came from PagerDuty itself).
+    """
+    done = ("acknowledge", "resolve") if action == "acknowledge" else ("resolve",)
+    triggers = (
+        await session.scalars(
+            select(PagerDutyPage).where(
+                PagerDutyPage.group_id == group.id,
+                PagerDutyPage.action == "trigger",
+                PagerDutyPage.state.in_(("pending", "sending", "sent")),
+            )
+        )
+    ).all()
+    queued = 0
+    for page in triggers:
+        if page.followed in done:
+            continue
+        page.followed = action
+        if page.state == "pending":
+            page.state = "cancelled"
+            continue
+        if send:
+            session.add(_page(group, action, page.dedup_key, page.route_ref, {}, now))
+            queued += 1
+    return queued
+
+
+def _page(
+    group: AlertGroup, action: str, key: str, ref: str, payload: dict[str, Any], now: datetime
+) -> PagerDutyPage:
+    return PagerDutyPage(
+        group_id=group.id,
+        action=action,
+        dedup_key=key,
+        route_ref=ref,
+        payload=payload,
+        state="pending",
+        attempts=0,
+        not_before=now,
+        announced=False,
+        created_at=now,
+    )
+
+
+def build_event(page: PagerDutyPage, key: str) -> PagerEvent:
+    if page.action == "trigger":
+        payload = EventPayload(
+            summary=str(page.payload.get("summary") or "Alert"),
+            source=str(page.payload.get("source") or "chatops"),
+            severity=page.payload.get("severity", "error"),
+            custom_details=page.payload.get("custom_details"),
+        )
+        return PagerEvent.trigger(key, payload, dedup_key=page.dedup_key, client="chatops")
+    if page.action == "acknowledge":
+        return PagerEvent.acknowledge(key, page.dedup_key)
+    return PagerEvent.resolve(key, page.dedup_key)
+
+
+class PageSender:
+    """Delivers queued pages. Run only by the timer holder, and each row is claimed first."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: Config,
+        settings: Settings,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        on_outbox: Callable[[], None] = lambda: None,
+        limiter: RateLimiter | None = None,
+        rand: Callable[[], float] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._config = config
+        self._settings = settings
+        self._clock = clock
+        self._metrics = metrics
+        self._on_outbox = on_outbox
+        self._limiter = limiter or RateLimiter()
+        self._rand = rand
+        self.client: EventsClient | None = None
+
+    def start(self, http: aiohttp.ClientSession) -> None:
+        self.client = EventsClient(http, self._settings.pagerduty_events_url, limiter=self._limiter)
+
+    async def recover(self) -> None:
+        """Pages left `sending` by a process that died are sent again (PagerDuty
+        deduplicates a repeated trigger by its dedup_key; ack/resolve are idempotent)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(PagerDutyPage)
+                .where(PagerDutyPage.state == "sending")
+                .values(state="pending")
+            )
+
+    async def drain(self, batch: int = 50) -> int:
+        """Send every page that is due now; returns how many changed state."""
+        changed = 0
+        while True:
+            now = self._clock.now()
+            async with self._sessions() as session:
+                ids = (
+                    await session.scalars(
+                        select(PagerDutyPage.id)
+                        .where(PagerDutyPage.state == "pending", PagerDutyPage.not_before <= now)
+                        .order_by(PagerDutyPage.id)
+                        .limit(batch)
+                    )
+                ).all()
+            for page_id in ids:
+                if await self._send_one(page_id):
+                    changed += 1
+            if len(ids) < batch:
+                break
+        await self.update_gauges()
+        if changed:
+            self._on_outbox()
+        return changed
+
+    async def _send_one(self, page_id: int) -> bool:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(PagerDutyPage)
+                .where(PagerDutyPage.id == page_id, PagerDutyPage.state == "pending")
+                .values(state="sending")
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            page = await session.get(PagerDutyPage, page_id)
+            assert page is not None
+            session.expunge(page)
+        key = routing_key(page.route_ref, self._config, self._settings)
+        error: PagerError | None = None
+        if key is None:
+            error = PermanentPagerError(
+                "no PagerDuty routing key: set PAGERDUTY_ROUTING_KEY or the route's "
+                "pagerduty_routing_key"
+            )
+        elif self.client is None:
+            error = TemporaryPagerError("the PagerDuty client is not started")
+        else:
+            try:
+                await self.client.send(build_event(page, key))
+            except PagerError as exc:
+                error = exc
+        await self._finish(page, error, now)
+        return True
+
+    async def _finish(self, page: PagerDutyPage, error: PagerError | None, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(PagerDutyPage, page.id)
+            group = await session.get(AlertGroup, page.group_id)
+            if row is None or group is None:
+                return
+            row.attempts += 1
+            subject = f"alert-group:{group.id}"
+            if error is None:
+                row.state, row.sent_at, row.last_error = "sent", now, None
+                self._metrics.pagerduty_events.labels(row.action, "ok").inc()
+                audit.record(
+                    session,
+                    at=now,
+                    actor=audit.SYSTEM,
+                    action=f"pagerduty.{row.action}",
+                    subject=subject,
+                    dedup_key=row.dedup_key,
+                    route=row.route_ref,
+                    attempts=row.attempts,
+                )
+                if row.action == "trigger":
+                    text = (
+                        m.THREAD_PAGE_LATE.format(attempts=row.attempts)
+                        if row.announced
+                        else m.THREAD_PAGED
+                    )
+                    await reply(session, group, text, now)
+                    await refresh_message(session, group, self._config.alerts, now)
+                return
+            message = error.message
+            if isinstance(error, TemporaryPagerError):
+                self._metrics.pagerduty_events.labels(row.action, "retry").inc()
+                hint = error.retry_after or 0.0
+                delay = max(
+                    hint,
+                    backoff(row.attempts, rand=self._rand) if self._rand else backoff(row.attempts),
+                )
+                row.state = "pending"
+                row.last_error = message
+                row.not_before = now + timedelta(seconds=delay)
+                if not row.announced and row.action == "trigger":
+                    row.announced = True
+                    await reply(session, group, m.THREAD_PAGE_DELAYED.format(error=message), now)
+                log.warning(
+                    "page %s not delivered yet (attempt %d): %s", row.id, row.attempts, message
+                )
+                return
+            self._metrics.pagerduty_events.labels(row.action, "failed").inc()
+            row.state, row.last_error = "failed", message
+            log.error("page %s refused for good: %s", row.id, message)
+            audit.record(
+                session,
+                at=now,
+                actor=audit.SYSTEM,
+                action="pagerduty.failed",
+                subject=subject,
+                dedup_key=row.dedup_key,
+                route=row.route_ref,
+                event_action=row.action,
+                error=message,
+            )
+            await reply(session, group, m.THREAD_PAGE_FAILED.format(error=message), now)
+
+    async def update_gauges(self) -> None:
+        async with self._sessions() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(PagerDutyPage.state, func.count())
+                        .where(PagerDutyPage.state.in_(("pending", "sending", "failed")))
+                        .group_by(PagerDutyPage.state)
+                    )
+                ).all()
+            )
+        self._metrics.pagerduty_pages_pending.set(
+            counts.get("pending", 0) + counts.get("sending", 0)
+        )
+        self._metrics.pagerduty_pages_failed.set(counts.get("failed", 0))

@@ -1,0 +1,235 @@
+"""The executors behind Run, bound per Service to its own step registry.
+
+Each takes the validated parameter model of its type (alerts.runbooks.resolve_action has
+already filled and checked it) and returns a channel-neutral StepOutcome whose text the
+Slack layer posts in the alert's thread. Failures of the outside world (API errors,
+timeouts) become a failed outcome with a message fit for Slack, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
+from actions.kube.client import KubeApiError, build_api_client
+from actions.kube.operations import KubeOperations, PodSummary
+from actions.steps.registry import (
+    HttpCheckParams,
+    K8sLogsParams,
+    K8sPodsParams,
+    K8sRestartParams,
+    K8sScaleParams,
+    SilenceParams,
+    StepContext,
+    StepOutcome,
+    StepRegistry,
+)
+from alerts.durations import format_duration
+from bot.clock import Clock
+from bot.runbooks.config import KubernetesConnection
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client import ApiClient
+
+# A section block holds 3,000 characters; keep room for the line that introduces it.
+MAX_OUTPUT = 2800
+
+
+def code_block(text: str, *, limit: int = MAX_OUTPUT) -> str:
+    """`text` as a Slack code block, keeping its end (the newest log lines) when too long."""
+    text = text.replace("```", "'''").rstrip("\n")
+    if len(text) > limit:
+        kept = text[-limit:]
+        kept = kept.split("\n", 1)[1] if "\n" in kept else kept
+        dropped = text[: len(text) - len(kept)].count("\n") + 1
+        text = f"… {dropped} earlier line(s) not shown (Slack's message limit)\n{kept}"
+    return f"```\n{text or '(empty)'}\n```"
+
+
+class KubeConnector:
+    """One ApiClient for the process, built on first use: a bot without Kubernetes access
+    starts fine and only the k8s steps report the problem."""
+
+    def __init__(self, connection: KubernetesConnection, *, max_replicas: int) -> None:
+        self._connection = connection
+        self._max_replicas = max_replicas
+        self._api: ApiClient | None = None
+        self._ops: KubeOperations | None = None
+        self._lock = asyncio.Lock()
+
+    async def operations(self) -> KubeOperations:
+        async with self._lock:
+            if self._ops is None:
+                self._api = await build_api_client(
+                    host=self._connection.host,
+                    kubeconfig=self._connection.kubeconfig,
+                    context=self._connection.context,
+                )
+                self._ops = KubeOperations(self._api, max_replicas=self._max_replicas)
+            return self._ops
+
+    async def close(self) -> None:
+        if self._api is not None:
+            await self._api.close()
+        self._api = None
+        self._ops = None
+
+
+async def _guarded(run: Callable[[], Awaitable[StepOutcome]]) -> StepOutcome:
+    try:
+        return await run()
+    except KubeApiError as exc:
+        return StepOutcome(False, str(exc))
+    except ValueError as exc:  # KubeOperations re-checks names and counts
+        return StepOutcome(False, str(exc))
+
+
+def _pods_table(pods: list[PodSummary]) -> str:
+    rows = [("NAME", "READY", "STATUS", "RESTARTS", "AGE")]
+    for pod in pods:
+        age = format_duration(pod.age) if pod.age is not None else "?"
+        rows.append((pod.name, pod.ready_text, pod.reason or pod.phase, str(pod.restarts), age))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+class K8sPods:
+    def __init__(self, kube: KubeConnector, clock: Clock) -> None:
+        self._kube, self._clock = kube, clock
+
+    async def __call__(self, params: K8sPodsParams, context: StepContext) -> StepOutcome:
+        async def run() -> StepOutcome:
+            ops = await self._kube.operations()
+            pods = await ops.pods(params.namespace, params.workload, now=self._clock.now())
+            where = f"`{params.namespace}/{params.workload}`"
+            if not pods:
+                return StepOutcome(True, f"Deployment {where} has no pods.")
+            return StepOutcome(
+                True, f"{len(pods)} pod(s) of {where}:\n{code_block(_pods_table(pods))}"
+            )
+
+        return await _guarded(run)
+
+
+class K8sLogs:
+    def __init__(self, kube: KubeConnector) -> None:
+        self._kube = kube
+
+    async def __call__(self, params: K8sLogsParams, context: StepContext) -> StepOutcome:
+        async def run() -> StepOutcome:
+            ops = await self._kube.operations()
+            text = await ops.logs(params.namespace, params.workload, params.lines, params.container)
+            head = f"Last {params.lines} log line(s) of `{params.namespace}/{params.workload}`:"
+            return StepOutcome(True, f"{head}\n{code_block(text)}")
+
+        return await _guarded(run)
+
+
+class K8sRestart:
+    def __init__(self, kube: KubeConnector, clock: Clock) -> None:
+        self._kube, self._clock = kube, clock
+
+    async def __call__(self, params: K8sRestartParams, context: StepContext) -> StepOutcome:
+        async def run() -> StepOutcome:
+            ops = await self._kube.operations()
+            result = await ops.restart(params.namespace, params.deployment, self._clock.now())
+            return StepOutcome(
+                True,
+                f"Rolling restart of `{result.namespace}/{result.deployment}` started "
+                f"(restartedAt {result.restarted_at}).",
+            )
+
+        return await _guarded(run)
+
+
+class K8sScale:
+    def __init__(self, kube: KubeConnector) -> None:
+        self._kube = kube
+
+    async def __call__(self, params: K8sScaleParams, context: StepContext) -> StepOutcome:
+        async def run() -> StepOutcome:
+            ops = await self._kube.operations()
+            result = await ops.scale(params.namespace, params.deployment, params.replicas)
+            return StepOutcome(
+                True,
+                f"Scaled `{result.namespace}/{result.deployment}` from "
+                f"{result.old_replicas} to {result.new_replicas} replicas.",
+            )
+
+        return await _guarded(run)
+
+
+class AlertmanagerSilence:
+    def __init__(self, alertmanager: Callable[[], AlertmanagerClient | None], clock: Clock) -> None:
+        self._alertmanager, self._clock = alertmanager, clock
+
+    async def __call__(self, params: SilenceParams, context: StepContext) -> StepOutcome:
+        client = self._alertmanager()
+        if client is None:
+            return StepOutcome(False, "silencing needs ALERTMANAGER_URL to be set for the bot")
+        matchers = equality_matchers(context.labels)
+        now = self._clock.now()
+        try:
+            silence_id = await client.create_silence(
+                matchers,
+                starts_at=now,
+                ends_at=now + params.duration,
+                created_by=f"slack:{context.user}",
+                comment=f"Runbook {context.runbook_id} step {context.step_id}",
+            )
+        except SilenceError as exc:
+            return StepOutcome(False, str(exc))
+        return StepOutcome(
+            True, f"Silenced for {format_duration(params.duration)} (silence `{silence_id}`)."
+        )
+
+
+class HttpCheck:
+    async def __call__(self, params: HttpCheckParams, context: StepContext) -> StepOutcome:
+        started = time.monotonic()
+        try:
+            timeout = aiohttp.ClientTimeout(total=params.timeout)
+            # No redirects: the runbook names the URL it means, and a redirect could lead
+            # the bot somewhere the runbook's author did not intend.
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as http,
+                http.get(params.url, allow_redirects=False) as response,
+            ):
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return StepOutcome(False, f"`{params.url}` did not answer ({type(exc).__name__})")
+        took = timedelta(seconds=time.monotonic() - started)
+        ok = status == params.expect_status
+        verdict = "as expected" if ok else f"expected {params.expect_status}"
+        millis = took.total_seconds() * 1000
+        return StepOutcome(
+            ok, f"`{params.url}` answered *{status}* ({verdict}) in {millis:.0f} ms."
+        )
+
+
+def bind_executors(
+    registry: StepRegistry,
+    *,
+    kube: KubeConnector,
+    alertmanager: Callable[[], AlertmanagerClient | None],
+    clock: Clock,
+) -> None:
+    executors: dict[str, Any] = {
+        "k8s.pods": K8sPods(kube, clock),
+        "k8s.logs": K8sLogs(kube),
+        "k8s.restart": K8sRestart(kube, clock),
+        "k8s.scale": K8sScale(kube),
+        "alertmanager.silence": AlertmanagerSilence(alertmanager, clock),
+        "http.check": HttpCheck(),
+    }
+    for action_type, executor in executors.items():
+        registry.bind(action_type, executor)
