@@ -64,8 +64,16 @@ class Service:
             if settings.slack_signing_secret
             else ""
         )
-        if not token or not signing:
-            raise StartupError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed")
+        socket_mode = bool(settings.slack_app_token and settings.slack_app_token.get_secret_value())
+        if not token:
+            raise StartupError("SLACK_BOT_TOKEN is needed (or none at all, for sandbox mode)")
+        if not signing and not socket_mode:
+            # Socket Mode needs no signing secret: Slack's events arrive over the socket the
+            # bot opened itself. Over HTTP, unsigned requests must never be accepted.
+            raise StartupError(
+                "SLACK_SIGNING_SECRET is needed to verify requests to /slack/events "
+                "(or set SLACK_APP_TOKEN to use Socket Mode)"
+            )
         am_token = settings.alertmanager_webhook_token
         if am_token is None or not am_token.get_secret_value():
             raise StartupError(
@@ -78,7 +86,7 @@ class Service:
         register(self.slack_app, self)
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
         self.intake = IntakeWriter(self.sessions, self.clock)
-        self.slack_verifier = SignatureVerifier(signing)
+        self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.replays = ReplayGuard()
         # Features append themselves here (escalation, bake watch, runbooks); the list is
         # shared with the processor, so appending after construction is fine.

@@ -98,8 +98,11 @@ async def slack_events(request: web.Request) -> web.Response:
     )
     # Only a validly signed, fresh request enters the replay memory (so unsigned junk
     # cannot fill it); a second copy of one is refused before anything runs.
-    if service.slack_verifier.is_valid_request(body, dict(request.headers)) and (
-        not service.replays.first_time(signature)
+    verifier = service.slack_verifier
+    if (
+        verifier is not None
+        and verifier.is_valid_request(body, dict(request.headers))
+        and (not service.replays.first_time(signature))
     ):
         service.metrics.webhook_rejected.labels("slack", "replayed").inc()
         return _error(401, "replayed request")
