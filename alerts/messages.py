@@ -41,6 +41,7 @@ THREAD_PAGE_DELAYED = (
 )
 THREAD_PAGE_LATE = "📟 Paged PagerDuty (after {attempts} attempts)."
 THREAD_PAGE_FAILED = "❌ PagerDuty refused the page, so nobody was paged: {error}"
+THREAD_PAGE_NOT_CONFIGURED = "⚠️ Nobody was paged: {error}."
 THREAD_PD_ACKED = "👀 Acknowledged in PagerDuty by {who}."
 THREAD_PD_ESCALATED = "⬆️ Escalated in PagerDuty to {who}."
 THREAD_PD_RESOLVED = "✅ Resolved in PagerDuty by {who}."

@@ -146,4 +146,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # APScheduler logs every timer run at INFO; the bot logs what the timers do itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return int(args.func(args))

@@ -168,6 +168,10 @@ def build_event(page: PagerDutyPage, key: str) -> PagerEvent:
     return PagerEvent.resolve(key, page.dedup_key)
 
 
+
+class PagingNotConfigured(PermanentPagerError):
+    """No routing key for this page: a config gap, not PagerDuty's answer."""
+
 class PageSender:
     """Delivers queued pages. Run only by the timer holder, and each row is claimed first."""
 
@@ -246,7 +250,7 @@ class PageSender:
         key = routing_key(page.route_ref, self._config, self._settings)
         error: PagerError | None = None
         if key is None:
-            error = PermanentPagerError(
+            error = PagingNotConfigured(
                 "no PagerDuty routing key: set PAGERDUTY_ROUTING_KEY or the route's "
                 "pagerduty_routing_key"
             )
@@ -322,7 +326,13 @@ class PageSender:
                 event_action=row.action,
                 error=message,
             )
-            await reply(session, group, m.THREAD_PAGE_FAILED.format(error=message), now)
+            # PagerDuty was never asked when no key is configured; say so, not "refused".
+            template = (
+                m.THREAD_PAGE_NOT_CONFIGURED
+                if isinstance(error, PagingNotConfigured)
+                else m.THREAD_PAGE_FAILED
+            )
+            await reply(session, group, template.format(error=message), now)
 
     async def update_gauges(self) -> None:
         async with self._sessions() as session:

@@ -82,3 +82,14 @@ async def test_one_page_per_alert_when_dedup_is_per_alert(
     await bot.fire(notification(alerts=2, labels={"severity": "critical"}))
     keys = sorted(event["dedup_key"] for event in bot.events("trigger"))
     assert keys == ["chatops:group:1:fp00000000000000", "chatops:group:1:fp00000000000001"]
+
+
+async def test_without_a_routing_key_the_thread_says_nobody_was_paged_and_why(
+    sqlite_url: str, start_bot
+) -> None:
+    bot: Bot = await start_bot(sqlite_url, settings={"pagerduty_routing_key": None})
+    await bot.fire(p0())
+    await bot.at(1 * MIN)
+    assert bot.pd.calls_to("/v2/enqueue") == []
+    assert bot.replies("C0000INCID", "Nobody was paged: no PagerDuty routing key")
+    assert not bot.replies("C0000INCID", "PagerDuty refused")
