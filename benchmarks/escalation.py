@@ -24,6 +24,7 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from actions.pagerduty.ratelimit import RateLimiter  # noqa: E402
 from alerts.config import Route  # noqa: E402
 from bot import migrate  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
@@ -164,5 +165,74 @@ async def main() -> None:
         )
 
 
+async def spread_over_a_minute(count: int = 1_000, seconds: float = 60.0) -> None:
+    """`count` pages due at evenly spread moments of one real minute, the bot running as
+    in production (scheduler, real clock); the delay of each page from its due time."""
+    from bot.clock import SystemClock
+
+    async with PagerDutyServer() as pd:
+        config = load_config(BUNDLED_EXAMPLE)
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/spread.db"
+            engine = create_engine(url)
+            await migrate.upgrade(engine)
+            sessions = session_factory(engine)
+            first = datetime.now(UTC) + timedelta(seconds=3)
+            due: dict[int, datetime] = {}
+            async with sessions.begin() as session:
+                rows = [group(i, "t0") for i in range(count)]
+                session.add_all(rows)
+                await session.flush()
+                for index, g in enumerate(rows):
+                    due[g.id] = first + timedelta(seconds=seconds * index / count)
+                    session.add(
+                        EscalationStep(
+                            group_id=g.id,
+                            channel=g.channel,
+                            priority="P1",
+                            kind="page",
+                            due_at=due[g.id],
+                            state="pending",
+                            payload={},
+                            created_at=first,
+                        )
+                    )
+            settings = Settings.model_construct(
+                database_url=url,
+                pagerduty_events_url=pd.url,
+                pagerduty_routing_key=SecretStr("D" * 32),
+            )
+            escalation = Escalation(
+                sessions=sessions,
+                engine=engine,
+                config=config,
+                settings=settings,
+                clock=SystemClock(),
+                metrics=Metrics(),
+                wake_outbox=lambda: None,
+            )
+            # PagerDuty's own limit is ~120 events a minute per key: use enough keys that
+            # the limiter, not the bot, is never what is measured here.
+            escalation.sender._limiter = RateLimiter(limit=10_000)
+            async with aiohttp.ClientSession() as http:
+                escalation.start(http, run_workers=True)
+                deadline = time.monotonic() + seconds + 60
+                while len(pd.calls_to("/v2/enqueue")) < count and time.monotonic() < deadline:
+                    await asyncio.sleep(0.5)
+                await escalation.stop()
+            await engine.dispose()
+        delays = sorted(
+            (call.at - due[int(call.json["dedup_key"].rsplit(":", 1)[1])]).total_seconds()
+            for call in pd.calls_to("/v2/enqueue")
+        )
+    p50 = delays[len(delays) // 2]
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+    print(
+        f"{len(delays)} pages due evenly over {seconds:.0f} s (real clock, scheduler running): "
+        f"delay from due time p50 {p50:.2f} s, p99 {p99:.2f} s, max {delays[-1]:.2f} s"
+    )
+
+
 if __name__ == "__main__":
     asyncio.run(main())
+    asyncio.run(spread_over_a_minute())

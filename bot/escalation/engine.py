@@ -188,20 +188,27 @@ class EscalationEngine:
         """Run every step due at `now`; returns how many this process ran."""
         ran = 0
         while True:
-            async with self._sessions() as session:
-                ids = (
-                    await session.scalars(
-                        select(EscalationStep.id)
-                        .where(EscalationStep.state == "pending", EscalationStep.due_at <= now)
-                        .order_by(EscalationStep.due_at, EscalationStep.id)
-                        .limit(batch)
-                    )
-                ).all()
-            for step_id in ids:
-                if await self._run_one(step_id, now):
-                    ran += 1
-            if len(ids) < batch:
+            selected, done = await self.run_due_batch(now, batch)
+            ran += done
+            if selected < batch:
                 return ran
+
+    async def run_due_batch(self, now: datetime, batch: int) -> tuple[int, int]:
+        """Run up to `batch` due steps, oldest first; returns (found, ran by this process)."""
+        async with self._sessions() as session:
+            ids = (
+                await session.scalars(
+                    select(EscalationStep.id)
+                    .where(EscalationStep.state == "pending", EscalationStep.due_at <= now)
+                    .order_by(EscalationStep.due_at, EscalationStep.id)
+                    .limit(batch)
+                )
+            ).all()
+        ran = 0
+        for step_id in ids:
+            if await self._run_one(step_id, now):
+                ran += 1
+        return len(ids), ran
 
     async def _run_one(self, step_id: int, now: datetime) -> bool:
         try:

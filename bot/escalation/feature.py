@@ -29,6 +29,8 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STEP_BATCH = 20
+
 SWEEP_SECONDS = 2.0  # steps planned by other replicas are seen within this
 LEADER_RETRY_SECONDS = 3.0  # how often a standby tries to take the timers over
 
@@ -90,8 +92,15 @@ class Escalation:
     async def tick(self) -> int:
         """One pass: run due steps, then deliver due pages. Tests call this directly."""
         now = self._clock.now()
-        ran = await self.engine.run_due(now)
-        await self.sender.drain()
+        # Pages go out after every small batch of steps, not after all of them: with a
+        # thousand steps due in one minute, the first page must not wait for the last step.
+        ran = 0
+        while True:
+            found, done = await self.engine.run_due_batch(now, STEP_BATCH)
+            ran += done
+            await self.sender.drain()
+            if found < STEP_BATCH:
+                break
         oldest = await self.engine.next_due()
         lag = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         self._metrics.escalation_lag_seconds.set(max(lag, 0.0))

@@ -9,6 +9,7 @@ and each routing key is paced under PagerDuty's ~120 events a minute.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -168,9 +169,9 @@ def build_event(page: PagerDutyPage, key: str) -> PagerEvent:
     return PagerEvent.resolve(key, page.dedup_key)
 
 
-
 class PagingNotConfigured(PermanentPagerError):
     """No routing key for this page: a config gap, not PagerDuty's answer."""
+
 
 class PageSender:
     """Delivers queued pages. Run only by the timer holder, and each row is claimed first."""
@@ -210,59 +211,82 @@ class PageSender:
                 .values(state="pending")
             )
 
-    async def drain(self, batch: int = 50) -> int:
-        """Send every page that is due now; returns how many changed state."""
+    async def drain(self, batch: int = 200, concurrency: int = 16) -> int:
+        """Send every page that is due now; returns how many changed state.
+
+        A batch is claimed in one transaction, then sent concurrently: a storm of P1s must
+        not queue one HTTP round trip (and its bookkeeping) behind another. Pages for the
+        same dedup_key stay in order, so an `acknowledge` never overtakes its `trigger`.
+        """
         changed = 0
+        gate = asyncio.Semaphore(concurrency)
+
+        async def send_in_order(pages: list[PagerDutyPage]) -> None:
+            for page in pages:
+                async with gate:
+                    error = await self._deliver(page)
+                await self._finish(page, error, self._clock.now())
+
         while True:
-            now = self._clock.now()
-            async with self._sessions() as session:
-                ids = (
-                    await session.scalars(
-                        select(PagerDutyPage.id)
-                        .where(PagerDutyPage.state == "pending", PagerDutyPage.not_before <= now)
-                        .order_by(PagerDutyPage.id)
-                        .limit(batch)
-                    )
-                ).all()
-            for page_id in ids:
-                if await self._send_one(page_id):
-                    changed += 1
-            if len(ids) < batch:
+            claimed = await self._claim(batch)
+            by_key: dict[str, list[PagerDutyPage]] = {}
+            for page in claimed:
+                by_key.setdefault(page.dedup_key, []).append(page)
+            await asyncio.gather(*(send_in_order(pages) for pages in by_key.values()))
+            changed += len(claimed)
+            if len(claimed) < batch:
                 break
         await self.update_gauges()
         if changed:
             self._on_outbox()
         return changed
 
-    async def _send_one(self, page_id: int) -> bool:
+    async def _claim(self, batch: int) -> list[PagerDutyPage]:
+        """Mark due pages `sending` (so no other sender takes them) and return them."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            claimed = await session.execute(
+            ids = (
+                await session.scalars(
+                    select(PagerDutyPage.id)
+                    .where(PagerDutyPage.state == "pending", PagerDutyPage.not_before <= now)
+                    .order_by(PagerDutyPage.id)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not ids:
+                return []
+            await session.execute(
                 update(PagerDutyPage)
-                .where(PagerDutyPage.id == page_id, PagerDutyPage.state == "pending")
+                .where(PagerDutyPage.id.in_(ids), PagerDutyPage.state == "pending")
                 .values(state="sending")
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return False
-            page = await session.get(PagerDutyPage, page_id)
-            assert page is not None
-            session.expunge(page)
+            pages = list(
+                (
+                    await session.scalars(
+                        select(PagerDutyPage)
+                        .where(PagerDutyPage.id.in_(ids))
+                        .order_by(PagerDutyPage.id)
+                    )
+                ).all()
+            )
+            session.expunge_all()
+        return pages
+
+    async def _deliver(self, page: PagerDutyPage) -> PagerError | None:
         key = routing_key(page.route_ref, self._config, self._settings)
-        error: PagerError | None = None
         if key is None:
-            error = PagingNotConfigured(
+            return PagingNotConfigured(
                 "no PagerDuty routing key: set PAGERDUTY_ROUTING_KEY or the route's "
                 "pagerduty_routing_key"
             )
-        elif self.client is None:
-            error = TemporaryPagerError("the PagerDuty client is not started")
-        else:
-            try:
-                await self.client.send(build_event(page, key))
-            except PagerError as exc:
-                error = exc
-        await self._finish(page, error, now)
-        return True
+        if self.client is None:
+            return TemporaryPagerError("the PagerDuty client is not started")
+        try:
+            await self.client.send(build_event(page, key))
+        except PagerError as exc:
+            return exc
+        return None
 
     async def _finish(self, page: PagerDutyPage, error: PagerError | None, now: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -44,6 +44,8 @@ class RecordedCall:
     path: str
     headers: dict[str, str]
     body: bytes
+    # When it arrived (wall clock), for benchmarks that measure delivery delay.
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def json(self) -> Any:
