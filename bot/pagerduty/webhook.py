@@ -27,6 +27,7 @@ from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.escalation.engine import cancel_steps
 from bot.group_events import notify
+from bot.operations.store import first_receipt
 from bot.outbox_queue import enqueue
 from bot.pagerduty.models import PagerDutyIncident, PagerDutyPage
 from bot.pagerduty_signature import HEADER, verify_signature
@@ -72,6 +73,11 @@ def handler(service: Service) -> Callable[[web.Request], Awaitable[web.Response]
             return web.json_response({"status": "ignored", "event_type": hook.event.event_type})
         now = service.clock.now()
         async with service.sessions.begin() as session:
+            # PagerDuty's signature carries no timestamp, so a captured webhook could be
+            # sent again; each event id is applied once (its retries share the id too).
+            if not await first_receipt(session, f"pagerduty:{hook.event.id}"[:64], now):
+                rejected.labels("pagerduty", "replayed").inc()
+                return web.json_response({"status": "duplicate", "event_id": hook.event.id})
             outcome = await apply(session, hook, service, now)
         service.wake_outbox()
         return web.json_response({"status": outcome})

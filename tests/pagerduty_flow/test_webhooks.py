@@ -189,3 +189,30 @@ async def test_incident_buttons_act_in_pagerduty_as_the_clicker(
     assert incident.status == "acknowledged" and incident.updated_by == ["ada@example.com"]
     shown = bot.emulator.message("C0000INCID", message.ts)
     assert shown is not None and "pagerduty.ack" not in json.dumps(shown.blocks)
+
+
+async def test_a_replayed_webhook_is_applied_once(sqlite_url: str, start_bot) -> None:
+    bot: Bot = await start_bot(sqlite_url)
+    incident = bot.pd.open_incident("Disk full on db-2")
+    body = json.dumps(
+        {
+            "event": {
+                "id": "01REPLAYEDEVENT0000000001",
+                "event_type": "incident.triggered",
+                "resource_type": "incident",
+                "occurred_at": "2026-11-27T01:00:00Z",
+                "agent": None,
+                "client": None,
+                "data": bot.pd.webhook_data(incident),
+            }
+        }
+    ).encode()
+    signature = sign(body, WEBHOOK_SECRET)
+    assert await post_raw(bot, body, signature) == 200
+    assert await post_raw(bot, body, signature) == 200  # a 2xx, so PagerDuty stops retrying
+    await bot.running.settle()
+    assert len(bot.emulator.messages("C0000INCID")) == 1
+    assert (
+        'chatops_webhook_rejected_total{reason="replayed",source="pagerduty"} 1.0'
+        in await bot.metrics()
+    )
