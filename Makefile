@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: sandbox test lint audit gates services clean
+.PHONY: sandbox test lint audit gates services clean docs
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ gates: lint audit test
 
 clean:
 	rm -rf $(VENV) chatops.db chatops.db-wal chatops.db-shm
+
+docs: $(BIN)/.installed
+	$(BIN)/chatops config-reference --update-readme README.md

@@ -22,21 +22,36 @@ CHANNEL_ID = r"^[CGD][A-Z0-9]{2,}$"
 MENTION_ID = r"^[UWS][A-Z0-9]{2,}$"
 
 
+def check_principals(value: list[str] | None) -> list[str] | None:
+    for principal in value or []:
+        if not re.fullmatch(MENTION_ID, principal):
+            raise ValueError(f"{principal!r} is not a Slack user (U...) or user group (S...) id")
+    return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become field descriptions (the generated config reference).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Route(_Strict):
     """First route whose matchers all hold for the alert group's labels wins."""
 
     match: dict[str, str] = Field(default_factory=dict)
+    """Label name -> value that must be equal."""
     match_re: dict[str, str] = Field(
         default_factory=dict, description="Label name -> regular expression, fully anchored."
     )
     channel: str = Field(pattern=CHANNEL_ID)
+    """The Slack channel id (C...) its alert groups are posted to."""
     pagerduty_routing_key: str | None = Field(
         default=None, description="Pages for alerts on this route go to this PagerDuty service."
     )
+    responders: list[str] | None = Field(default=None)
+    """Who may Acknowledge and Silence this route's alerts (user ids U... or user-group ids
+    S...), replacing `alerts.responders` for it: a team owns its own alerts."""
+
+    _responders = field_validator("responders")(check_principals)
 
     @field_validator("match_re")
     @classmethod
@@ -64,11 +79,18 @@ class EscalationPolicy(_Strict):
     """
 
     channel: str | None = Field(default=None, pattern=CHANNEL_ID)
+    """Posts this priority here instead of the route's channel (a P0 to the incident room)."""
     mention: str | None = Field(default=None, pattern=MENTION_ID)
+    """A user (U...) or user group (S...) mentioned in the message and re-notifications."""
     page_after: Duration | None = None
+    """Page PagerDuty when nobody has acknowledged by then; 0s pages at once."""
     renotify_every: Duration | None = None
+    """Repeat the mention in the thread this often until acknowledged (at least 1m)."""
     remind_after: Duration | None = None
+    """Post one reminder in the thread when still unacknowledged after this."""
     digest_every: Duration | None = None
+    """Gather this priority's groups into one digest message per channel, updated this
+    often, instead of a message each."""
 
     @field_validator("renotify_every", "digest_every")
     @classmethod
@@ -97,15 +119,38 @@ DEFAULT_SEVERITIES: dict[str, Priority] = {
 class AlertsConfig(_Strict):
     priority_label: str = Field(default="priority", description="A label holding P0..P3 wins.")
     severity_map: dict[str, Priority] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    """Severity label value -> priority."""
     severity_label: str = "severity"
+    """The label mapped through `severity_map` when no priority label says."""
     default_priority: Priority = "P2"
+    """When neither label says: P2 is posted and reminded about, but pages nobody."""
     routes: list[Route] = Field(
         min_length=1, description="First match wins; end with a catch-all route (no matchers)."
     )
     escalation: dict[Priority, EscalationPolicy] = Field(default_factory=dict)
+    """P0..P3 -> what happens over time. A level not given keeps its default: P0 pages at
+    once and re-notifies every 5m; P1 pages after 5m, re-notifies every 15m; P2 reminds
+    after 30m; P3 goes into an hourly digest."""
+    responders: list[str] | None = None
+    """Who may Acknowledge and Silence (user ids or user-group ids), checked on every click.
+    Unset: anyone who can see the message, as in Alertmanager's own UI."""
     max_alerts_shown: int = Field(
         default=10, ge=1, le=20, description="Alerts listed in one message; the rest are '+N more'."
     )
+    storm_threshold: int | None = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Storm mode: when a channel has this many messages waiting to be posted, new "
+            "P2/P3 groups there are folded into one summary message (null turns it off)."
+        ),
+    )
+    storm_calm: Duration = Field(
+        default=timedelta(seconds=30),
+        description="A storm ends when no group was folded for this long and the backlog is low.",
+    )
+
+    _responders = field_validator("responders")(check_principals)
 
     @field_validator("routes")
     @classmethod

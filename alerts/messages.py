@@ -30,6 +30,11 @@ SILENCE_FAILED = "Could not create the silence in Alertmanager: {error}"
 SILENCE_NOT_CONFIGURED = (
     "Silencing needs ALERTMANAGER_URL (the Alertmanager API) to be set for the bot."
 )
+NOT_A_RESPONDER = (
+    "Only the responders for these alerts may acknowledge or silence them "
+    "(`responders` of their route, or `alerts.responders`). Ask one of them, or ask for "
+    "your user or group to be added."
+)
 UNKNOWN_GROUP = "That alert is no longer known to the bot (it may have been cleaned up)."
 
 # Escalation and PagerDuty (issue 3).
@@ -64,3 +69,17 @@ PD_NO_USER = (
 )
 PD_NOT_CONFIGURED = "PagerDuty actions need PAGERDUTY_API_TOKEN to be set for the bot."
 PD_ACTION_FAILED = "PagerDuty did not accept that: {error}"
+
+# Storm mode (issue 6).
+STORM_TITLE = "🌩️ Alert storm · {count} more alert group(s) firing"
+STORM_OVER_TITLE = "🌤️ Storm over · {count} alert group(s) were folded here"
+STORM_FOOTER = (
+    "This channel had more than {threshold} messages waiting, so new P2/P3 alert groups are "
+    "listed here instead of posted one by one. P0 and P1 always get their own message."
+)
+STORM_OVER_FOOTER = (
+    "The backlog is down again: groups still firing are posted individually below, "
+    "the resolved ones stay listed here."
+)
+STORM_MORE = "…and {count} more."
+STORM_OWN_MESSAGE = "posted separately"

@@ -7,7 +7,7 @@ writes an audit event and queues the Slack updates; handlers only ack and call t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +17,7 @@ from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matc
 from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
+from alerts.policy import match_route
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
@@ -30,6 +31,32 @@ _GROUP_ID = re.compile(r"[0-9]{1,18}")
 class Outcome:
     ok: bool
     message: str = ""
+
+
+async def may_respond(
+    sessions: async_sessionmaker[AsyncSession],
+    config: AlertsConfig,
+    *,
+    group_id: int,
+    user: str,
+    members: Callable[[str], Awaitable[frozenset[str]]],
+) -> bool:
+    """Whether `user` may Acknowledge or Silence this group: its route's `responders`, else
+    `alerts.responders`, else anyone. Checked on every click, not when the message was
+    posted, since who is on a team changes while alerts fire."""
+    async with sessions() as session:
+        group = await session.get(AlertGroup, group_id)
+        if group is None:
+            return True  # the use case answers "unknown alert" itself
+        labels = {**group.group_labels, **group.common_labels}
+    route = match_route(labels, config)
+    principals = route.responders if route.responders is not None else config.responders
+    if principals is None or user in principals:
+        return principals is None or user in principals
+    for principal in principals:
+        if principal.startswith("S") and user in await members(principal):
+            return True
+    return False
 
 
 def parse_group_id(value: str) -> int | None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.config import AlertsConfig
 from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
+from bot import storm
 from bot.outbox_queue import enqueue
 from bot.pagerduty.status import pagerduty_note
 from bot.storage.models import Alert, AlertGroup, OutboxEntry, SlackMessage
@@ -78,14 +79,20 @@ async def refresh_message(
     *,
     first: bool = False,
     truncated: int = 0,
+    unfold: bool = False,
 ) -> None:
     key = message_key(group)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
     posted = False if first else await has_message(session, key)
     if not posted and is_digest(policy):
         return  # gathered into the channel's digest instead (bot/escalation/digest.py)
+    if not posted and not unfold and await storm.fold(session, group, config, now):
+        return  # listed in the channel's storm summary instead (bot/storm.py)
     view = await load_view(session, group, config, truncated=truncated)
     payload = render_group(view, now, max_alerts=config.max_alerts_shown)
+    priority = priority_rank(group.priority)
+    if unfold:
+        priority = max(priority, storm.UNFOLD_PRIORITY)  # never ahead of live traffic
     await enqueue(
         session,
         # A group first gathered into a digest gets its own message once its priority rises.
@@ -93,7 +100,7 @@ async def refresh_message(
         channel=group.channel,
         payload=payload,
         message_key=message_key(group),
-        priority=priority_rank(group.priority),
+        priority=priority,
         now=now,
     )
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot.storage.models import AuditEvent
 
 GENESIS = "0" * 64
-AUDIT_LOCK_ID = 7_431_002_002
+AUDIT_LOCK_ID = 7_431_002_004  # not 002: that is the timer lock, held for hours
 _order = itertools.count()
 
 

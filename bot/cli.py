@@ -48,6 +48,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_reference(args: argparse.Namespace) -> int:
+    from bot.config_reference import reference, update_readme
+
+    if args.update_readme:
+        changed = update_readme(Path(args.update_readme))
+        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+        return 0
+    print(reference())
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot import migrate
     from bot.storage.engine import create_engine
@@ -122,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?")
     check.set_defaults(func=cmd_check_config)
 
+    reference = sub.add_parser(
+        "config-reference", help="print the config reference (Markdown), from the config models"
+    )
+    reference.add_argument(
+        "--update-readme", metavar="PATH", help="rewrite that README's generated section instead"
+    )
+    reference.set_defaults(func=cmd_config_reference)
+
     from bot.sandbox_cli import add_sandbox_commands
 
     add_sandbox_commands(sub)
@@ -148,4 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # APScheduler logs every timer run at INFO; the bot logs what the timers do itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # botocore logs whole response bodies at DEBUG, Secrets Manager's secret included:
+    # never below INFO for the AWS libraries, whatever CHATOPS_LOG_LEVEL says.
+    for name in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(name).setLevel(logging.INFO)
     return int(args.func(args))

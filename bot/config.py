@@ -21,7 +21,7 @@ BUNDLED_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chatops
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     alerts: AlertsConfig
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)

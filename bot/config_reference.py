@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from alerts.durations import format_duration
 from bot.config import Config
 
 START = "<!-- config-reference:start -->"
@@ -63,8 +65,8 @@ def _default(field: FieldInfo) -> str:
         value = field.default
     if isinstance(value, BaseModel):
         return ""
-    if hasattr(value, "total_seconds"):
-        return f"`{int(value.total_seconds())}s`"
+    if isinstance(value, timedelta):
+        return f"`{format_duration(value).replace(' ', '')}`"
     if value in (None, {}, []):
         return "" if value is None else f"`{value}`"
     text = re.sub(r"\s+", " ", repr(value))
@@ -76,7 +78,7 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         nested = _models_in(field.annotation)
-        description = (field.description or "").replace("|", "\\|")
+        description = " ".join((field.description or "").split()).replace("|", "\\|")
         if nested and typing.get_origin(field.annotation) is dict:
             out.append(f"| `{key}.<name>` | section | | {description} |")
             for sub in nested:

@@ -15,18 +15,21 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from alerts import messages as m
 from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import place, priority_of
-from bot import audit
-from bot.alert_groups import refresh_message, reply
+from bot import audit, storm
+from bot.alert_groups import priority_rank, refresh_message, reply
+from bot.claims import xact_lock
 from bot.clock import Clock
+from bot.escalation.leader import TimerLeader
 from bot.group_events import GroupListener, notify
 from bot.storage.models import Alert, AlertGroup, WebhookDelivery
 
@@ -34,6 +37,24 @@ log = logging.getLogger(__name__)
 
 # How long processing steps aside after each delivery while webhooks are arriving.
 INTAKE_PAUSE = 0.005
+# With several replicas, one processes deliveries (any replica accepts them): the holder
+# of this PostgreSQL advisory lock. A standby retries every LEADER_RETRY seconds.
+PROCESSOR_LOCK_ID = 7_431_002_003
+LEADER_RETRY = 0.5
+
+
+def delivery_priority(body: dict[str, Any], config: AlertsConfig | None) -> int | None:
+    """The most urgent priority among a notification's firing alerts (0 for P0)."""
+    if config is None:
+        return None
+    alerts = [a for a in body.get("alerts") or [] if isinstance(a, dict)]
+    firing = [a for a in alerts if a.get("status") == "firing"] or alerts
+    ranks = [
+        priority_rank(priority_of(dict(a.get("labels") or {}), config))
+        for a in firing
+        if isinstance(a.get("labels"), dict)
+    ]
+    return min(ranks) if ranks else None
 
 
 class IntakeWriter:
@@ -46,10 +67,16 @@ class IntakeWriter:
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *, max_batch: int = 500
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        max_batch: int = 500,
+        config: AlertsConfig | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._config = config
         self._max_batch = max_batch
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[int]]] = (
             asyncio.Queue()
@@ -101,7 +128,14 @@ class IntakeWriter:
     ) -> list[int]:
         now = self._clock.now()
         rows = [
-            WebhookDelivery(source=source, received_at=now, body=body, state="pending")
+            WebhookDelivery(
+                source=source,
+                received_at=now,
+                body=body,
+                state="pending",
+                priority=delivery_priority(body, self._config),
+                group_key=str(body.get("groupKey") or "")[:1024] or None,
+            )
             for source, body, _ in batch
         ]
         async with self._sessions.begin() as session:
@@ -122,7 +156,9 @@ async def process_notification(
         return "empty"
     group = (
         await session.scalars(
-            select(AlertGroup).where(AlertGroup.group_key == notification.group_key)
+            select(AlertGroup)
+            .where(AlertGroup.group_key == notification.group_key)
+            .with_for_update()
         )
     ).first()
     digest = notification.digest()
@@ -242,7 +278,14 @@ async def _store_alerts(
 
 
 class DeliveryProcessor:
-    """Works through pending deliveries in arrival order; one instance per process."""
+    """Works through pending deliveries in arrival order; one instance per process.
+
+    A P0 delivery goes first (unless an older delivery of its group is still pending, so
+    that one group's notifications are never applied out of order). With several
+    replicas, the `run` loop processes only in the replica holding the processor lock;
+    deliveries are also claimed with `FOR UPDATE SKIP LOCKED` and their groups locked in
+    a fixed order, so even two processors at once apply each delivery once.
+    """
 
     def __init__(
         self,
@@ -254,9 +297,13 @@ class DeliveryProcessor:
         on_outbox: Callable[[], None] | None = None,
         intake_busy: Callable[[], bool] | None = None,
         listeners: Sequence[GroupListener] = (),
+        engine: AsyncEngine | None = None,
+        on_storms: Callable[[int], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._config = config
+        self._leader = TimerLeader(engine or sessions.kw["bind"], lock_id=PROCESSOR_LOCK_ID)
+        self._on_storms = on_storms
         self._clock = clock
         self._wake = asyncio.Event()
         self._on_processed = on_processed
@@ -269,20 +316,40 @@ class DeliveryProcessor:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self, poll_interval: float = 2.0) -> None:
-        while True:
-            self._wake.clear()
-            self._idle.clear()
-            try:
-                await self.process_pending()
-            except Exception:
-                log.exception("processing webhook deliveries failed; retrying shortly")
-            finally:
-                self._idle.set()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
-            except TimeoutError:
-                pass
+    async def run(self, poll_interval: float = 1.0) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                self._idle.clear()
+                leading = False
+                try:
+                    leading = await self._leader.try_acquire()
+                    if leading:
+                        await self.process_pending()
+                        await self.close_storms()
+                except Exception:
+                    log.exception("processing webhook deliveries failed; retrying shortly")
+                finally:
+                    self._idle.set()
+                timeout = poll_interval if leading else LEADER_RETRY
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                except TimeoutError:
+                    pass
+        finally:
+            await self._leader.release()
+
+    async def close_storms(self) -> list[int]:
+        """End the storms that have passed (bot/storm.py); wakes the outbox when any did."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            closed = await storm.close_calm_storms(session, self._config, now)
+            still_open = await storm.open_count(session)
+        if self._on_storms is not None:
+            self._on_storms(still_open)
+        if closed and self._on_outbox is not None:
+            self._on_outbox()
+        return closed
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -300,6 +367,11 @@ class DeliveryProcessor:
         """Process every pending delivery; returns how many were processed."""
         done = 0
         while True:
+            urgent = await self._urgent(batch)
+            if urgent:
+                await self._process_batch(urgent)
+                done += len(urgent)
+                continue
             async with self._sessions() as session:
                 ids = (
                     await session.scalars(
@@ -321,6 +393,29 @@ class DeliveryProcessor:
             await self._process_batch(list(ids))
             done += len(ids)
 
+    async def _urgent(self, limit: int) -> list[int]:
+        """Pending P0 deliveries with no older pending delivery of the same group."""
+        older = aliased(WebhookDelivery)
+        async with self._sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(WebhookDelivery.id)
+                        .where(
+                            WebhookDelivery.state == "pending",
+                            WebhookDelivery.priority == 0,
+                            ~exists().where(
+                                older.state == "pending",
+                                older.group_key == WebhookDelivery.group_key,
+                                older.id < WebhookDelivery.id,
+                            ),
+                        )
+                        .order_by(WebhookDelivery.id)
+                        .limit(limit)
+                    )
+                ).all()
+            )
+
     async def _process_batch(self, ids: list[int]) -> None:
         """Several deliveries in one transaction: under a storm, one commit per delivery
         would make the database the bottleneck. A delivery that fails for a reason other
@@ -334,8 +429,13 @@ class DeliveryProcessor:
                         select(WebhookDelivery)
                         .where(WebhookDelivery.id.in_(ids), WebhookDelivery.state == "pending")
                         .order_by(WebhookDelivery.id)
+                        .with_for_update(skip_locked=True)
                     )
                 ).all()
+                # Groups in a fixed order, so two processors never wait on each other in a
+                # circle; the lock also covers creating a group that does not exist yet.
+                for key in sorted({str(d.body.get("groupKey", "")) for d in deliveries}):
+                    await xact_lock(session, f"group:{key}")
                 for delivery in deliveries:
                     outcome = await self._apply(session, delivery, now)
                     results.append((str(delivery.body.get("status", "")), outcome))
@@ -365,9 +465,10 @@ class DeliveryProcessor:
     async def _process_one(self, delivery_id: int) -> None:
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
+            delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.state != "pending":
                 return
+            await xact_lock(session, f"group:{delivery.body.get('groupKey', '')}")
             try:
                 outcome = await self._apply(session, delivery, now)
             except SQLAlchemyError:

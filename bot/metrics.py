@@ -91,5 +91,22 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Storms and replicas (issue 6).
+        self.outbox_recovered = Counter(
+            "chatops_outbox_recovered",
+            "Slack calls taken back from a replica that stopped while sending them.",
+            registry=self.registry,
+        )
+        self.storm_folded = Counter(
+            "chatops_storm_folded_groups",
+            "Low-priority alert groups folded into a channel's storm summary.",
+            registry=self.registry,
+        )
+        self.storms_open = Gauge(
+            "chatops_storms_open",
+            "Channels in storm mode right now.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,24 +1,46 @@
 """The outbox: the one place that calls the Slack Web API.
 
-Rows are taken in priority order (P0 first), oldest first within a priority. A 429 waits
-for Slack's Retry-After; a 5xx or a network error backs off; a permanent error (Slack
-said the call itself is wrong) is kept as `failed` with Slack's error, counted in
-/metrics and logged. Nothing is deleted, so nothing is lost without a trace.
+Each pass reads the first few due rows of every channel, in priority order (P0 first),
+oldest first within a priority, claims them (state `sending`, `claimed_by` this
+replica) with one conditional UPDATE, sends to different channels concurrently (one
+channel's calls stay in order), and records every outcome in one transaction. So a P0
+never waits behind another channel's backlog or another channel's 429, and the database
+sees a handful of statements per pass, not one round trip per call.
+
+Pacing: after a channel's first 429 the channel is paced at Slack's documented rate
+(about one message per second, short bursts) for ten minutes, so a storm costs one 429
+per channel rather than one per message; `Retry-After` is always honoured, for that
+channel only. A 5xx or a network error backs off; a permanent error (Slack said the
+call itself is wrong) is kept as `failed` with Slack's error, counted and logged.
+Nothing is deleted, so nothing is lost without a trace.
+
+Exactly once towards Slack: every post carries message metadata naming its outbox row.
+A row left `sending` by a replica that died (see bot/claims.py) is looked up in the
+channel's history (or thread) before it is sent again: found, it is recorded as sent;
+not found, it goes back to `pending`. The residual window is a post Slack accepted but
+has not yet made visible to conversations.history when the lookup runs, and an
+ephemeral message (which cannot be looked up) sent just before a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.claims import Replica
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.storage.models import OutboxEntry, SlackMessage
@@ -31,7 +53,17 @@ METHOD = {
     "reply": "chat.postMessage",
     "ephemeral": "chat.postEphemeral",
 }
+POSTING = ("post", "reply")  # chat.postMessage: what Slack's per-channel limit counts
 MAX_BACKOFF = timedelta(minutes=5)
+METADATA_EVENT = "chatops_outbox"
+
+PACE_PER_SECOND = 1.0  # Slack: about one message per second per channel
+PACE_BURST = 3.0  # short bursts are tolerated (the emulator's bucket holds 3)
+PACE_MEMORY = 600.0  # seconds a channel stays paced after its last 429
+PER_CHANNEL = 5  # rows per channel considered in one pass
+CONCURRENCY = 16  # channels sent to at the same time
+RECOVER_EVERY = 2.0  # seconds between looks for claims left by dead replicas
+LOOKUP_WINDOW = timedelta(minutes=10)  # history searched for a post of a dead replica
 
 
 class _Retry(Exception):
@@ -58,6 +90,51 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=base, timeout=15)
 
 
+class Pacer:
+    """Per-channel token buckets for chat.postMessage, engaged by a channel's 429."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._engaged: dict[str, float] = {}  # channel -> until
+        self._blocked: dict[str, float] = {}  # channel -> Retry-After ends
+
+    def available(self, channel: str, now: float) -> float:
+        if self._blocked.get(channel, 0.0) > now:
+            return 0.0
+        if self._engaged.get(channel, 0.0) <= now:
+            return math.inf
+        tokens, at = self._buckets.get(channel, (PACE_BURST, now))
+        return min(PACE_BURST, tokens + max(0.0, now - at) * PACE_PER_SECOND)
+
+    def take(self, channel: str, now: float) -> None:
+        if self._engaged.get(channel, 0.0) <= now:
+            return
+        self._buckets[channel] = (self.available(channel, now) - 1.0, now)
+
+    def ready_at(self, channel: str, now: float) -> float:
+        """When the channel can post again."""
+        blocked = self._blocked.get(channel, 0.0)
+        if blocked > now:
+            return blocked
+        tokens = self.available(channel, now)
+        return now if tokens >= 1.0 else now + (1.0 - tokens) / PACE_PER_SECOND
+
+    def throttled(self, channel: str, now: float, retry_after: float) -> None:
+        self._blocked[channel] = now + retry_after
+        self._engaged[channel] = now + PACE_MEMORY
+        self._buckets[channel] = (0.0, now + retry_after)
+
+
+@dataclass
+class _Outcome:
+    row: OutboxEntry
+    state: str  # sent | pending | failed | released
+    error: str | None = None
+    not_before: datetime | None = None
+    attempt: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+
+
 class Outbox:
     def __init__(
         self,
@@ -66,7 +143,7 @@ class Outbox:
         clock: Clock,
         metrics: Metrics,
         *,
-        batch: int = 50,
+        batch: int = 200,
     ) -> None:
         self._sessions = sessions
         self._client = client
@@ -74,6 +151,11 @@ class Outbox:
         self._metrics = metrics
         self._batch = batch
         self._wake = asyncio.Event()
+        self.replica = Replica(sessions.kw["bind"])
+        self.pacer = Pacer()
+        self._next_at: float | None = None
+        self._recovered_at = -math.inf
+        self._gauges_at = -math.inf
 
     def wake(self) -> None:
         self._wake.set()
@@ -88,81 +170,170 @@ class Outbox:
                 sent = 0
             if sent:
                 continue
+            timeout = poll_interval
+            if self._next_at is not None:
+                timeout = min(timeout, max(0.01, self._next_at - self._now()))
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             except TimeoutError:
                 pass
 
     async def drain(self, max_passes: int = 1000) -> None:
-        """Send everything that is due now (tests, shutdown)."""
+        """Send everything that is due now (tests, shutdown).
+
+        Called with the `run` loop stopped, so this replica's own rows still `sending`
+        were cut off mid-call: they are looked up like a dead replica's first.
+        """
+        await self.recover(include_own=True)
         for _ in range(max_passes):
             if not await self.drain_once():
                 return
 
+    async def close(self) -> None:
+        await self.replica.close()
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
     async def drain_once(self) -> int:
         """One pass over due rows; returns how many rows changed state."""
-        now = self._clock.now()
+        await self.replica.ensure()
+        if time.monotonic() - self._recovered_at >= RECOVER_EVERY:
+            self._recovered_at = time.monotonic()
+            await self.recover()
+        rows, parents = await self._claim()
+        if not rows:
+            await self.update_gauges()  # idle: exact figures; busy: once a second
+            return 0
+        by_channel: dict[str, list[OutboxEntry]] = {}
+        for row in rows:  # already in priority order: the most urgent channel starts first
+            by_channel.setdefault(row.channel, []).append(row)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def channel_worker(channel_rows: list[OutboxEntry]) -> list[_Outcome]:
+            async with gate:
+                return await self._send_channel(channel_rows, parents)
+
+        results = await asyncio.gather(*(channel_worker(r) for r in by_channel.values()))
+        outcomes = [outcome for group in results for outcome in group]
+        await self._record(outcomes)
+        await self._gauges()
+        return sum(1 for o in outcomes if o.state != "released")
+
+    # -- choosing and claiming ------------------------------------------------------
+
+    async def _claim(self) -> tuple[list[OutboxEntry], dict[str, tuple[str, str] | None]]:
+        now_dt = self._clock.now()
+        now = now_dt.timestamp()
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=OutboxEntry.channel,
+                order_by=(OutboxEntry.priority, OutboxEntry.id),
+            )
+            .label("rank")
+        )
+        due = (
+            select(OutboxEntry.id, OutboxEntry.channel, OutboxEntry.op, OutboxEntry.priority, rank)
+            .where(OutboxEntry.state == "pending", OutboxEntry.not_before <= now_dt)
+            .subquery()
+        )
         async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxEntry)
-                    .where(OutboxEntry.state == "pending", OutboxEntry.not_before <= now)
-                    .order_by(OutboxEntry.priority, OutboxEntry.id)
+            candidates = (
+                await session.execute(
+                    select(due.c.id, due.c.channel, due.c.op)
+                    .where(due.c.rank <= PER_CHANNEL)
+                    .order_by(due.c.priority, due.c.id)
                     .limit(self._batch)
                 )
             ).all()
-            session.expunge_all()
-        changed = 0
-        throttled: set[str] = set()
-        for row in rows:
-            if row.channel in throttled:
-                continue  # keep the channel's order: nothing jumps a rate-limited call
-            try:
-                result = await self._send(row)
-            except _Waiting:
-                continue
-            except _Retry as retry:
-                if retry.reason == "ratelimited":
-                    throttled.add(row.channel)
-                await self._finish(
-                    row.id,
-                    state="pending",
-                    error=retry.reason,
-                    not_before=self._clock.now() + retry.after,
-                    attempt=True,
+            if not candidates:
+                later = await session.scalar(
+                    select(func.min(OutboxEntry.not_before)).where(OutboxEntry.state == "pending")
                 )
-                changed += 1
+                self._next_at = later.timestamp() if later is not None else None
+                return [], {}
+        picked: list[int] = []
+        stopped: set[str] = set()
+        next_at: float | None = None
+        for row_id, channel, op in candidates:
+            if channel in stopped:
                 continue
-            except _Permanent as exc:
-                log.error("Slack refused %s to %s for good: %s", row.op, row.channel, exc)
-                await self._finish(row.id, state="failed", error=str(exc), attempt=True)
-                changed += 1
-                continue
-            await self._finish(row.id, state="sent", result=result, row=row)
-            changed += 1
-        await self.update_gauges()
-        return changed
-
-    async def update_gauges(self) -> None:
-        async with self._sessions() as session:
-            counts = dict(
+            if op in POSTING:
+                if self.pacer.available(channel, now) < 1.0:
+                    stopped.add(channel)  # keep the channel's order: nothing jumps ahead
+                    ready = self.pacer.ready_at(channel, now)
+                    next_at = ready if next_at is None else min(next_at, ready)
+                    continue
+                self.pacer.take(channel, now)
+            picked.append(row_id)
+        self._next_at = next_at
+        if not picked:
+            return [], {}
+        async with self._sessions.begin() as session:
+            claimed = set(
                 (
-                    await session.execute(
-                        select(OutboxEntry.state, func.count())
-                        .where(OutboxEntry.state.in_(("pending", "failed")))
-                        .group_by(OutboxEntry.state)
+                    await session.scalars(
+                        update(OutboxEntry)
+                        .where(OutboxEntry.id.in_(picked), OutboxEntry.state == "pending")
+                        .values(state="sending", claimed_by=self.replica.id, claimed_at=now_dt)
+                        .returning(OutboxEntry.id)
                     )
                 ).all()
             )
-            oldest = await session.scalar(
-                select(func.min(OutboxEntry.created_at)).where(OutboxEntry.state == "pending")
-            )
-        self._metrics.outbox_depth.set(counts.get("pending", 0))
-        self._metrics.outbox_failed.set(counts.get("failed", 0))
-        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
-        self._metrics.outbox_oldest_seconds.set(max(age, 0.0))
+            if not claimed:
+                return [], {}
+            rows = (
+                await session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.id.in_(claimed))
+                    .order_by(OutboxEntry.priority, OutboxEntry.id)
+                )
+            ).all()
+            parents = await _parents(session, rows)
+            session.expunge_all()
+        return list(rows), parents
 
-    async def _send(self, row: OutboxEntry) -> dict[str, Any]:
+    # -- sending --------------------------------------------------------------------
+
+    async def _send_channel(
+        self, rows: list[OutboxEntry], parents: dict[str, tuple[str, str] | None]
+    ) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        for index, row in enumerate(rows):
+            try:
+                result = await self._send(row, parents)
+            except _Waiting:
+                outcomes.append(_Outcome(row, "released"))
+                continue
+            except _Retry as retry:
+                outcomes.append(
+                    _Outcome(
+                        row,
+                        "pending",
+                        error=retry.reason,
+                        not_before=self._clock.now() + retry.after,
+                        attempt=True,
+                    )
+                )
+                if retry.reason == "ratelimited":
+                    self.pacer.throttled(row.channel, self._now(), retry.after.total_seconds())
+                    # The rest of this channel waits its turn; other channels go on.
+                    outcomes.extend(_Outcome(r, "released") for r in rows[index + 1 :])
+                    break
+                continue
+            except _Permanent as exc:
+                log.error("Slack refused %s to %s for good: %s", row.op, row.channel, exc)
+                outcomes.append(_Outcome(row, "failed", error=str(exc), attempt=True))
+                continue
+            if row.op == "post" and row.message_key and result.get("ts"):
+                parents[row.message_key] = (str(result.get("channel") or row.channel), result["ts"])
+            outcomes.append(_Outcome(row, "sent", result=result))
+        return outcomes
+
+    async def _send(
+        self, row: OutboxEntry, parents: dict[str, tuple[str, str] | None]
+    ) -> dict[str, Any]:
         payload = dict(row.payload)
         args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
         if payload.get("blocks"):
@@ -171,14 +342,19 @@ class Outbox:
             # A message of its own (own key, updated in place) posted in a thread.
             args["thread_ts"] = payload["thread_ts"]
         if row.op in ("update", "reply") or (row.op == "ephemeral" and row.message_key):
-            parent = await self._parent(row)
-            args["channel"] = parent.channel
+            channel, ts = _parent(row, parents)
+            args["channel"] = channel
             if row.op == "update":
-                args["ts"] = parent.ts
+                args["ts"] = ts
             else:
-                args["thread_ts"] = parent.ts
+                args["thread_ts"] = ts
         if row.op == "ephemeral":
             args["user"] = payload["user"]
+        if row.op in POSTING:
+            args["metadata"] = {
+                "event_type": METADATA_EVENT,
+                "event_payload": {"outbox_id": row.id},
+            }
         method = METHOD[row.op]
         try:
             if row.op == "update":
@@ -194,28 +370,6 @@ class Outbox:
             raise _Retry(backoff(row.attempts), f"network error: {type(exc).__name__}") from exc
         self._metrics.slack_calls.labels(method, "ok").inc()
         return dict(response.data) if isinstance(response.data, dict) else {}
-
-    async def _parent(self, row: OutboxEntry) -> SlackMessage:
-        async with self._sessions() as session:
-            parent = (
-                await session.scalars(
-                    select(SlackMessage).where(SlackMessage.key == row.message_key)
-                )
-            ).first()
-            if parent is not None:
-                return parent
-            failed = await session.scalar(
-                select(func.count())
-                .select_from(OutboxEntry)
-                .where(
-                    OutboxEntry.message_key == row.message_key,
-                    OutboxEntry.op == "post",
-                    OutboxEntry.state == "failed",
-                )
-            )
-        if failed:
-            raise _Permanent(f"the message {row.message_key} it belongs to could not be posted")
-        raise _Waiting()
 
     def _classify(self, method: str, row: OutboxEntry, exc: SlackApiError) -> Exception:
         status = getattr(exc.response, "status_code", 200)
@@ -235,40 +389,233 @@ class Outbox:
         self._metrics.slack_calls.labels(method, "error").inc()
         return _Permanent(str(error or f"HTTP {status}"))
 
-    async def _finish(
-        self,
-        row_id: int,
-        *,
-        state: str,
-        error: str | None = None,
-        not_before: datetime | None = None,
-        attempt: bool = False,
-        result: dict[str, Any] | None = None,
-        row: OutboxEntry | None = None,
-    ) -> None:
+    # -- recording ------------------------------------------------------------------
+
+    async def _record(self, outcomes: Sequence[_Outcome], owner: str | None = None) -> None:
+        """Every outcome of a pass in one transaction, each only while still our claim."""
+        if not outcomes:
+            return
         now = self._clock.now()
+        owner = owner or self.replica.id
+        params = []
+        messages = []
+        for o in outcomes:
+            sent = o.state == "sent"
+            params.append(
+                {
+                    "b_id": o.row.id,
+                    "b_state": "pending" if o.state == "released" else o.state,
+                    "b_error": o.error,
+                    "b_inc": 1 if (o.attempt or sent) else 0,
+                    "b_not_before": o.not_before or o.row.not_before,
+                    "b_sent_at": now if sent else None,
+                }
+            )
+            if sent and o.row.op == "post" and o.row.message_key and o.result.get("ts"):
+                messages.append(
+                    {
+                        "key": o.row.message_key,
+                        "channel": str(o.result.get("channel") or o.row.channel),
+                        "ts": str(o.result["ts"]),
+                        "created_at": now,
+                    }
+                )
+        table = cast(Table, OutboxEntry.__table__)
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("b_id"),
+                table.c.state == "sending",
+                table.c.claimed_by == owner,
+            )
+            .values(
+                state=bindparam("b_state"),
+                # The last error stays after a success: a channel's recent 429s are what
+                # lets storm mode start there (bot/outbox_queue.channel_backlog).
+                last_error=func.coalesce(bindparam("b_error"), table.c.last_error),
+                attempts=table.c.attempts + bindparam("b_inc"),
+                not_before=bindparam("b_not_before"),
+                sent_at=bindparam("b_sent_at"),
+                claimed_by=None,
+            )
+        )
         async with self._sessions.begin() as session:
-            entry = await session.get(OutboxEntry, row_id)
-            if entry is None:
-                return
-            entry.state = state
-            entry.last_error = error
-            if attempt:
-                entry.attempts += 1
-            if not_before is not None:
-                entry.not_before = not_before
-            if state == "sent":
-                entry.sent_at = now
-                entry.attempts += 1
-                if row is not None and row.op == "post" and row.message_key and result:
-                    session.add(
-                        SlackMessage(
-                            key=row.message_key,
-                            channel=str(result.get("channel") or row.channel),
-                            ts=str(result["ts"]),
-                            created_at=now,
-                        )
+            await session.connection()
+            await session.execute(statement, params)
+            if messages:
+                insert = (
+                    postgresql.insert
+                    if session.get_bind().dialect.name == "postgresql"
+                    else sqlite.insert
+                )
+                await session.execute(
+                    insert(SlackMessage).on_conflict_do_nothing(index_elements=["key"]),
+                    messages,
+                )
+
+    async def _gauges(self) -> None:
+        if time.monotonic() - self._gauges_at < 1.0:
+            return
+        self._gauges_at = time.monotonic()
+        await self.update_gauges()
+
+    async def update_gauges(self) -> None:
+        async with self._sessions() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(OutboxEntry.state, func.count())
+                        .where(OutboxEntry.state.in_(("pending", "sending", "failed")))
+                        .group_by(OutboxEntry.state)
                     )
+                ).all()
+            )
+            oldest = await session.scalar(
+                select(func.min(OutboxEntry.created_at)).where(
+                    OutboxEntry.state.in_(("pending", "sending"))
+                )
+            )
+        self._metrics.outbox_depth.set(counts.get("pending", 0) + counts.get("sending", 0))
+        self._metrics.outbox_failed.set(counts.get("failed", 0))
+        age = (self._clock.now() - oldest).total_seconds() if oldest else 0.0
+        self._metrics.outbox_oldest_seconds.set(max(age, 0.0))
+
+    # -- recovery -------------------------------------------------------------------
+
+    async def recover(self, *, include_own: bool = False) -> int:
+        """Take back rows claimed by replicas that are gone; returns how many."""
+        async with self._sessions() as session:
+            owners = {
+                owner
+                for owner in (
+                    await session.scalars(
+                        select(OutboxEntry.claimed_by)
+                        .where(OutboxEntry.state == "sending")
+                        .distinct()
+                    )
+                ).all()
+                if owner is not None
+            }
+            if not include_own:
+                owners.discard(self.replica.id)
+            if not owners:
+                return 0
+            dead = owners - (await self.replica.alive(session, owners) - {self.replica.id})
+            if not include_own:
+                dead.discard(self.replica.id)
+            if not dead:
+                return 0
+            rows = (
+                await session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.state == "sending", OutboxEntry.claimed_by.in_(dead))
+                    .order_by(OutboxEntry.id)
+                )
+            ).all()
+            parents = await _parents(session, rows)
+            session.expunge_all()
+        recovered = 0
+        for row in rows:
+            owner = row.claimed_by or ""
+            try:
+                found = await self._look_up(row, parents)
+            except Exception:
+                log.warning("could not look up outbox row %s in Slack yet", row.id, exc_info=True)
+                continue
+            outcome = _Outcome(row, "sent", result=found) if found else _Outcome(row, "released")
+            await self._record([outcome], owner=owner)
+            recovered += 1
+            log.info(
+                "recovered outbox row %s of a stopped replica: %s",
+                row.id,
+                "already in Slack" if found else "sending again",
+            )
+        self._metrics.outbox_recovered.inc(recovered)
+        return recovered
+
+    async def _look_up(
+        self, row: OutboxEntry, parents: dict[str, tuple[str, str] | None]
+    ) -> dict[str, Any] | None:
+        """The message a dead replica may have posted for `row`, found by its metadata."""
+        if row.op not in POSTING:
+            return None  # updates are idempotent; an ephemeral cannot be looked up
+        if row.op == "reply":
+            try:
+                channel, ts = _parent(row, parents)
+            except (_Waiting, _Permanent):
+                return None
+            response = await self._client.conversations_replies(
+                channel=channel, ts=ts, include_all_metadata=True, limit=1000
+            )
+            return _match(response.data, row.id, channel)
+        since = (row.claimed_at or row.created_at) - LOOKUP_WINDOW
+        cursor = None
+        for _ in range(10):
+            kwargs: dict[str, Any] = {
+                "channel": row.channel,
+                "oldest": f"{max(since.timestamp(), 0):.6f}",
+                "limit": 200,
+                "include_all_metadata": True,
+            }
+            if cursor:
+                kwargs["cursor"] = cursor
+            response = await self._client.conversations_history(**kwargs)
+            found = _match(response.data, row.id, row.channel)
+            if found is not None:
+                return found
+            data = response.data if isinstance(response.data, dict) else {}
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+        return None
+
+
+def _match(data: Any, row_id: int, channel: str) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    for message in data.get("messages") or []:
+        metadata = message.get("metadata") or {}
+        if metadata.get("event_type") != METADATA_EVENT:
+            continue
+        if (metadata.get("event_payload") or {}).get("outbox_id") == row_id:
+            return {"ok": True, "channel": channel, "ts": message["ts"]}
+    return None
+
+
+async def _parents(
+    session: AsyncSession, rows: Sequence[OutboxEntry]
+) -> dict[str, tuple[str, str] | None]:
+    """Where the messages these rows depend on live; None when their post failed for good."""
+    keys = {r.message_key for r in rows if r.message_key and r.op != "post"}
+    if not keys:
+        return {}
+    found: dict[str, tuple[str, str] | None] = {
+        m.key: (m.channel, m.ts)
+        for m in (await session.scalars(select(SlackMessage).where(SlackMessage.key.in_(keys))))
+    }
+    missing = keys - found.keys()
+    if missing:
+        failed = await session.scalars(
+            select(OutboxEntry.message_key).where(
+                OutboxEntry.message_key.in_(missing),
+                OutboxEntry.op == "post",
+                OutboxEntry.state == "failed",
+            )
+        )
+        for key in failed:
+            if key is not None:
+                found[key] = None
+    return found
+
+
+def _parent(row: OutboxEntry, parents: dict[str, tuple[str, str] | None]) -> tuple[str, str]:
+    key = row.message_key or ""
+    if key not in parents:
+        raise _Waiting()
+    where = parents[key]
+    if where is None:
+        raise _Permanent(f"the message {key} it belongs to could not be posted")
+    return where
 
 
 def _retry_after(headers: Any) -> float:

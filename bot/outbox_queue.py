@@ -3,7 +3,10 @@
 Enqueuing in the same transaction as the state change means a crash can never leave a
 state change without its Slack message, or a message for a change that was rolled back.
 Updates to one message coalesce: the newest state replaces a pending update, or the
-pending post itself when the message has not gone out yet.
+pending post itself when the message has not gone out yet. The pending row is locked
+while it is merged into (`FOR UPDATE`): a replica that claims it for sending at the same
+moment either waits for the merge or makes the merge start a new row, so no state is
+lost between "read" and "sent".
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import OutboxEntry
@@ -42,6 +45,7 @@ async def enqueue(
                 )
                 .order_by(OutboxEntry.id.desc())
                 .limit(1)
+                .with_for_update()
             )
         ).first()
         if pending is not None:
@@ -61,3 +65,31 @@ async def enqueue(
     )
     session.add(entry)
     return entry
+
+
+async def channel_backlog(session: AsyncSession, channel: str) -> int:
+    """Messages waiting to be posted in `channel` (what Slack's per-channel limit paces)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(OutboxEntry)
+        .where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.state.in_(("pending", "sending")),
+            OutboxEntry.op.in_(("post", "reply")),
+        )
+    )
+    return int(count or 0)
+
+
+async def rate_limited_since(session: AsyncSession, channel: str, since: datetime) -> bool:
+    """Whether Slack answered 429 for `channel` lately (the outbox keeps the last error)."""
+    found = await session.scalar(
+        select(OutboxEntry.id)
+        .where(
+            OutboxEntry.channel == channel,
+            OutboxEntry.last_error == "ratelimited",
+            OutboxEntry.not_before >= since,
+        )
+        .limit(1)
+    )
+    return found is not None

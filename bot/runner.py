@@ -18,9 +18,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import SecretStr
 
+from actions.aws.secrets import SecretsError
 from bot.config import Config
 from bot.service import Service, StartupError
-from bot.settings import Settings
+from bot.settings import Settings, with_secrets
 from bot.socket_mode import SocketMode, SocketModeError, serve_http_events_off
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ async def serve(
 ) -> int:
     """Run until SIGTERM/SIGINT (or until `stop` is set, for tests); the exit status."""
     emulator: Any = None
+    try:
+        settings = await with_secrets(settings)
+    except SecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if settings.sandbox:
         emulator, settings = await start_sandbox(settings, host, port, sandbox_port)
     try:
@@ -76,6 +82,8 @@ async def serve(
     if own_signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
+    if emulator is None:
+        loop.add_signal_handler(signal.SIGHUP, lambda: _reload_later(service))
     await stopping.wait()
     log.info("shutting down: finishing accepted work")
     # No new Slack requests while the accepted work is finished.
@@ -85,6 +93,27 @@ async def serve(
     if emulator is not None:
         await emulator.stop()
     return 0
+
+
+_reloads: set[asyncio.Task[None]] = set()
+
+
+def _reload_later(service: Service) -> None:
+    task = asyncio.create_task(reload_secrets(service))
+    _reloads.add(task)  # keep a reference until it is done
+    task.add_done_callback(_reloads.discard)
+
+
+async def reload_secrets(service: Service) -> None:
+    """SIGHUP: read the environment and CHATOPS_AWS_SECRET_ID again and apply rotated
+    secrets. A failed read keeps the secrets in use (and says why, never what)."""
+    try:
+        fresh = await with_secrets(Settings())
+    except SecretsError as exc:
+        log.error("SIGHUP: secrets not reloaded: %s", exc)
+        return
+    service.apply_settings(fresh)
+    log.info("SIGHUP: secrets reloaded")
 
 
 async def start_sandbox(

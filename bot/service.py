@@ -85,7 +85,7 @@ class Service:
         self.slack_app = build_app(self.slack_client, signing)
         register(self.slack_app, self)
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
-        self.intake = IntakeWriter(self.sessions, self.clock)
+        self.intake = IntakeWriter(self.sessions, self.clock, config=config.alerts)
         self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.replays = ReplayGuard()
         # Features append themselves here (escalation, bake watch, runbooks); the list is
@@ -101,17 +101,23 @@ class Service:
             on_outbox=self.outbox.wake,
             intake_busy=lambda: self.intake.busy,
             listeners=self.group_listeners,
+            on_storms=self.metrics.storms_open.set,
+        )
+        self.operations = Operations(
+            self.sessions, config.deploy, self.clock, self.slack_client, on_outbox=self.outbox.wake
         )
         try:
+            # Runbook steps that change things are approved through the operations' reactions.
             self.runbooks = RunbookFeature(
-                config.runbooks, self.sessions, self.clock, alertmanager=lambda: self.alertmanager
+                config.runbooks,
+                self.sessions,
+                self.clock,
+                alertmanager=lambda: self.alertmanager,
+                operations=self.operations,
             )
         except RunbookError as exc:
             raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None
         self.group_listeners.append(self.runbooks.linker)
-        self.operations = Operations(
-            self.sessions, config.deploy, self.clock, self.slack_client, on_outbox=self.outbox.wake
-        )
         self.group_listeners.append(self.operations.bake_watch)
         self.escalation = Escalation(
             sessions=self.sessions,
@@ -165,6 +171,7 @@ class Service:
             log.warning("shutdown: work left in the database will be picked up at next start")
         except Exception:
             log.exception("shutdown: could not finish work; it stays in the database")
+        await self.outbox.close()
         if self.http is not None:
             await self.http.close()
         await self.engine.dispose()
@@ -175,6 +182,22 @@ class Service:
 
     def wake_processor(self) -> None:
         self.processor.wake()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Take rotated secrets (SIGHUP) without a restart: the Slack token, the signing
+        secret, the webhook token and PagerDuty's keys. Endpoints and the database URL
+        still need a restart."""
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        if token:
+            self.slack_client.token = token
+        signing = settings.slack_signing_secret
+        if signing is not None and signing.get_secret_value():
+            self.slack_verifier = SignatureVerifier(signing.get_secret_value())
+        am_token = settings.alertmanager_webhook_token
+        if am_token is not None and am_token.get_secret_value():
+            self.alertmanager_token = am_token.get_secret_value()
+        self.settings = settings
+        self.escalation.use_settings(settings)
 
     def wake_outbox(self) -> None:
         self.outbox.wake()

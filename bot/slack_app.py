@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import alert_buttons
+from alerts import messages as m
+from bot import alert_buttons, audit
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
 from bot.runbooks import handlers as runbooks
@@ -30,16 +31,43 @@ def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
         # The bot's own messages are posted by the outbox; bolt needs no OAuth or installs.
         installation_store=None,
         raise_error_for_unhandled_request=False,
+        # Signatures are checked at the HTTP edge (bot/web.py), where a rotated secret
+        # applies at once; Socket Mode needs none.
+        request_verification_enabled=False,
         logger=logging.getLogger("bot.slack"),
     )
 
 
 def register(app: AsyncApp, service: Service) -> None:
+    async def refused(body: dict[str, Any], group_id: int, user: str, what: str) -> bool:
+        allowed = await alert_buttons.may_respond(
+            service.sessions,
+            service.config.alerts,
+            group_id=group_id,
+            user=user,
+            members=service.operations.directory.members,
+        )
+        if allowed:
+            return False
+        async with service.sessions.begin() as session:
+            audit.record(
+                session,
+                at=service.clock.now(),
+                actor=user,
+                action=f"alert.{what}.refused",
+                subject=f"alert-group:{group_id}",
+                reason="not a responder",
+            )
+        await service.ephemeral_from_body(body, m.NOT_A_RESPONDER)
+        return True
+
     async def on_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         group_id, user = _button(body)
         if group_id is None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
+            return
+        if await refused(body, group_id, user, "acknowledge"):
             return
         outcome = await alert_buttons.acknowledge(
             service.sessions,
@@ -56,6 +84,8 @@ def register(app: AsyncApp, service: Service) -> None:
         group_id, user = _button(body)
         if group_id is None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
+            return
+        if await refused(body, group_id, user, "silence"):
             return
         outcome = await alert_buttons.silence(
             service.sessions, service.alertmanager, service.clock, group_id=group_id, user=user

@@ -96,14 +96,16 @@ async def slack_events(request: web.Request) -> web.Response:
         query=request.query_string,
         headers={k: v for k, v in request.headers.items()},
     )
-    # Only a validly signed, fresh request enters the replay memory (so unsigned junk
-    # cannot fill it); a second copy of one is refused before anything runs.
+    # Verified here rather than inside bolt so that a rotated signing secret (SIGHUP)
+    # takes effect at once. Only a validly signed, fresh request enters the replay memory
+    # (so unsigned junk cannot fill it); a second copy of one is refused before anything runs.
     verifier = service.slack_verifier
-    if (
-        verifier is not None
-        and verifier.is_valid_request(body, dict(request.headers))
-        and (not service.replays.first_time(signature))
-    ):
+    if verifier is None:
+        return _error(404, "this bot receives Slack requests over Socket Mode")
+    if not verifier.is_valid_request(body, dict(request.headers)):
+        service.metrics.webhook_rejected.labels("slack", "unauthorised").inc()
+        return _error(401, "missing, wrong or expired Slack signature")
+    if not service.replays.first_time(signature):
         service.metrics.webhook_rejected.labels("slack", "replayed").inc()
         return _error(401, "replayed request")
     bolt_response = await service.slack_app.async_dispatch(bolt_request)

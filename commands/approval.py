@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -98,10 +98,14 @@ def reaction_vote(reaction: str, config: DeployConfig) -> Vote | None:
 # --- The request -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ApprovalRequest:
+@dataclass(frozen=True, kw_only=True)
+class Approval:
+    """What every approval request has, whatever it asks to run: the votes and the outcome.
+
+    `ApprovalRequest` (an operation plan) and the runbook feature's step approvals extend
+    it; the voting rules below work on any of them."""
+
     id: str
-    operation: OperationPlan
     requester: str
     required: int
     created_at: datetime
@@ -122,6 +126,17 @@ class ApprovalRequest:
     @property
     def approved_by(self) -> tuple[str, ...]:
         return tuple(self.votes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible data, for the database (each kind knows its own shape)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequest(Approval):
+    """An approval request for an operation plan (/deploy, /shift, /rollback)."""
+
+    operation: OperationPlan
 
     @property
     def target(self) -> Target:
@@ -167,16 +182,19 @@ class VoteResult(StrEnum):
     EXPIRED = "expired"  # the vote came too late; the request is now Expired
 
 
+A = TypeVar("A", bound=Approval)
+
+
 @dataclass(frozen=True)
-class VoteOutcome:
-    request: ApprovalRequest
+class VoteOutcome(Generic[A]):
+    request: A
     result: VoteResult
     notify: bool = False
     changed: bool = False
     """The request differs from the one passed in: persist it and re-render."""
 
 
-def _told(request: ApprovalRequest, user: str, result: VoteResult) -> VoteOutcome:
+def _told(request: A, user: str, result: VoteResult) -> VoteOutcome[A]:
     if user in request.told:
         return VoteOutcome(request, result)
     updated = replace(request, told=(*request.told, user))
@@ -184,7 +202,7 @@ def _told(request: ApprovalRequest, user: str, result: VoteResult) -> VoteOutcom
 
 
 def vote(
-    request: ApprovalRequest,
+    request: A,
     user: str,
     reaction: str,
     added: bool,
@@ -192,10 +210,11 @@ def vote(
     is_approver: bool,
     *,
     config: DeployConfig,
-) -> VoteOutcome:
+) -> VoteOutcome[A]:
     """Apply one `reaction_added` (added=True) or `reaction_removed` event.
 
-    `is_approver` is the caller's `is_approver(config, request.target, user, groups)`.
+    `is_approver` is the caller's decision (for an operation:
+    `is_approver(config, request.target, user, groups)`).
     """
     kind = reaction_vote(reaction, config)
     if kind is None:
@@ -241,7 +260,7 @@ def vote(
     return VoteOutcome(replace(request, votes=votes), VoteResult.COUNTED, changed=True)
 
 
-def _reject(request: ApprovalRequest, user: str, now: datetime) -> VoteOutcome:
+def _reject(request: A, user: str, now: datetime) -> VoteOutcome[A]:
     rejected = replace(request, status=Outcome.REJECTED, rejected_by=user, finished_at=now)
     return VoteOutcome(rejected, VoteResult.REJECTED, changed=True)
 
@@ -250,25 +269,25 @@ class InvalidTransition(ValueError):
     """The request is not in a state that allows this step (a bug in the caller)."""
 
 
-def _require(request: ApprovalRequest, allowed: Collection[Outcome], action: str) -> None:
+def _require(request: Approval, allowed: Collection[Outcome], action: str) -> None:
     if request.status not in allowed:
         raise InvalidTransition(f"cannot {action} request {request.id}: it is {request.status}")
 
 
-def expire(request: ApprovalRequest, now: datetime) -> ApprovalRequest:
+def expire(request: A, now: datetime) -> A:
     """Expired when still pending at `expires_at`; anything else is returned unchanged."""
     if request.status is Outcome.PENDING and now >= request.expires_at:
         return replace(request, status=Outcome.EXPIRED, finished_at=now)
     return request
 
 
-def start(request: ApprovalRequest, now: datetime) -> ApprovalRequest:
+def start(request: A, now: datetime) -> A:
     """Approved -> Running, once the re-check passed and the target's lock is held."""
     _require(request, {Outcome.APPROVED}, "start")
     return replace(request, status=Outcome.RUNNING, started_at=now)
 
 
-def abort(request: ApprovalRequest, reason: str, now: datetime) -> ApprovalRequest:
+def abort(request: A, reason: str, now: datetime) -> A:
     """Approved -> Failed without running, because the re-check refused (`recheck`)."""
     _require(request, {Outcome.APPROVED}, "abort")
     return replace(
@@ -276,9 +295,7 @@ def abort(request: ApprovalRequest, reason: str, now: datetime) -> ApprovalReque
     )
 
 
-def finish(
-    request: ApprovalRequest, outcome: Outcome, result: str, now: datetime
-) -> ApprovalRequest:
+def finish(request: A, outcome: Outcome, result: str, now: datetime) -> A:
     """Running -> Succeeded, Failed or Rolled back, with the line to show."""
     _require(request, {Outcome.RUNNING}, "finish")
     if outcome not in (Outcome.SUCCEEDED, Outcome.FAILED, Outcome.ROLLED_BACK):

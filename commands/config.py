@@ -22,18 +22,30 @@ def _check_principals(value: list[str] | None) -> list[str] | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Attribute docstrings become field descriptions: the README's config reference is
+    # generated from them (bot/config_reference.py).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class EnvironmentConfig(_Strict):
     backend: Literal["dryrun", "kubernetes", "aws"] = "dryrun"
+    """Where operations run; dryrun records the plan and keeps its state in the database,
+    so a new team can rehearse the whole flow before pointing it at a cluster."""
     approvals: int = Field(default=1, ge=1, le=10)
+    """Approving reactions an operation needs (the requester's own never counts)."""
     steps: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    """The traffic percentages `/shift` accepts, rising, ending at 100 (the seed's rollout)."""
     bake: Duration = timedelta(minutes=5)
+    """After each shift, how long a P0/P1 alert for the service rolls it back."""
     bake_policy: Literal["auto", "propose"] = "auto"
+    """`auto` rolls back at once; `propose` posts a one-click rollback request instead."""
     health_url: str | None = None
+    """Checked (expecting 200 within 5 s) after a deploy and after each shift."""
     kubernetes: dict[str, Any] | None = None
+    """Target for the kubernetes backend: namespace, image, route or service, ... (validated
+    at start against the backend's own model)."""
     aws: dict[str, Any] | None = None
+    """Target for the aws backend: region, cluster, services, listener_arn, target_groups, ..."""
     rollout_timeout: Duration = timedelta(minutes=10)
     """How long a rollout may take before it counts as failed; 10m is Kubernetes' own
     default progress deadline, so a rollout the cluster still considers healthy is not cut
@@ -58,8 +70,11 @@ class EnvironmentConfig(_Strict):
 
 class ServiceConfig(_Strict):
     channel: str = Field(pattern=CHANNEL_ID)
+    """Where its approval requests go; commands typed here default to this service."""
     version_pattern: str = r"^v?\d+\.\d+\.\d+$"
+    """A version must match it in full before anything else happens (no shell, ever)."""
     environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    """Environment name -> how operations run there."""
     default_environment: str | None = None
     """The environment a command means when it names none and the service has several.
     Unset means "name it": a production change should not happen by omission."""
@@ -85,13 +100,19 @@ class ServiceConfig(_Strict):
 
 class DeployConfig(_Strict):
     request_ttl: Duration = timedelta(minutes=15)
+    """An approval request expires after this; nothing counts afterwards."""
     approve_reactions: list[str] = Field(
         default_factory=lambda: ["white_check_mark", "heavy_check_mark"]
     )
+    """Reaction names that approve."""
     reject_reactions: list[str] = Field(default_factory=lambda: ["x"])
+    """Reaction names that reject; one authorised rejection ends the request."""
     deployers: list[str] = Field(default_factory=list)
+    """Who may request operations: user ids (U...) or user-group ids (S...). Empty: nobody."""
     approvers: list[str] = Field(default_factory=list)
+    """Who may approve them, in the same form. Empty: nobody."""
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    """Service name -> its channel, version rule and environments."""
     force_extra_approvals: int = Field(default=1, ge=1, le=5)
     """`--force` skips the "no P0/P1 alert firing" re-check, so it needs this many more
     approvals than usual: one more person must agree that shipping during an incident is

@@ -15,7 +15,7 @@ from actions.deploy.base import COLOURS, DeploymentState, other
 from alerts.durations import format_duration
 from alerts.render import mention_markup
 from commands import messages as m
-from commands.approval import FINAL, OPEN, ApprovalRequest, Outcome, approvers_for
+from commands.approval import FINAL, OPEN, Approval, ApprovalRequest, Outcome, approvers_for
 from commands.config import DeployConfig
 from commands.parsing import UsageError, command_line, escape
 from commands.plan import (
@@ -149,26 +149,7 @@ def render_approval(
         _section(m.VERSIONS.format(versions=versions) + "\n" + m.TRAFFIC.format(traffic=traffic))
     )
 
-    who = ": " + _mentions(request.approved_by) if request.votes else m.APPROVALS_NONE
-    fields = [
-        m.APPROVALS_FIELD.format(received=len(request.votes), required=request.required, who=who)
-    ]
-    if request.rejected_by:
-        fields.append(m.REJECTED_FIELD.format(user=request.rejected_by))
-    if status is Outcome.EXPIRED:
-        fields.append(_date(m.EXPIRED_FIELD, request.expires_at))
-    elif status in FINAL and request.finished_at:
-        fields.append(_date(m.FINISHED_FIELD, request.finished_at))
-    elif status is Outcome.PENDING:
-        fields.append(_date(m.EXPIRES_FIELD, request.expires_at))
-    elif status is Outcome.RUNNING and request.started_at:
-        fields.append(_date(m.STARTED_FIELD, request.started_at))
-    blocks.append(
-        {
-            "type": "section",
-            "fields": [{"type": "mrkdwn", "text": clip(f, MAX_FIELD)} for f in fields],
-        }
-    )
+    blocks.append(status_fields(request))
 
     if firing_alerts:
         blocks.append(_section(_alert_lines(plan.target.service, firing_alerts)))
@@ -184,11 +165,44 @@ def render_approval(
 
 
 def _how_to_vote(request: ApprovalRequest, config: DeployConfig) -> str:
-    approvers = [p for p in approvers_for(config, request.target) if p != request.requester]
+    return how_to_vote(request, config, approvers_for(config, request.target))
+
+
+def status_fields(request: Approval) -> Block:
+    """The votes and the moment that matters (expiry, start, end), for any approval kind."""
+    status = request.status
+    who = ": " + _mentions(request.approved_by) if request.votes else m.APPROVALS_NONE
+    fields = [
+        m.APPROVALS_FIELD.format(received=len(request.votes), required=request.required, who=who)
+    ]
+    if request.rejected_by:
+        fields.append(m.REJECTED_FIELD.format(user=request.rejected_by))
+    if status is Outcome.EXPIRED:
+        fields.append(_date(m.EXPIRED_FIELD, request.expires_at))
+    elif status in FINAL and request.finished_at:
+        fields.append(_date(m.FINISHED_FIELD, request.finished_at))
+    elif status is Outcome.PENDING:
+        fields.append(_date(m.EXPIRES_FIELD, request.expires_at))
+    elif status is Outcome.RUNNING and request.started_at:
+        fields.append(_date(m.STARTED_FIELD, request.started_at))
+    return {
+        "type": "section",
+        "fields": [{"type": "mrkdwn", "text": clip(f, MAX_FIELD)} for f in fields],
+    }
+
+
+def how_to_vote(
+    request: Approval,
+    config: DeployConfig,
+    approvers: Sequence[str],
+    *,
+    nobody: str = m.NO_APPROVERS,
+) -> str:
+    others = [p for p in approvers if p != request.requester]
     text = m.HOW_TO_VOTE.format(
         approve=" or ".join(f":{r}:" for r in config.approve_reactions),
         reject=" or ".join(f":{r}:" for r in config.reject_reactions),
-        approvers=_mentions(approvers) or m.NO_APPROVERS,
+        approvers=_mentions(others) or nobody,
     )
     return f"{text} {m.OWN_DOES_NOT_COUNT}"
 

@@ -105,6 +105,12 @@ class IncidentsClient:
     def __repr__(self) -> str:
         return f"IncidentsClient(api_url={self._api_url!r})"
 
+    def use_token(self, token: str) -> None:
+        """A rotated API token (SIGHUP) applies to the next request."""
+        if not token:
+            raise ValueError("a PagerDuty REST API token is required")
+        self._token = token
+
     async def acknowledge(self, incident_id: str, from_email: str) -> Incident:
         """Acknowledge the incident on behalf of the PagerDuty user `from_email`."""
         return await self._update(incident_id, "acknowledged", from_email)

@@ -62,6 +62,14 @@ class Escalation:
         self._armed: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
+    def use_settings(self, settings: Settings) -> None:
+        """Rotated PagerDuty keys (SIGHUP): pages read the routing key when they are sent."""
+        self._settings = settings
+        self.sender.use_settings(settings)
+        token = settings.pagerduty_api_token
+        if self.incidents is not None and token is not None and token.get_secret_value():
+            self.incidents.use_token(token.get_secret_value())
+
     def start(self, http: aiohttp.ClientSession, *, run_workers: bool) -> None:
         self.sender.start(http)
         token = self._settings.pagerduty_api_token

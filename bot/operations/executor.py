@@ -23,7 +23,7 @@ from bot import audit
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
-from bot.operations.models import ApprovalRequestRow, OperationRow
+from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     add_request,
@@ -405,7 +405,8 @@ class Executor:
             approved = (
                 await session.scalars(
                     select(ApprovalRequestRow.id).where(
-                        ApprovalRequestRow.status == Outcome.APPROVED.value
+                        ApprovalRequestRow.status == Outcome.APPROVED.value,
+                        ApprovalRequestRow.kind == OPERATION,
                     )
                 )
             ).all()

@@ -23,6 +23,7 @@ from bot.operations.backends import Backends
 from bot.operations.bake import BakeWatch
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import Executor
+from bot.operations.kinds import ApprovalKind
 from bot.operations.requests import Parsed, Requests
 from bot.operations.store import SqlDryRunStore
 from commands.config import DeployConfig
@@ -54,6 +55,11 @@ class Operations:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
+
+    def register_kind(self, kind: ApprovalKind) -> None:
+        """Another feature's approval requests (runbook steps) use the same reactions,
+        expiry sweep and restart recovery."""
+        self.requests.register(kind)
 
     # --- work caused by Slack requests ---------------------------------------------
 
@@ -129,6 +135,11 @@ class Operations:
             await self.executor.recover()
         except Exception:
             log.exception("could not check for interrupted operations")
+        for kind in self.requests.kinds.values():
+            try:
+                await kind.recover()
+            except Exception:
+                log.exception("could not check for interrupted %s requests", kind.kind)
         self._on_outbox()
         if run_workers:
             self._loop = asyncio.create_task(self._run(interval), name="operations")

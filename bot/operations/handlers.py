@@ -1,4 +1,5 @@
-"""Slack listeners for /deploy, /shift, /rollback and approval reactions.
+"""Slack listeners for /deploy, /shift, /rollback and approval reactions (of operations
+and of runbook steps that change things: one flow, bot/operations/requests.py).
 
 They stay thin: answer what can be answered at once in the acknowledgement (usage, help,
 the rate limit), hand everything else to the operations feature, and acknowledge.

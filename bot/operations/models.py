@@ -1,7 +1,10 @@
 """Tables for approval requests, operations, per-target locks and seen Slack events.
 
-A request is stored whole as the plain data `ApprovalRequest.to_dict()` returns; the few
-columns beside it are what queries filter on (status, expiry, target).
+A request is stored whole as the plain data its `to_dict()` returns; the few columns
+beside it are what queries filter on (kind, status, expiry, target). `kind` says what the
+request asks to run: `operation` (an `ApprovalRequest` with its plan) or `runbook_step`
+(a runbook step's `StepApproval`, bot/runbooks/approvals.py), so one reaction flow serves
+both.
 """
 
 from __future__ import annotations
@@ -14,11 +17,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, BigId, UtcDateTime
 
+OPERATION = "operation"
+RUNBOOK_STEP = "runbook_step"
+
 
 class ApprovalRequestRow(Base):
+    """For a runbook step, `service` holds the runbook id and `environment` the step id."""
+
     __tablename__ = "approval_requests"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default=OPERATION, server_default=OPERATION)
     service: Mapped[str] = mapped_column(String(64))
     environment: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))

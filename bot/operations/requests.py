@@ -1,5 +1,8 @@
 """Use cases before a run: a slash command becomes an approval request; reactions vote.
 
+Reactions and expiry work for every kind of approval request (bot/operations/kinds.py):
+operations, and runbook steps that change things, which the runbook feature registers.
+
 Parsing and the rate limit answer at once (in the command's acknowledgement); deciding
 who may deploy and planning need Slack and the backend, so they answer ephemerally
 through the outbox a moment later. Nothing is stored for a command that is refused.
@@ -23,22 +26,22 @@ from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import SYSTEM, new_request_id, subject
+from bot.operations.kinds import ApprovalKind, OperationKind
 from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
 from bot.operations.store import (
     add_request,
     first_receipt,
     last_baseline,
-    load_request,
+    load_row,
     request_at,
-    save_request,
 )
 from commands import messages as m
 from commands.approval import (
+    Approval,
     Outcome,
     VoteResult,
     expire,
     groups_to_resolve,
-    is_approver,
     is_deployer,
     open_request,
     reaction_vote,
@@ -49,7 +52,6 @@ from commands.parsing import CommandContext, OperationRequest, UsageError, comma
 from commands.plan import Refusal, plan_operation
 from commands.registry import CommandRegistry, Help, RateLimiter, default_registry
 from commands.render import (
-    not_approver,
     not_deployer,
     own_approval,
     rate_limited,
@@ -58,14 +60,6 @@ from commands.render import (
 )
 
 log = logging.getLogger(__name__)
-
-VOTE_AUDIT = {
-    VoteResult.COUNTED: "operation.approval",
-    VoteResult.APPROVED: "operation.approved",
-    VoteResult.WITHDRAWN: "operation.approval_withdrawn",
-    VoteResult.REJECTED: "operation.rejected",
-    VoteResult.EXPIRED: "operation.expired",
-}
 
 
 @dataclass(frozen=True)
@@ -97,6 +91,19 @@ class Requests:
         self.registry = registry or default_registry()
         self.limiter = RateLimiter(config.commands_per_minute)
         self._locks: dict[str, asyncio.Lock] = {}
+        self.kinds: dict[str, ApprovalKind] = {}
+        self.register(OperationKind(config, directory, run))
+
+    def register(self, kind: ApprovalKind) -> None:
+        """Let reactions and the expiry sweep handle requests of `kind.kind`."""
+        self.kinds[kind.kind] = kind
+
+    def _kind_of(self, row: ApprovalRequestRow) -> tuple[ApprovalKind, Approval] | None:
+        kind = self.kinds.get(row.kind)
+        if kind is None:
+            log.warning("approval request %s has unknown kind %r", row.id, row.kind)
+            return None
+        return kind, kind.load(row.data)
 
     # --- commands ------------------------------------------------------------------
 
@@ -177,19 +184,19 @@ class Requests:
             return
         async with self._sessions() as session:
             request_id = await request_at(session, channel, ts)
-            loaded = await load_request(session, request_id) if request_id else None
+            row = await load_row(session, request_id) if request_id else None
+            loaded = self._kind_of(row) if row is not None else None
         if request_id is None or loaded is None:
             return  # not an approval request: reactions there are none of our business
-        target = loaded[1].target
-        groups = await self._directory.groups_of(user, groups_to_resolve(self._config, target))
-        approver = is_approver(self._config, target, user, groups)
+        kind, request = loaded
+        approver = await kind.may_approve(request, user)
         lock = self._locks.setdefault(request_id, asyncio.Lock())
         async with lock:
             result = await self._vote(event_id, request_id, user, reaction, added, approver)
         if not lock.locked():
             self._locks.pop(request_id, None)
         if result is VoteResult.APPROVED:
-            await self._run(request_id)
+            await kind.approved(request_id)
 
     async def _vote(
         self, event_id: str, request_id: str, user: str, reaction: str, added: bool, approver: bool
@@ -198,24 +205,22 @@ class Requests:
         async with self._sessions.begin() as session:
             if event_id and not await first_receipt(session, event_id, now):
                 return None
-            found = await load_request(session, request_id, for_update=True)
-            if found is None:
+            row = await load_row(session, request_id, for_update=True)
+            found = self._kind_of(row) if row is not None else None
+            if row is None or found is None:
                 return None
-            row, request = found
+            kind, request = found
             outcome = vote(request, user, reaction, added, now, approver, config=self._config)
             if outcome.changed:
-                save_request(row, outcome.request, now)
-                await messaging.update_request(
-                    session, outcome.request, row.channel, self._config, now
-                )
+                await kind.show(session, row, outcome.request, now)
             if outcome.notify:
                 text = (
                     own_approval(self._config)
                     if outcome.result is VoteResult.OWN_APPROVAL
-                    else not_approver(outcome.request)
+                    else kind.not_approver_text(outcome.request)
                 )
                 await messaging.tell(session, row.channel, user, text, now)
-            action = VOTE_AUDIT.get(outcome.result)
+            action = kind.audit.get(outcome.result)
             if action is not None:
                 audit.record(
                     session,
@@ -247,20 +252,20 @@ class Requests:
         for request_id in due:
             lock = self._locks.setdefault(request_id, asyncio.Lock())
             async with lock, self._sessions.begin() as session:
-                found = await load_request(session, request_id, for_update=True)
-                if found is None:
+                row = await load_row(session, request_id, for_update=True)
+                found = self._kind_of(row) if row is not None else None
+                if row is None or found is None:
                     continue
-                row, request = found
+                kind, request = found
                 expired = expire(request, now)
                 if expired is request:
                     continue
-                save_request(row, expired, now)
-                await messaging.update_request(session, expired, row.channel, self._config, now)
+                await kind.show(session, row, expired, now)
                 audit.record(
                     session,
                     at=now,
                     actor=SYSTEM,
-                    action="operation.expired",
+                    action=kind.audit.get(VoteResult.EXPIRED, f"{kind.kind}.expired"),
                     subject=subject(request_id),
                     approvals=len(expired.votes),
                 )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.deploy.base import Target
 from bot.clock import Clock
 from bot.operations.models import (
+    OPERATION,
     ApprovalRequestRow,
     DryRunTarget,
     OperationLock,
@@ -24,7 +25,7 @@ from bot.operations.models import (
     SlackEventReceipt,
 )
 from bot.storage.models import Alert, AlertGroup, SlackMessage
-from commands.approval import ApprovalRequest
+from commands.approval import Approval, ApprovalRequest
 from commands.plan import Baseline, OperationPlan
 
 BLOCKING_PRIORITIES = ("P0", "P1")
@@ -43,6 +44,7 @@ async def add_request(
 ) -> ApprovalRequestRow:
     row = ApprovalRequestRow(
         id=request.id,
+        kind=OPERATION,
         service=request.target.service,
         environment=request.target.environment,
         channel=channel,
@@ -56,19 +58,27 @@ async def add_request(
     return row
 
 
-async def load_request(
+async def load_row(
     session: AsyncSession, request_id: str, *, for_update: bool = False
-) -> tuple[ApprovalRequestRow, ApprovalRequest] | None:
+) -> ApprovalRequestRow | None:
+    """The stored request of any kind."""
     query = select(ApprovalRequestRow).where(ApprovalRequestRow.id == request_id)
     if for_update:
         query = query.with_for_update()
-    row = (await session.scalars(query)).first()
-    if row is None:
+    return (await session.scalars(query)).first()
+
+
+async def load_request(
+    session: AsyncSession, request_id: str, *, for_update: bool = False
+) -> tuple[ApprovalRequestRow, ApprovalRequest] | None:
+    """An operation's request; None when there is none, or it is of another kind."""
+    row = await load_row(session, request_id, for_update=for_update)
+    if row is None or row.kind != OPERATION:
         return None
     return row, ApprovalRequest.from_dict(row.data)
 
 
-def save_request(row: ApprovalRequestRow, request: ApprovalRequest, now: datetime) -> None:
+def save_request(row: ApprovalRequestRow, request: Approval, now: datetime) -> None:
     row.status = request.status.value
     row.data = request.to_dict()
     row.updated_at = now

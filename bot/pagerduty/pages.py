@@ -198,6 +198,9 @@ class PageSender:
         self._rand = rand
         self.client: EventsClient | None = None
 
+    def use_settings(self, settings: Settings) -> None:
+        self._settings = settings
+
     def start(self, http: aiohttp.ClientSession) -> None:
         self.client = EventsClient(http, self._settings.pagerduty_events_url, limiter=self._limiter)
 

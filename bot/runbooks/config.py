@@ -1,5 +1,6 @@
 """The `runbooks` section of the config file: where the runbooks are, how far Run may
-scale, and how the step actions reach Kubernetes."""
+scale, who may run steps and approve the ones that change things, and how the step
+actions reach Kubernetes."""
 
 from __future__ import annotations
 
@@ -11,18 +12,60 @@ class KubernetesConnection(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    host: str | None = None
-    """An explicit API server URL wins over everything else (tests, a bot outside the cluster)."""
-    kubeconfig: str | None = None
-    context: str | None = None
+    host: str | None = Field(
+        default=None,
+        description="An API server URL; wins over everything else (tests, a bot outside the "
+        "cluster). Unset: in-cluster config, else the kubeconfig.",
+    )
+    kubeconfig: str | None = Field(
+        default=None, description="A kubeconfig file to use instead of `~/.kube/config`."
+    )
+    context: str | None = Field(
+        default=None, description="The kubeconfig context; unset: its current context."
+    )
 
 
 class RunbooksConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    directory: str | None = None
-    """Default: the runbooks shipped with the bot (runbooks/ beside the package)."""
-    scale_max: int = Field(default=20, ge=1, le=1000)
-    """A label can ask `k8s.scale` for any number; 20 leaves room for the shipped SCALING
-    runbook (12 replicas) while keeping a typo from exhausting the cluster."""
+    directory: str | None = Field(
+        default=None,
+        description="Where the runbooks are loaded from at start. Unset: the runbooks shipped "
+        "with the bot.",
+    )
+    scale_max: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="The most replicas a `k8s.scale` step may ask for; more is refused before "
+        "anything runs or any approval is asked. 20 leaves room for the shipped SCALING runbook "
+        "(12) while keeping a typo from exhausting the cluster.",
+    )
     kubernetes: KubernetesConnection = Field(default_factory=KubernetesConnection)
+    oncall: list[str] | None = Field(
+        default=None,
+        description=(
+            "Who may click Run: user ids (U...) or user-group ids (S...), resolved like "
+            "deployers. Read-only steps run at once for them; steps that change things ask "
+            "for approval. Others are told so ephemerally. Unset: anyone in the channel may "
+            "Run; an empty list: nobody. Done and Skip stay open to everyone."
+        ),
+    )
+    approvers: list[str] | None = Field(
+        default=None,
+        description=(
+            "Who may approve, by reaction, a step that changes things (k8s.restart, "
+            "k8s.scale, alertmanager.silence, requires_approval). Unset: `deploy.approvers`. "
+            "The reactions and the expiry (`deploy.request_ttl`) are the deploy ones."
+        ),
+    )
+    approvals: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description=(
+            "Approvals such a step needs; the requester's own never counts. One: an "
+            "incident is no time to wait for a second approver, and a step is bounded "
+            "(one workload, `scale_max`)."
+        ),
+    )

@@ -1,10 +1,15 @@
 """The runbook feature as the Service builds it: runbooks loaded and checked at start,
-a step registry of its own with the executors bound, the intake linker and the use cases."""
+a step registry of its own with the executors bound, the intake linker and the use cases.
+
+Given the operations feature, steps that change things are approved by reaction through
+its flow (a `runbook_step` kind, bot/runbooks/approvals.py), and `runbooks.oncall` is
+resolved with its cached user-group directory."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,11 +17,20 @@ from actions.alertmanager import AlertmanagerClient
 from actions.steps.registry import StepRegistry, build_registry
 from alerts.runbooks import RunbookSet, load_runbooks
 from bot.clock import Clock
-from bot.runbooks.approvals import ApprovalNotConnected, StepApprovals
+from bot.runbooks.approvals import (
+    ApprovalNotConnected,
+    ReactionStepApprovals,
+    StepApprovalRequest,
+    StepApprovals,
+)
 from bot.runbooks.config import RunbooksConfig
 from bot.runbooks.executors import KubeConnector, bind_executors
 from bot.runbooks.linking import RunbookLinker
 from bot.runbooks.steps import RunbookSteps
+from commands.approval import is_member
+
+if TYPE_CHECKING:
+    from bot.operations.feature import Operations
 
 
 def runbooks_directory(config: RunbooksConfig) -> Path:
@@ -37,6 +51,7 @@ class RunbookFeature:
         *,
         alertmanager: Callable[[], AlertmanagerClient | None],
         approvals: StepApprovals | None = None,
+        operations: Operations | None = None,
     ) -> None:
         self.config = config
         # A registry per Service: tests run several services in one process.
@@ -47,14 +62,39 @@ class RunbookFeature:
         self.kube = KubeConnector(config.kubernetes, max_replicas=config.scale_max)
         bind_executors(self.registry, kube=self.kube, alertmanager=alertmanager, clock=clock)
         self.linker = RunbookLinker(self.runbooks)
+        self.operations = operations
+        self.approvals: ReactionStepApprovals | None = None
+        if approvals is None and operations is not None:
+            self.approvals = ReactionStepApprovals(
+                sessions, clock, config, operations.config, operations.directory
+            )
+            self.approvals.connect(self._run_approved)
+            operations.register_kind(self.approvals)
         self.steps = RunbookSteps(
             sessions,
             clock,
             self.runbooks,
             self.registry,
-            approvals or ApprovalNotConnected(),
+            approvals or self.approvals or ApprovalNotConnected(),
             scale_max=config.scale_max,
+            may_run=self._may_run if config.oncall is not None else None,
         )
+
+    async def _run_approved(
+        self, request: StepApprovalRequest, approved_by: str
+    ) -> tuple[bool, str]:
+        answer = await self.steps.run_approved(request, approved_by=approved_by)
+        return answer.ok, answer.ephemeral
+
+    async def _may_run(self, user: str) -> bool:
+        """Whether `user` is in `runbooks.oncall` (user ids, or user groups read from Slack
+        through the operations' cached directory; without it only user ids count)."""
+        principals = self.config.oncall or []
+        groups: set[str] = set()
+        wanted = {p for p in principals if p.startswith("S")}
+        if wanted and self.operations is not None:
+            groups = await self.operations.directory.groups_of(user, wanted)
+        return is_member(principals, user, groups)
 
     async def close(self) -> None:
         await self.kube.close()

@@ -22,7 +22,7 @@ NO_EXECUTOR = "the bot has no executor for `{type}` in this build"
 
 NEEDS_APPROVAL = (
     "🔐 <@{user}> asked to run *{step}*: `{type}` with {params}. "
-    "This step changes things ({why}), so it needs approval before it runs. "
+    "This step needs approval before it runs ({why}). "
     "*Approval by reaction is not connected in this build yet: nothing was run.* "
     "Do it by hand if it is needed, then mark the step Done."
 )
@@ -31,3 +31,24 @@ NEEDS_APPROVAL_EPHEMERAL = (
 )
 WHY_CHANGES = "`{type}` changes the system"
 WHY_REQUIRED = "the runbook requires approval for it"
+
+APPROVAL_TITLE = "Run {step} ({type})"
+APPROVAL_INTRO = (
+    "<@{user}> asks to run *{step}* of runbook `{runbook}`: `{type}` with {params}. "
+    "It needs approval because {why}; nothing runs until it is approved."
+)
+APPROVAL_FALLBACK = "{outcome}: *{step}* needs approval to run `{type}` with {params}"
+NO_STEP_APPROVERS = "nobody (set `runbooks.approvers` or `deploy.approvers`)"
+NOT_STEP_APPROVER = (
+    "Your reaction does not count: you are not an approver of runbook steps "
+    "(`runbooks.approvers`, else `deploy.approvers`). (You are told this once per request.)"
+)
+STEP_SUCCEEDED = "`{type}` ran; its output is in the thread."
+STEP_FAILED = "`{type}` failed; the error is in the thread."
+STEP_NOT_RUN = "⚠️ *{step}* was approved but not run: {reason}"
+STEP_INTERRUPTED = "the bot stopped before the step finished; check its effect, then Run it again"
+NOT_CONNECTED = "approval by reaction is not connected in this build"
+NOT_ONCALL = (
+    "Only the on-call group (`runbooks.oncall`) may run runbook steps; you can still mark "
+    "steps Done or Skip. Nothing was run."
+)

@@ -4,12 +4,14 @@ Every click re-reads the alert group and its progress from the database (the mes
 be stale, or belong to another alert), writes an audit event with the user, and queues
 the Slack changes through the outbox in the same transaction. Run validates every
 parameter before anything happens; steps that change things stop at the approval
-boundary (bot/runbooks/approvals.py), read-only ones run at once.
+boundary (bot/runbooks/approvals.py: an approval request by reaction), read-only ones run
+at once. When `runbooks.oncall` is set, only its members may click Run.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,8 +92,11 @@ class RunbookSteps:
         approvals: StepApprovals,
         *,
         scale_max: int,
+        may_run: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        """`may_run(user)`: whether `user` may click Run (None: everyone may)."""
         self.sessions = sessions
+        self.may_run = may_run
         self.clock = clock
         self.runbooks = runbooks
         self.registry = registry
@@ -143,6 +148,21 @@ class RunbookSteps:
             log.info("refused a runbook click: %s", exc)
             return Answer(False, rm.BUTTON_INVALID)
         now = self.clock.now()
+        if click == "run" and self.may_run is not None and not await self.may_run(user):
+            async with self.sessions.begin() as session:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=user,
+                    action="runbook.step.refused",
+                    subject=f"alert-group:{button.alert_group_id}",
+                    runbook=button.runbook_id,
+                    version=button.version,
+                    step=button.step_id,
+                    reason="not on call",
+                    via="slack",
+                )
+            return Answer(False, m.NOT_ONCALL)
         run: _Run | None = None
         async with self.sessions.begin() as session:
             refusal = await self._check_message(session, button, channel, message_ts)
@@ -216,7 +236,8 @@ class RunbookSteps:
 
         Re-checks that the runbook is still the version the request was made for and
         re-validates the parameters (labels may have changed), then runs the executor and
-        posts the result. NOT yet called by anything: the reaction flow is not connected.
+        posts the result. Called by the reaction flow (ReactionStepApprovals.approved) on
+        quorum; a refusal comes back as a not-ok Answer with its reason, nothing run.
         """
         now = self.clock.now()
         async with self.sessions.begin() as session:

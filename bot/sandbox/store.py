@@ -96,6 +96,9 @@ class Message:
     versions: list[MessageVersion] = field(default_factory=list)
     reactions: dict[str, list[str]] = field(default_factory=dict)
     deleted: bool = False
+    # chat.postMessage's `metadata` ({event_type, event_payload}); Slack returns it from
+    # conversations.history / replies only when asked with include_all_metadata.
+    metadata: JSON | None = None
 
     @property
     def updates(self) -> list[MessageVersion]:
@@ -126,6 +129,8 @@ class Message:
             out["thread_ts"] = self.thread_ts
             if self.is_reply:
                 out["parent_user_id"] = BOT_USER_ID
+        if self.metadata is not None:
+            out["metadata"] = self.metadata
         if self.reactions:
             out["reactions"] = [
                 {"name": name, "users": list(users), "count": len(users)}

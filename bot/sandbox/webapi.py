@@ -109,6 +109,8 @@ class WebApi:
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
             "conversations.info": self.conversations_info,
+            "conversations.history": self.conversations_history,
+            "conversations.replies": self.conversations_replies,
         }
 
     def auth_test(self, args: JSON) -> JSON:
@@ -135,7 +137,11 @@ class WebApi:
         if not isinstance(content, Content):
             return content
         thread_ts = opt_str(args.get("thread_ts"))
+        metadata = read_metadata(args.get("metadata"))
+        if isinstance(metadata, str):
+            return error(metadata)
         message = self._new_message(channel, content, thread_ts=thread_ts)
+        message.metadata = metadata
         message.reply_broadcast = thread_ts is not None and flag(args.get("reply_broadcast"))
         if thread_ts is not None and self.store.find(channel, thread_ts) is None:
             message.thread_missing = True
@@ -265,6 +271,71 @@ class WebApi:
                 "is_member": channel.is_member,
             },
         }
+
+    def conversations_history(self, args: JSON) -> JSON:
+        """Top-level messages, newest first, within (oldest, latest]; `limit` per page."""
+        channel = self._channel(args)
+        if channel is None:
+            return error("channel_not_found")
+        messages = self.store.top_level(channel)
+        return self._page(messages, args, newest_first=True)
+
+    def conversations_replies(self, args: JSON) -> JSON:
+        """A thread: its parent, then the replies oldest first."""
+        channel = self._channel(args)
+        if channel is None:
+            return error("channel_not_found")
+        ts = opt_str(args.get("ts"))
+        parent = None if ts is None else self.store.find(channel, ts)
+        if parent is None:
+            return error("thread_not_found")
+        return self._page([parent, *self.store.replies(channel, parent.ts)], args)
+
+    def _page(self, messages: list[Message], args: JSON, *, newest_first: bool = False) -> JSON:
+        try:
+            oldest = float(args.get("oldest") or 0)
+            latest = float(args["latest"]) if args.get("latest") else None
+            limit = max(1, min(int(args.get("limit") or 100), 1000))
+        except (TypeError, ValueError):
+            return error("invalid_arguments")
+        chosen = [
+            m
+            for m in messages
+            if float(m.ts) > oldest and (latest is None or float(m.ts) <= latest)
+        ]
+        if newest_first:
+            chosen.sort(key=lambda m: float(m.ts), reverse=True)
+        cursor = str(args.get("cursor") or "")
+        start = int(cursor) if cursor.isdigit() else 0
+        page = chosen[start : start + limit]
+        with_metadata = flag(args.get("include_all_metadata", False))
+        out = []
+        for message in page:
+            item = message.to_api()
+            if not with_metadata:
+                item.pop("metadata", None)
+            out.append(item)
+        more = start + limit < len(chosen)
+        return {
+            "ok": True,
+            "messages": out,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+
+def read_metadata(value: object) -> JSON | str | None:
+    """Message metadata as Slack checks it; an error word when it is malformed."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        return "invalid_metadata_format"
+    if not isinstance(value.get("event_type"), str) or not value["event_type"]:
+        return "invalid_metadata_schema"
+    payload = value.get("event_payload", {})
+    if not isinstance(payload, dict):
+        return "invalid_metadata_schema"
+    return {"event_type": value["event_type"], "event_payload": payload}
 
 
 def apply_update(message: Message, content: Content, at: float) -> None:

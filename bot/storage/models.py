@@ -82,8 +82,14 @@ class WebhookDelivery(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))  # new|updated|duplicate|empty
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     error: Mapped[str | None] = mapped_column(Text)
+    # Migration 0007: read at intake so that a P0 is processed before a storm's backlog.
+    priority: Mapped[int | None] = mapped_column(Integer)
+    group_key: Mapped[str | None] = mapped_column(String(1024))
 
-    __table_args__ = (Index("ix_webhook_deliveries_state_id", "state", "id"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_id", "state", "id"),
+        Index("ix_webhook_deliveries_state_priority", "state", "priority", "id"),
+    )
 
 
 class AlertGroup(Base):
@@ -111,6 +117,8 @@ class AlertGroup(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # Linked at intake (migration 0004); None when no runbook covers the group's alerts.
     runbook_id: Mapped[str | None] = mapped_column(String(128))
+    # Folded into a storm summary instead of a message of its own (migration 0007).
+    storm_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class Alert(Base):
@@ -160,7 +168,10 @@ class OutboxEntry(Base):
     message_key: Mapped[str | None] = mapped_column(String(255))
     priority: Mapped[int] = mapped_column(Integer, default=2)
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    # pending|sending|sent|failed; "sending" is claimed by one replica (claimed_by).
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -170,7 +181,23 @@ class OutboxEntry(Base):
     __table_args__ = (
         Index("ix_slack_outbox_due", "state", "priority", "id"),
         Index("ix_slack_outbox_key", "message_key", "state"),
+        Index("ix_slack_outbox_channel_state", "channel", "state"),
     )
+
+
+class AlertStorm(Base):
+    """A channel in storm mode: new low-priority groups are folded into one summary."""
+
+    __tablename__ = "alert_storms"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|closed
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_fold_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_alert_storms_channel_state", "channel", "state"),)
 
 
 class AuditEvent(Base):

@@ -167,3 +167,31 @@ async def test_a_replayed_slack_request_is_refused_and_runs_nothing(
     assert replay.status == 401 and "replayed" in replay.text
     await bot.settle()
     assert len([r for r in emulator.replies("C0000ALERT", ts) if "acknowledged" in r.text]) == 1
+
+
+async def test_only_responders_may_acknowledge_when_the_config_says_so(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, example_config
+) -> None:
+    alerts = example_config.alerts.model_copy(update={"responders": ["S0000ONCAL"]})
+    config = example_config.model_copy(update={"alerts": alerts})
+    bot = await start_service(sqlite_url, config=config)
+    ts = await fire(bot, emulator)
+    await emulator.send_block_action(
+        user="U0000OUT01", action_id="alert.ack", value="1", channel="C0000ALERT", message_ts=ts
+    )
+    await bot.settle()
+    async with bot.service.sessions() as session:
+        assert (await session.scalars(select(AlertGroup))).one().acked_by is None
+        refusals = (await session.scalars(select(AuditEvent.action))).all()
+    assert "alert.acknowledge.refused" in refusals
+    [refusal] = emulator.ephemerals
+    assert refusal.ephemeral_user == "U0000OUT01" and "responders" in refusal.text
+
+    # A member of the on-call user group (resolved through usergroups.users.list) may.
+    await emulator.send_block_action(
+        user="U0000ONC01", action_id="alert.ack", value="1", channel="C0000ALERT", message_ts=ts
+    )
+    await bot.settle()
+    async with bot.service.sessions() as session:
+        assert (await session.scalars(select(AlertGroup))).one().acked_by == "U0000ONC01"
+    assert emulator.calls("usergroups.users.list")

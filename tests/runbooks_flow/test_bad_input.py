@@ -130,7 +130,8 @@ async def test_a_step_that_changes_things_asks_for_approval_and_runs_nothing(
             (r for r in emulator.replies(CHANNEL, alert.ts) if "needs approval" in r.text), None
         ),
     )
-    assert "`replicas=5`" in request.text and "nothing was run" in request.text
+    assert request.text.startswith("Pending") and "`replicas=5`" in request.text
+    assert "nothing runs until it is approved" in str(request.blocks)
     assert "needs approval" in await refused(bot, emulator, "U0000APR01")
     assert not kube.requests
     current = emulator.message(CHANNEL, checklist.ts)

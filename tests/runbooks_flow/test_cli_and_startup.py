@@ -84,7 +84,7 @@ async def test_an_approved_scale_runs_through_the_hook_after_rechecking(
     kube: KubeApiServer,
     runbook_dir: Path,
 ) -> None:
-    """Not wired to reactions yet: this is what the approval flow will call."""
+    """What the reaction flow calls on quorum: it re-checks the parameters before it runs."""
     bot = await start_service(sqlite_url, config=with_runbooks(example_config, kube, runbook_dir))
     alert = await fire(bot, emulator)
     checklist = await open_checklist(bot, emulator, alert)

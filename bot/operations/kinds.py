@@ -1,0 +1,112 @@
+"""What an approval request asks to run, and what the shared reaction flow asks of it.
+
+One reaction listener, one vote function (commands/approval.py) and one expiry sweep serve
+every kind of approval request; a kind supplies what differs: who may approve, how the
+message looks, what the audit events are called and what runs on quorum. Operations
+(/deploy, /shift, /rollback) are the kind `operation`; the runbook feature registers
+`runbook_step` (bot/runbooks/approvals.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.operations import messaging
+from bot.operations.directory import UserGroupDirectory
+from bot.operations.models import OPERATION, ApprovalRequestRow
+from bot.operations.store import save_request
+from commands.approval import (
+    Approval,
+    ApprovalRequest,
+    VoteResult,
+    groups_to_resolve,
+    is_approver,
+)
+from commands.config import DeployConfig
+from commands.render import not_approver
+
+
+class ApprovalKind(Protocol):
+    kind: str
+    """The `approval_requests.kind` value of the requests this handles."""
+
+    audit: Mapping[VoteResult, str]
+    """The audit action per vote result (results not in it are not audited)."""
+
+    def load(self, data: Mapping[str, Any]) -> Approval:
+        """The stored plain data back as the request."""
+        ...
+
+    async def may_approve(self, request: Approval, user: str) -> bool: ...
+
+    def not_approver_text(self, request: Approval) -> str: ...
+
+    async def show(
+        self, session: AsyncSession, row: ApprovalRequestRow, request: Approval, now: datetime
+    ) -> None:
+        """Store `request` in `row` and queue the message's update, in the caller's session."""
+        ...
+
+    async def approved(self, request_id: str) -> None:
+        """Quorum reached: re-check and run (or mark it Failed without running)."""
+        ...
+
+    async def recover(self) -> None:
+        """At start: settle requests a stop cut off (approved or running, never resumed)."""
+        ...
+
+
+OPERATION_AUDIT = {
+    VoteResult.COUNTED: "operation.approval",
+    VoteResult.APPROVED: "operation.approved",
+    VoteResult.WITHDRAWN: "operation.approval_withdrawn",
+    VoteResult.REJECTED: "operation.rejected",
+    VoteResult.EXPIRED: "operation.expired",
+}
+
+
+class OperationKind:
+    """Approval requests for operation plans."""
+
+    kind: str = OPERATION
+    audit: Mapping[VoteResult, str] = OPERATION_AUDIT
+
+    def __init__(
+        self,
+        config: DeployConfig,
+        directory: UserGroupDirectory,
+        run: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._config = config
+        self._directory = directory
+        self._run = run
+
+    def load(self, data: Mapping[str, Any]) -> Approval:
+        return ApprovalRequest.from_dict(data)
+
+    async def may_approve(self, request: Approval, user: str) -> bool:
+        assert isinstance(request, ApprovalRequest)
+        target = request.target
+        groups = await self._directory.groups_of(user, groups_to_resolve(self._config, target))
+        return is_approver(self._config, target, user, groups)
+
+    def not_approver_text(self, request: Approval) -> str:
+        assert isinstance(request, ApprovalRequest)
+        return not_approver(request)
+
+    async def show(
+        self, session: AsyncSession, row: ApprovalRequestRow, request: Approval, now: datetime
+    ) -> None:
+        assert isinstance(request, ApprovalRequest)
+        save_request(row, request, now)
+        await messaging.update_request(session, request, row.channel, self._config, now)
+
+    async def approved(self, request_id: str) -> None:
+        await self._run(request_id)
+
+    async def recover(self) -> None:
+        """The executor's own recovery covers operations (Operations.start runs it)."""
