@@ -40,7 +40,11 @@ class EnvironmentConfig(_Strict):
     bake_policy: Literal["auto", "propose"] = "auto"
     """`auto` rolls back at once; `propose` posts a one-click rollback request instead."""
     health_url: str | None = None
-    """Checked (expecting 200 within 5 s) after a deploy and after each shift."""
+    """Checked after a deploy and after each shift; a failure rolls the change back."""
+    health_expect_status: int = Field(default=200, ge=100, le=599)
+    """The status the health URL must answer with."""
+    health_timeout: Duration = timedelta(seconds=5)
+    """How long the health URL may take to answer; a slow answer counts as unhealthy."""
     kubernetes: dict[str, Any] | None = None
     """Target for the kubernetes backend: namespace, image, route or service, ... (validated
     at start against the backend's own model)."""

@@ -50,7 +50,7 @@ class Step:
     """One thing the runner does, in order. Which fields are set depends on `kind`:
 
     - deploy: roll `colour` to `version` and wait until healthy (`seconds` = timeout);
-    - health_check: HTTP check of `url` for `colour`;
+    - health_check: HTTP check of `url` for `colour` (`expect_status`, `seconds` = timeout);
     - set_weights: send `weights` (percent per colour, summing to 100);
     - bake: watch the service for P0/P1 alerts for `seconds`.
     """
@@ -61,6 +61,7 @@ class Step:
     weights: dict[Colour, int] | None = None
     seconds: float | None = None
     url: str | None = None
+    expect_status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,17 @@ def plan_operation(
 
 
 def _health_check(env: EnvironmentConfig, colour: Colour) -> list[Step]:
-    return [Step("health_check", colour=colour, url=env.health_url)] if env.health_url else []
+    if not env.health_url:
+        return []
+    return [
+        Step(
+            "health_check",
+            colour=colour,
+            url=env.health_url,
+            seconds=env.health_timeout.total_seconds(),
+            expect_status=env.health_expect_status,
+        )
+    ]
 
 
 def _plan_deploy(

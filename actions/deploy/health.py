@@ -27,18 +27,23 @@ class HealthCheck:
         self.expected_status = expected_status
         self.timeout = timeout
 
-    async def check(self, url: str) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
+    async def check(
+        self, url: str, *, expected_status: int | None = None, timeout: float | None = None
+    ) -> None:
+        """Per-call values (from the environment's config) win over the defaults."""
+        expected = expected_status or self.expected_status
+        seconds = timeout or self.timeout
+        client_timeout = aiohttp.ClientTimeout(total=seconds)
         own = self._session is None
         session = self._session or aiohttp.ClientSession()
         try:
-            async with session.get(url, timeout=timeout, allow_redirects=False) as response:
-                if response.status != self.expected_status:
+            async with session.get(url, timeout=client_timeout, allow_redirects=False) as response:
+                if response.status != expected:
                     raise HealthCheckFailed(
-                        f"{url} answered {response.status}, expected {self.expected_status}"
+                        f"{url} answered {response.status}, expected {expected}"
                     )
         except TimeoutError:
-            raise HealthCheckFailed(f"{url} did not answer within {self.timeout:g}s") from None
+            raise HealthCheckFailed(f"{url} did not answer within {seconds:g}s") from None
         except aiohttp.ClientError as exc:
             raise HealthCheckFailed(f"{url} could not be reached ({type(exc).__name__})") from exc
         finally:

@@ -221,7 +221,9 @@ class Executor:
             assert step.weights is not None
             await backend.set_weights(target, dict(step.weights))
         elif step.kind == "health_check" and step.url:
-            await self._health.check(step.url)
+            await self._health.check(
+                step.url, expected_status=step.expect_status, timeout=step.seconds
+            )
 
     async def _failed(
         self, operation_id: int, plan: OperationPlan, index: int, error: str, backend: Backend

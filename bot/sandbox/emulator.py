@@ -114,7 +114,7 @@ class SlackEmulator:
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound_port = self._runner.addresses[0][1]
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104  # nosec B104
         self._root = f"http://{shown_host}:{bound_port}/"
 
     async def stop(self) -> None:

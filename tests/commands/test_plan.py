@@ -42,6 +42,17 @@ CONFIG = DeployConfig.model_validate(
 PROD, STAGING = Target("api", "production"), Target("api", "staging")
 
 
+def HEALTH(colour: str) -> Step:
+    """The health check step with the environment's defaults (200 within 5 s)."""
+    return Step(
+        "health_check",
+        colour=colour,  # type: ignore[arg-type]
+        url="https://api.example.com/healthz",
+        seconds=5.0,
+        expect_status=200,
+    )
+
+
 def state(blue: str | None, green: str | None, blue_weight: int = 100) -> DeploymentState:
     weights: dict[Colour, int] = {"blue": blue_weight, "green": 100 - blue_weight}
     live: Colour = "blue" if blue_weight >= 50 else "green"
@@ -82,7 +93,7 @@ def test_deploy_rolls_the_idle_colour_and_leaves_traffic_alone() -> None:
     assert plan.to_state.weights == {"blue": 100, "green": 0}
     assert plan.steps == (
         Step("deploy", colour="green", version="v1.4.0", seconds=480.0),
-        Step("health_check", colour="green", url="https://api.example.com/healthz"),
+        HEALTH("green"),
     )
     assert plan.baseline == Baseline("blue", "v1.3.0")
     assert plan.rollback_weights is None
@@ -130,7 +141,7 @@ def test_shift_10_50_100_moves_traffic_to_the_new_colour() -> None:
     assert ten.to_state.weights == {"blue": 90, "green": 10}
     assert ten.steps == (
         Step("set_weights", weights={"blue": 90, "green": 10}),
-        Step("health_check", colour="green", url="https://api.example.com/healthz"),
+        HEALTH("green"),
         Step("bake", seconds=300.0),
     )
     assert ten.rollback_weights == {"blue": 100, "green": 0}
@@ -205,7 +216,7 @@ def test_rollback_mid_shift_returns_all_traffic_to_the_old_colour() -> None:
     assert plan.to_state.weights == {"blue": 100, "green": 0}
     assert plan.steps == (
         Step("set_weights", weights={"blue": 100, "green": 0}),
-        Step("health_check", colour="blue", url="https://api.example.com/healthz"),
+        HEALTH("blue"),
     )
     assert plan.rollback_weights is None
 
