@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, PagerDutyConfig
+from bot.leadership import LeaderConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
 
@@ -27,6 +28,7 @@ class Config(BaseModel):
     pagerduty: PagerDutyConfig = Field(default_factory=PagerDutyConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
+    leader: LeaderConfig = Field(default_factory=LeaderConfig)
 
 
 class ConfigError(Exception):

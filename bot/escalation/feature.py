@@ -22,7 +22,7 @@ from actions.pagerduty.incidents import IncidentsClient
 from bot.clock import Clock
 from bot.config import Config
 from bot.escalation.engine import EscalationEngine, EscalationListener
-from bot.escalation.leader import TimerLeader
+from bot.escalation.lease import Leader, build_leader
 from bot.metrics import Metrics
 from bot.pagerduty.pages import PageSender
 from bot.settings import Settings
@@ -54,7 +54,7 @@ class Escalation:
         self.engine = EscalationEngine(sessions, config, clock, metrics)
         self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
         self.listener = EscalationListener(config, self.arm)
-        self.leader = TimerLeader(engine)
+        self.leader: Leader = build_leader(config.leader, engine, clock)
         self.incidents: IncidentsClient | None = None
         self._on_outbox = on_outbox
         self._wake = asyncio.Event()

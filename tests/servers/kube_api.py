@@ -22,6 +22,7 @@ Simplifications, none touching fields the bot reads:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -89,18 +90,24 @@ PODS = Kind("pods", "", "Pod", "v1")
 HTTPROUTES = Kind(
     "httproutes", "gateway.networking.k8s.io", "HTTPRoute", "gateway.networking.k8s.io/v1", True
 )
+LEASES = Kind("leases", "coordination.k8s.io", "Lease", "coordination.k8s.io/v1")
+# metav1.MicroTime as the API server parses it (RFC3339Micro: exactly six digits).
+_MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
 
 
 class ApiError(Exception):
     """Answered as a `Status` object, as the API server does for every failure."""
 
-    def __init__(self, code: int, message: str, details: JSON | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, details: JSON | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code, self.message, self.details = code, message, details
+        self.reason = reason or _REASONS.get(code, "Unknown")
 
     def response(self) -> web.Response:
         body: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
-        body |= {"message": self.message, "reason": _REASONS.get(self.code, "Unknown")}
+        body |= {"message": self.message, "reason": self.reason}
         if self.details is not None:
             body["details"] = self.details
         return web.json_response({**body, "code": self.code}, status=self.code)
@@ -120,6 +127,11 @@ def conflict(kind: Kind, name: str) -> ApiError:
         "modified; please apply your changes to the latest version and try again"
     )
     return ApiError(409, message, _details(kind, name))
+
+
+def already_exists(kind: Kind, name: str) -> ApiError:
+    message = f'{kind.qualified} "{name}" already exists'
+    return ApiError(409, message, _details(kind, name), reason="AlreadyExists")
 
 
 def invalid(kind: str, name: str, path: str, value: object, why: str) -> ApiError:
@@ -322,8 +334,15 @@ _OBJECT_PATHS: list[tuple[re.Pattern[str], Kind, str]] = [
         HTTPROUTES,
         "",
     ),
+    (
+        re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/([^/]+)/leases/([^/]+)()$"),
+        LEASES,
+        "",
+    ),
 ]
 _POD_LIST = re.compile(r"^/api/v1/namespaces/([^/]+)/pods$")
+# Collections that take a POST (create).
+_COLLECTIONS = {LEASES: re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/([^/]+)/leases$")}
 # The alphabet Kubernetes uses for generated name suffixes (no vowels, no look-alikes).
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -347,6 +366,7 @@ class KubeApiServer:
         self._logs: dict[tuple[str, str, str], list[str]] = {}
         self._faults: list[list[Any]] = []  # [method, path, code, remaining]
         self._hooks: list[tuple[str, str, Callable[[], object]]] = []
+        self._barriers: list[list[Any]] = []  # [method, path, parties, arrived, event]
         self._revision = self._serial = 1000
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -407,6 +427,9 @@ class KubeApiServer:
         }
         return self._add(SERVICES, namespace, name, {"spec": spec, "status": {"loadBalancer": {}}})
 
+    def add_lease(self, namespace: str, name: str, spec: JSON) -> JSON:
+        return self._add(LEASES, namespace, name, {"spec": copy.deepcopy(spec)})
+
     def add_httproute(self, namespace: str, name: str, rules: list[JSON]) -> JSON:
         spec = {"parentRefs": [{"name": "public", "namespace": "gateways"}], "rules": rules}
         return self._add(HTTPROUTES, namespace, name, {"spec": spec, "status": {}}, generation=1)
@@ -444,6 +467,11 @@ class KubeApiServer:
         """Run `action` just after answering the next `method path`: a concurrent writer."""
         self._hooks.append((method.upper(), path, action))
 
+    def barrier(self, method: str, path: str, parties: int) -> None:
+        """Hold the next `parties` requests for `method path` until all have arrived, then
+        answer them: concurrent clients are sure to read the same resourceVersion."""
+        self._barriers.append([method.upper(), path, parties, 0, asyncio.Event()])
+
     def requests_for(self, method: str, path_part: str = "") -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method.upper() and path_part in r.path]
 
@@ -455,6 +483,13 @@ class KubeApiServer:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw
+        gate = next((b for b in self._barriers if b[:2] == [request.method, request.path]), None)
+        if gate is not None:
+            gate[3] += 1
+            if gate[3] >= gate[2]:
+                self._barriers.remove(gate)
+                gate[4].set()
+            await gate[4].wait()
         try:
             fault = next(
                 (f for f in self._faults if f[:2] == [request.method, request.path] and f[3]), None
@@ -490,6 +525,11 @@ class KubeApiServer:
             if method != "GET":
                 raise ApiError(405, _NOT_ALLOWED)
             return self._list_pods(match[1], request.query.get("labelSelector", ""))
+        for kind, collection in _COLLECTIONS.items():
+            if match := collection.match(path):
+                if method != "POST":
+                    raise ApiError(405, _NOT_ALLOWED)
+                return web.json_response(self._create(kind, match[1], body), status=201)
         for pattern, kind, _ in _OBJECT_PATHS:
             if not (match := pattern.match(path)):
                 continue
@@ -530,6 +570,52 @@ class KubeApiServer:
             )
         return self._store(kind, name, current, copy.deepcopy(body))
 
+    def _create(self, kind: Kind, namespace: str, body: Any) -> JSON:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the request body is not an object")
+        meta = body.get("metadata") or {}
+        name = meta.get("name")
+        if not name:
+            raise invalid(kind.kind, "", "metadata.name", '""', "name or generateName is required")
+        if meta.get("namespace") not in (None, "", namespace):
+            raise ApiError(
+                400,
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request",
+            )
+        if meta.get("resourceVersion"):
+            raise ApiError(500, "resourceVersion should not be set on objects to be created")
+        if (kind.resource, namespace, name) in self._objects:
+            raise already_exists(kind, name)
+        self._validate(kind, name, body)
+        content = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("metadata", "status")}
+        extra = {k: copy.deepcopy(v) for k, v in meta.items() if k in ("labels", "annotations")}
+        return self._add(kind, namespace, name, content, **extra)
+
+    def _validate(self, kind: Kind, name: str, obj: JSON) -> None:
+        if kind is not LEASES:
+            return
+        spec = obj.get("spec") or {}
+        for field_name in ("acquireTime", "renewTime"):
+            value = spec.get(field_name)
+            if value is not None and not (isinstance(value, str) and _MICRO_TIME.match(value)):
+                raise ApiError(
+                    400,
+                    f'Lease in version "v1" cannot be handled as a Lease: parsing time '
+                    f'"{value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse',
+                )
+        for field_name in ("leaseDurationSeconds", "leaseTransitions"):
+            value = spec.get(field_name)
+            if value is None:
+                continue
+            low, why = (
+                (1, "must be greater than 0")
+                if field_name == "leaseDurationSeconds"
+                else (0, "must be greater than or equal to 0")
+            )
+            if type(value) is not int or value < low:
+                raise invalid("Lease.coordination.k8s.io", name, f"spec.{field_name}", value, why)
+
     def _patched(self, kind: Kind, current: JSON, request: web.Request, body: Any) -> JSON:
         media = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media not in kind.patch_types:
@@ -563,8 +649,11 @@ class KubeApiServer:
             raise invalid(
                 "Deployment.apps", name, "spec.replicas", spec.get("replicas"), "must be >= 0"
             )
+        self._validate(kind, name, new)
         # Status belongs to its subresource: writes to the main resource leave it alone.
-        new["status"] = copy.deepcopy(current.get("status", {}))
+        new.pop("status", None)
+        if "status" in current:
+            new["status"] = copy.deepcopy(current["status"])
         meta.update({k: old_meta[k] for k in ("name", "namespace", "uid", "creationTimestamp")})
         if "generation" in old_meta:
             meta["generation"] = old_meta["generation"] + (new.get("spec") != current.get("spec"))

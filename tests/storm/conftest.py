@@ -221,3 +221,68 @@ async def wait_until(check: Callable[[], bool], timeout: float, what: str) -> No
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+StartReplicaWithEnv = Callable[..., Awaitable[Replica]]
+
+
+@pytest.fixture
+async def start_replica_with_env(
+    tmp_path: Path, storm_emulator: SlackEmulator
+) -> AsyncIterator[StartReplicaWithEnv]:
+    """Like `start_replica`, plus `extra_env` for the child (e.g. PAGERDUTY_* pointing at
+    the PagerDuty test server), which `start_replica` strips from the inherited env."""
+    started: list[Replica] = []
+
+    async def start(
+        database_url: str, config: Path, name: str = "a", extra_env: dict[str, str] | None = None
+    ) -> Replica:
+        port = free_port()
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))
+        }
+        env.update(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=storm_emulator.base_url,
+            ALERTMANAGER_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+            CHATOPS_CONFIG=str(config),
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra_env or {})
+        log = tmp_path / f"replica-{name}-{len(started)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        replica = Replica(process, f"http://127.0.0.1:{port}", log)
+        started.append(replica)
+        await wait_ready(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        replica.stop()
+
+
+async def timer_leader_gauge(http: aiohttp.ClientSession, replica: Replica) -> float | None:
+    """The replica's `chatops_timer_leader` gauge from /metrics; None if it does not answer."""
+    try:
+        async with http.get(f"{replica.url}/metrics") as response:
+            if response.status != 200:
+                return None
+            body = await response.text()
+    except aiohttp.ClientError:
+        return None
+    for line in body.splitlines():
+        if line.startswith("chatops_timer_leader "):
+            return float(line.split()[1])
+    return None
