@@ -10,6 +10,7 @@ everything so tests assert on what the bot actually did.
 
 The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),
 `limits` (rate limit, faults), `driver` (requests to the bot), `response_url`,
+`incoming_webhook` (Slack's `/services/...` endpoint, for Alertmanager's own receiver),
 `socket_mode` (Slack's side of Socket Mode), `control` (JSON endpoints for the CLI)
 and `render` (terminal text).
 
@@ -35,6 +36,7 @@ from aiohttp import web
 from bot.sandbox.control import add_control_routes
 from bot.sandbox.driver import BotDriver, BotResponse
 from bot.sandbox.http_args import bearer_token, read_args
+from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
 from bot.sandbox.response_url import apply_response
 from bot.sandbox.socket_mode import AckTimeout, Delivery, NoSocketConnection, SocketModeServer
@@ -98,6 +100,16 @@ class SlackEmulator:
             lambda: self.url, app_token=app_token, bot_token=lambda: self.token, clock=clock
         )
         self._driver.socket = self.socket
+        # Slack's incoming-webhook endpoint (`POST /services/...`), for Alertmanager's
+        # own `slack_configs` receiver; it shares the rate limit's per-channel buckets.
+        self.incoming_webhooks = IncomingWebhooks(
+            self.store,
+            self._buckets,
+            clock,
+            rate_limited=lambda: self.rate_limit,
+            down=lambda: self.down,
+            notify=self._notify,
+        )
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
 
@@ -107,6 +119,7 @@ class SlackEmulator:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
+        self.incoming_webhooks.add_routes(app)
         self.socket.add_routes(app)
         add_control_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None)
