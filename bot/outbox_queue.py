@@ -11,7 +11,7 @@ lost between "read" and "sent".
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -31,7 +31,13 @@ async def enqueue(
     now: datetime,
     message_key: str | None = None,
     priority: int = 2,
+    min_spacing: timedelta | None = None,
 ) -> OutboxEntry:
+    """Queue one Slack call. `min_spacing` paces updates of one message: the next update
+    waits until that long after the last one was sent, and everything that changes
+    meanwhile merges into it (a storm summary rewritten per folded group goes out as one
+    call every few seconds, not one call per fold)."""
+    not_before = now
     if op == "update":
         if message_key is None:
             raise ValueError("an update needs the message_key of the message it changes")
@@ -52,6 +58,16 @@ async def enqueue(
             pending.payload = {**pending.payload, **payload}
             pending.priority = min(pending.priority, priority)
             return pending
+        if min_spacing is not None:
+            last_sent = await session.scalar(
+                select(func.max(OutboxEntry.sent_at)).where(
+                    OutboxEntry.message_key == message_key,
+                    OutboxEntry.state == "sent",
+                    OutboxEntry.op.in_(("post", "update")),
+                )
+            )
+            if last_sent is not None:
+                not_before = max(now, last_sent + min_spacing)
     entry = OutboxEntry(
         op=op,
         channel=channel,
@@ -60,7 +76,7 @@ async def enqueue(
         payload=payload,
         state="pending",
         attempts=0,
-        not_before=now,
+        not_before=not_before,
         created_at=now,
     )
     session.add(entry)

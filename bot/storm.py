@@ -40,6 +40,10 @@ LISTED = 200
 RATE_LIMIT_MEMORY = timedelta(minutes=10)
 
 
+# A summary changes with every folded group; Slack sees its newest state at most this often.
+SUMMARY_SPACING = timedelta(seconds=2)
+
+
 def summary_key(storm: AlertStorm) -> str:
     return f"storm:{storm.id}"
 
@@ -140,6 +144,7 @@ async def refresh_summary(
         message_key=key,
         priority=SUMMARY_PRIORITY,
         now=now,
+        min_spacing=SUMMARY_SPACING,
     )
 
 
