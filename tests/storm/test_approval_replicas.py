@@ -20,13 +20,13 @@ from tests.storm.conftest import StartReplica
 CHANNEL = "C0000DEPLY"
 
 
-async def query(database_url: str, sql: str) -> list[asyncpg.Record]:
+async def query(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
     url = make_url(database_url)
     conn = await asyncpg.connect(
         host=url.host, port=url.port, user=url.username, database=url.database
     )
     try:
-        return list(await conn.fetch(sql))
+        return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
 
@@ -48,9 +48,17 @@ async def test_an_approval_reaching_both_processes_runs_the_deploy_once(
     request = await emulator.wait_for(
         lambda: next((m for m in emulator.messages(CHANNEL) if m.blocks), None), timeout=15
     )
+    # Slack shows the message a moment before the outbox has recorded its ts; a reaction in
+    # that instant would not be recognised (no person reacts within milliseconds).
+    for _ in range(100):
+        known = await query(pg_url, "SELECT 1 FROM slack_messages WHERE ts = $1", request.ts)
+        if known:
+            break
+        await asyncio.sleep(0.1)
     await emulator.send_reaction(
         user="U0000APR01", reaction="white_check_mark", channel=CHANNEL, ts=request.ts
     )
+
     await emulator.wait_for(
         lambda: "1 of 2" in json.dumps(emulator.message(CHANNEL, request.ts).blocks),  # type: ignore[union-attr]
         timeout=15,
