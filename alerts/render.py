@@ -165,7 +165,7 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
     if len(group.alerts) > 1:
         shown = group.alerts[:max_alerts]
         lines = [_alert_line(a, now) for a in shown]
-        blocks.extend(_sections_from_lines(lines))
+        blocks.extend(packed_sections(lines))
         hidden = len(group.alerts) - len(shown)
         if hidden:
             blocks.append(_context(m.MORE_ALERTS.format(count=hidden)))
@@ -244,7 +244,7 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
 
 
-def _sections_from_lines(lines: list[str]) -> list[Block]:
+def packed_sections(lines: list[str]) -> list[Block]:
     """Pack lines into as few sections as fit in 3,000 characters each."""
     sections: list[Block] = []
     current = ""
@@ -304,7 +304,7 @@ def render_digest(items: list[DigestItem], now: datetime, *, every: str) -> dict
         {"type": "header", "text": {"type": "plain_text", "text": clip(title_text, MAX_HEADER)}}
     ]
     if lines:
-        shown = _sections_from_lines(lines)[: MAX_BLOCKS - 3]
+        shown = packed_sections(lines)[: MAX_BLOCKS - 3]
         blocks.extend(shown)
     else:
         blocks.append(_section(m.DIGEST_EMPTY))
@@ -395,7 +395,7 @@ def render_storm(
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}}
     ]
-    blocks.extend(_sections_from_lines(lines)[: MAX_BLOCKS - 3])
+    blocks.extend(packed_sections(lines)[: MAX_BLOCKS - 3])
     footer = m.STORM_OVER_FOOTER if over else m.STORM_FOOTER.format(threshold=threshold)
     blocks.append(_context(footer))
     names = ", ".join(i.name for i in firing[:10])

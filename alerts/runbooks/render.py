@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from actions.steps.registry import REGISTRY, StepRegistry
 from alerts.durations import format_duration
-from alerts.render import clip
+from alerts.render import clip, packed_sections
 from alerts.runbooks import messages as m
 from alerts.runbooks.model import (
     MAX_RUNBOOK_ID,
@@ -355,7 +355,7 @@ def render_summary(
     blocks: list[Block] = [
         _header(m.SUMMARY_HEADER.format(title=runbook.title)),
         _section(m.SUMMARY_TOTAL.format(done=tally.done, skipped=tally.skipped, duration=total)),
-        *_packed_sections(lines),
+        *packed_sections(lines),
     ]
     if people:
         names = ", ".join(
@@ -364,22 +364,6 @@ def render_summary(
         blocks.append(_context(m.SUMMARY_PEOPLE.format(people=names)))
     fallback = m.SUMMARY_FALLBACK.format(title=runbook.title, duration=total)
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks[:MAX_BLOCKS]}
-
-
-def _packed_sections(lines: list[str]) -> list[Block]:
-    """Lines packed into as few sections as fit in 3,000 characters each."""
-    sections: list[Block] = []
-    current = ""
-    for line in lines:
-        line = clip(line, MAX_SECTION)
-        if current and len(current) + 1 + len(line) > MAX_SECTION:
-            sections.append(_section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        sections.append(_section(current))
-    return sections
 
 
 def no_runbook_text(alert_name: str | None = None) -> str:
