@@ -87,7 +87,7 @@ class Service:
         self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
         self.intake = IntakeWriter(self.sessions, self.clock, config=config.alerts)
         self.slack_verifier = SignatureVerifier(signing) if signing else None
-        self.replays = ReplayGuard()
+        self.replays = ReplayGuard(self.sessions)
         # Features append themselves here (escalation, bake watch, runbooks); the list is
         # shared with the processor, so appending after construction is fine.
         self.group_listeners: list[GroupListener] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from alerts.alertmanager import PayloadError, parse_notification
 from alerts.policy import priority_of
 from bot import migrate
 from bot.pagerduty import webhook as pagerduty_webhook
+from bot.replay_guard import window_end
 from bot.webhook_auth import is_authorised
 
 if TYPE_CHECKING:
@@ -105,11 +107,38 @@ async def slack_events(request: web.Request) -> web.Response:
     if not verifier.is_valid_request(body, dict(request.headers)):
         service.metrics.webhook_rejected.labels("slack", "unauthorised").inc()
         return _error(401, "missing, wrong or expired Slack signature")
-    if not service.replays.first_time(signature):
+    now = datetime.now(UTC)
+    expires_at = window_end(request.headers.get("X-Slack-Request-Timestamp"), now)
+    if not await service.replays.first_time(f"sig:{signature}", expires_at, now):
         service.metrics.webhook_rejected.labels("slack", "replayed").inc()
         return _error(401, "replayed request")
-    bolt_response = await service.slack_app.async_dispatch(bolt_request)
+    event_key = _event_key(body)
+    if event_key and not await service.replays.first_time(event_key, expires_at, now):
+        # Slack's retry of an event another replica (or this one) already took: answering
+        # 2xx stops the retries; running it again would double its effect.
+        service.metrics.webhook_rejected.labels("slack", "duplicate").inc()
+        return web.Response(status=200)
+    try:
+        bolt_response = await service.slack_app.async_dispatch(bolt_request)
+    except BaseException:
+        if event_key:
+            await service.replays.forget(event_key)
+        raise
+    if event_key and bolt_response.status >= 500:
+        await service.replays.forget(event_key)
     return await to_aiohttp_response(bolt_response)
+
+
+def _event_key(body: bytes) -> str | None:
+    """The Events API's event id of a (signed) JSON body, as a receipt key."""
+    if not body.lstrip().startswith(b"{"):
+        return None  # slash commands and clicks are form-encoded and carry no event id
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    event_id = data.get("event_id") if isinstance(data, dict) else None
+    return f"event:{event_id}" if isinstance(event_id, str) and event_id else None
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -216,3 +216,16 @@ class AuditEvent(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_log_subject", "subject", "id"),)
+
+
+class SlackRequestReceipt(Base):
+    """A Slack request signature (or event id) already accepted, kept until Slack's five
+    minute window for it ends: a copy sent to another replica, or after a restart, is a
+    replay. Keys are prefixed by kind ("sig:", "event:")."""
+
+    __tablename__ = "slack_request_receipts"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_slack_request_receipts_expires_at", "expires_at"),)

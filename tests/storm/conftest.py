@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from bot.config import BUNDLED_EXAMPLE
+from bot.sandbox.driver import BotResponse
 from bot.sandbox.emulator import Message, SlackEmulator, default_workspace
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_TOKEN
 from tests.support.databases import fresh_database
@@ -124,6 +125,34 @@ async def start_replica(
     yield start
     for replica in started:
         replica.stop()
+
+
+async def two_replicas(
+    start_replica: StartReplica, database_url: str, tmp_path: Path
+) -> tuple[Replica, Replica, Path]:
+    """Two replicas on one database, with the bundled example config."""
+    config = tmp_path / "chatops.yaml"
+    config.write_text(BUNDLED_EXAMPLE.read_text())
+    return (
+        await start_replica(database_url, config, "a"),
+        await start_replica(database_url, config, "b"),
+        config,
+    )
+
+
+async def deploy_requested(
+    emulator: SlackEmulator, replica: Replica, channel: str = "C0000DEPLY"
+) -> tuple[BotResponse, Message]:
+    """`/deploy api v1.4.0 production` sent to `replica`; its answer and the request posted."""
+    emulator.bot_url = f"{replica.url}/slack/events"
+    response = await emulator.send_command(
+        "/deploy", "api v1.4.0 production", user="U0000DEP01", channel=channel
+    )
+    assert response.status == 200
+    request = await emulator.wait_for(
+        lambda: next((m for m in emulator.messages(channel) if m.blocks), None), timeout=15
+    )
+    return response, request
 
 
 async def wait_ready(replica: Replica) -> None:

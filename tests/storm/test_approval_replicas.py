@@ -12,10 +12,9 @@ import aiohttp
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bot.config import BUNDLED_EXAMPLE
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.payloads import reaction_event
-from tests.storm.conftest import StartReplica
+from tests.storm.conftest import StartReplica, deploy_requested, two_replicas
 
 CHANNEL = "C0000DEPLY"
 
@@ -34,20 +33,9 @@ async def query(database_url: str, sql: str, *args: object) -> list[asyncpg.Reco
 async def test_an_approval_reaching_both_processes_runs_the_deploy_once(
     pg_url: str, start_replica: StartReplica, storm_emulator: SlackEmulator, tmp_path: Path
 ) -> None:
-    config = tmp_path / "chatops.yaml"
-    config.write_text(BUNDLED_EXAMPLE.read_text())
-    first = await start_replica(pg_url, config, "a")
-    second = await start_replica(pg_url, config, "b")
+    first, second, _config = await two_replicas(start_replica, pg_url, tmp_path)
     emulator = storm_emulator
-    emulator.bot_url = f"{first.url}/slack/events"
-
-    response = await emulator.send_command(
-        "/deploy", "api v1.4.0 production", user="U0000DEP01", channel=CHANNEL
-    )
-    assert response.status == 200
-    request = await emulator.wait_for(
-        lambda: next((m for m in emulator.messages(CHANNEL) if m.blocks), None), timeout=15
-    )
+    _, request = await deploy_requested(emulator, first, CHANNEL)
     # Slack shows the message a moment before the outbox has recorded its ts; a reaction in
     # that instant would not be recognised (no person reacts within milliseconds).
     for _ in range(100):
@@ -85,7 +73,9 @@ async def test_an_approval_reaching_both_processes_runs_the_deploy_once(
             async with http.post(f"{url}/slack/events", data=body, headers=headers) as r:
                 return r.status
 
-        assert await asyncio.gather(deliver(first.url), deliver(second.url)) == [200, 200]
+        # One takes it; the other sees the signature already accepted and refuses the copy.
+        statuses = await asyncio.gather(deliver(first.url), deliver(second.url))
+        assert sorted(statuses) == [200, 401]
 
     await emulator.wait_for(
         lambda: "Succeeded" in json.dumps(emulator.message(CHANNEL, request.ts).blocks),  # type: ignore[union-attr]
