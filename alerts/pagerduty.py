@@ -20,12 +20,13 @@ force, and `event.agent` who or what made the change (a user for a manual reassi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.json_bodies import JsonBodyError, load_json
 
 ROUTED_EVENT_TYPES: frozenset[str] = frozenset(
     {
@@ -156,9 +157,9 @@ def parse_webhook(body: bytes) -> PagerDutyWebhook:
     The body must be the raw bytes that were signed; verify the signature first.
     """
     try:
-        raw = json.loads(body)
-    except ValueError as exc:
-        raise WebhookPayloadError(f"PagerDuty webhook is not valid JSON: {exc}") from None
+        raw = load_json(body)
+    except JsonBodyError as exc:
+        raise WebhookPayloadError(f"PagerDuty webhook: {exc}") from None
     if not isinstance(raw, dict):
         raise WebhookPayloadError("PagerDuty webhook body must be a JSON object")
     try:

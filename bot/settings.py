@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     alertmanager_webhook_token: SecretStr | None = None
+    alertmanager_webhook_username: str = Field(
+        default="alertmanager",
+        description="The basic-auth username Alertmanager must send with the webhook token.",
+    )
     alertmanager_url: str | None = None
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com"

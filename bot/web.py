@@ -6,9 +6,9 @@ calls) happens after the answer in the delivery processor and the outbox.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -18,10 +18,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 
 from alerts.alertmanager import PayloadError, parse_notification
+from alerts.json_bodies import MAX_DEPTH, JsonBodyError, is_json_content_type, load_json
 from alerts.policy import priority_of
 from bot import migrate
 from bot.pagerduty import webhook as pagerduty_webhook
 from bot.replay_guard import window_end
+from bot.slack_edge import event_key_of, too_deep
 from bot.webhook_auth import is_authorised
 
 if TYPE_CHECKING:
@@ -54,7 +56,11 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     service = _service(request)
     started = time.perf_counter()
     metrics = service.metrics
-    if not is_authorised(request.headers.get("Authorization"), service.alertmanager_token):
+    if not is_authorised(
+        request.headers.get("Authorization"),
+        service.alertmanager_token,
+        username=service.settings.alertmanager_webhook_username,
+    ):
         metrics.webhook_rejected.labels("alertmanager", "unauthorised").inc()
         return web.json_response(
             {"status": "error", "error": "missing or wrong token"},
@@ -66,10 +72,10 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         metrics.webhook_rejected.labels("alertmanager", "too_large").inc()
         return body
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(body)
+    except JsonBodyError as exc:
         metrics.webhook_rejected.labels("alertmanager", "not_json").inc()
-        return _error(400, "body is not valid JSON")
+        return _error(400, str(exc))
     try:
         notification = parse_notification(data)
     except PayloadError as exc:
@@ -93,31 +99,35 @@ async def slack_events(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     signature = request.headers.get("X-Slack-Signature", "")
-    bolt_request = AsyncBoltRequest(
-        body=body.decode("utf-8", errors="replace"),
-        query=request.query_string,
-        headers={k: v for k, v in request.headers.items()},
-    )
     # Verified here rather than inside bolt so that a rotated signing secret (SIGHUP)
     # takes effect at once. Only a validly signed, fresh request enters the replay memory
     # (so unsigned junk cannot fill it); a second copy of one is refused before anything runs.
+    # Bolt parses the body as soon as its request is built, so that comes after the checks.
     verifier = service.slack_verifier
     if verifier is None:
         return _error(404, "this bot receives Slack requests over Socket Mode")
     if not verifier.is_valid_request(body, dict(request.headers)):
         service.metrics.webhook_rejected.labels("slack", "unauthorised").inc()
         return _error(401, "missing, wrong or expired Slack signature")
+    if too_deep(body):
+        service.metrics.webhook_rejected.labels("slack", "invalid").inc()
+        return _error(400, f"body nests deeper than {MAX_DEPTH} levels")
     now = datetime.now(UTC)
     expires_at = window_end(request.headers.get("X-Slack-Request-Timestamp"), now)
     if not await service.replays.first_time(f"sig:{signature}", expires_at, now):
         service.metrics.webhook_rejected.labels("slack", "replayed").inc()
         return _error(401, "replayed request")
-    event_key = _event_key(body)
+    event_key = event_key_of(body)
     if event_key and not await service.replays.first_time(event_key, expires_at, now):
         # Slack's retry of an event another replica (or this one) already took: answering
         # 2xx stops the retries; running it again would double its effect.
         service.metrics.webhook_rejected.labels("slack", "duplicate").inc()
         return web.Response(status=200)
+    bolt_request = AsyncBoltRequest(
+        body=body.decode("utf-8", errors="replace"),
+        query=request.query_string,
+        headers={k: v for k, v in request.headers.items()},
+    )
     try:
         bolt_response = await service.slack_app.async_dispatch(bolt_request)
     except BaseException:
@@ -127,18 +137,6 @@ async def slack_events(request: web.Request) -> web.Response:
     if event_key and bolt_response.status >= 500:
         await service.replays.forget(event_key)
     return await to_aiohttp_response(bolt_response)
-
-
-def _event_key(body: bytes) -> str | None:
-    """The Events API's event id of a (signed) JSON body, as a receipt key."""
-    if not body.lstrip().startswith(b"{"):
-        return None  # slash commands and clicks are form-encoded and carry no event id
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    event_id = data.get("event_id") if isinstance(data, dict) else None
-    return f"event:{event_id}" if isinstance(event_id, str) and event_id else None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -172,11 +170,28 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
+def json_only(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Refuse a webhook body that is not declared JSON (415), before anything reads it.
+    Alertmanager, Grafana and PagerDuty all send `application/json`."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not is_json_content_type(request.content_type):
+            return _error(
+                415,
+                f"Content-Type must be application/json, not {request.content_type[:100]!r}",
+            )
+        return await handle(request)
+
+    return checked
+
+
 def build_web_app(service: Service) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service
-    app.router.add_post("/webhooks/alertmanager", alertmanager_webhook)
-    app.router.add_post("/webhooks/pagerduty", pagerduty_webhook.handler(service))
+    app.router.add_post("/webhooks/alertmanager", json_only(alertmanager_webhook))
+    app.router.add_post("/webhooks/pagerduty", json_only(pagerduty_webhook.handler(service)))
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -23,6 +23,7 @@ def test_anything_else_is_refused() -> None:
         "Bearer wrong",
         "Token s3cret",
         basic("s3cret", "x"),
+        basic("intruder", "s3cret"),  # right password, another username
         "Basic !!!notbase64",
         "Basic " + base64.b64encode(b"nocolon").decode(),
     ]:
