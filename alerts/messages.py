@@ -83,3 +83,9 @@ STORM_OVER_FOOTER = (
 )
 STORM_MORE = "…and {count} more."
 STORM_OWN_MESSAGE = "posted separately"
+
+# Link labels: fixed words, never text from the alert (alerts/slack_text.link).
+LINK_SOURCE = "Source"
+LINK_RUNBOOK_DOC = "Runbook doc"
+LINK_SILENCE = "Silence in Alertmanager"
+LINK_PAGERDUTY = "Open in PagerDuty"

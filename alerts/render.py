@@ -16,6 +16,7 @@ from urllib.parse import quote
 from alerts import messages as m
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR
+from alerts.slack_text import escape, inline_code, join_url, link
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -68,11 +69,6 @@ def mention_markup(principal: str) -> str:
     return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
-def _escape(text: str) -> str:
-    # Slack mrkdwn treats <, > and & as control characters.
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _date(moment: datetime, pattern: str, **values: Any) -> str:
     return pattern.format(
         unix=int(moment.timestamp()), fallback=moment.strftime("%Y-%m-%d %H:%M UTC"), **values
@@ -85,27 +81,26 @@ def title(group: GroupView) -> str:
 
 
 def silence_url(group: GroupView) -> str | None:
+    """Alertmanager's "new silence" page for the group (its UI routes in the fragment)."""
     if not group.external_url:
         return None
     labels = group.group_labels or group.common_labels
     matchers = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{group.external_url.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}')}"
+    fragment = "/silences/new?filter=" + quote("{" + matchers + "}", safe="")
+    return join_url(group.external_url, "/", fragment=fragment)
 
 
 def _links(group: GroupView) -> list[str]:
-    links: list[str] = []
     source = next((a.generator_url for a in group.alerts if a.generator_url), "")
-    if source:
-        links.append(f"<{source}|Source>")
     runbook_url = group.common_annotations.get("runbook_url") or next(
         (a.annotations.get("runbook_url", "") for a in group.alerts), ""
     )
-    if runbook_url:
-        links.append(f"<{runbook_url}|Runbook doc>")
-    silence = silence_url(group)
-    if silence:
-        links.append(f"<{silence}|Silence in Alertmanager>")
-    return links
+    candidates = [
+        link(source, m.LINK_SOURCE),
+        link(runbook_url, m.LINK_RUNBOOK_DOC),
+        link(silence_url(group) or "", m.LINK_SILENCE),
+    ]
+    return [found for found in candidates if found]
 
 
 def _alert_line(alert: AlertView, now: datetime) -> str:
@@ -113,11 +108,11 @@ def _alert_line(alert: AlertView, now: datetime) -> str:
     where = alert.labels.get("instance") or alert.labels.get("pod") or alert.labels.get("service")
     summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
     age = format_duration((alert.ends_at or now) - alert.starts_at)
-    parts = [f"{icon} *{_escape(alert.name or 'alert')}*"]
+    parts = [f"{icon} *{escape(alert.name or 'alert')}*"]
     if where:
-        parts.append(f"`{_escape(where)}`")
+        parts.append(inline_code(where))
     if summary:
-        parts.append(f"— {_escape(summary)}")
+        parts.append(f"— {escape(summary)}")
     parts.append(f"_({alert.status} {age})_")
     return " ".join(parts)
 
@@ -150,9 +145,9 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
     if group.mention and not resolved:
         body.append(mention_markup(group.mention))
     if summary:
-        body.append(f"*{_escape(summary)}*")
+        body.append(f"*{escape(summary)}*")
     if description:
-        body.append(_escape(description))
+        body.append(escape(description))
     if body:
         blocks.append(
             _section(" ".join(body[:1]) + ("\n" + "\n".join(body[1:]) if len(body) > 1 else ""))
@@ -194,7 +189,9 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
 
     if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
         blocks = [*blocks[: MAX_BLOCKS - 1], _context(m.MORE_ALERTS.format(count="more"))]
-    fallback = f"[{group.priority}] {state} {name}" + (f": {summary}" if summary else "")
+    fallback = f"[{group.priority}] {state} {escape(name)}" + (
+        f": {escape(summary)}" if summary else ""
+    )
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
 
 
@@ -206,7 +203,7 @@ def _fields(group: GroupView, now: datetime) -> list[Block]:
             fields.append(
                 {
                     "type": "mrkdwn",
-                    "text": clip(f"*{label.capitalize()}*\n{_escape(value)}", MAX_FIELD),
+                    "text": clip(f"*{label.capitalize()}*\n{escape(value)}", MAX_FIELD),
                 }
             )
     if len(group.alerts) > 1:
@@ -235,8 +232,8 @@ def _status_line(group: GroupView, now: datetime) -> str:
         )
     if group.acked_by and group.acked_at and group.acked_by != PAGERDUTY_ACTOR:
         parts.append(_date(group.acked_at, m.ACKED_BY, user=group.acked_by))
-    if group.pagerduty:
-        parts.append(group.pagerduty)
+    if group.pagerduty:  # may name a PagerDuty user: outside text
+        parts.append(escape(group.pagerduty))
     return " · ".join(parts)
 
 
@@ -297,8 +294,8 @@ def render_digest(items: list[DigestItem], now: datetime, *, every: str) -> dict
     for item in items:
         icon = m.RESOLVED_ICON if item.status != "firing" else "•"
         age = format_duration((item.resolved_at or now) - item.firing_since)
-        summary = f" — {_escape(item.summary)}" if item.summary else ""
-        lines.append(f"{icon} *{_escape(item.name)}*{summary} _({item.status} {age})_")
+        summary = f" — {escape(item.summary)}" if item.summary else ""
+        lines.append(f"{icon} *{escape(item.name)}*{summary} _({item.status} {age})_")
     title_text = m.DIGEST_TITLE.format(count=len(firing))
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(title_text, MAX_HEADER)}}
@@ -334,24 +331,25 @@ def render_incident(incident: IncidentView) -> dict[str, Any]:
     fields: list[Block] = [
         {
             "type": "mrkdwn",
-            "text": clip(f"*Service*\n{_escape(incident.service_name)}", MAX_FIELD),
+            "text": clip(f"*Service*\n{escape(incident.service_name)}", MAX_FIELD),
         },
-        {"type": "mrkdwn", "text": f"*Urgency*\n{_escape(incident.urgency)}"},
+        {"type": "mrkdwn", "text": f"*Urgency*\n{escape(incident.urgency)}"},
     ]
     if incident.assignees:
         fields.append(
             {
                 "type": "mrkdwn",
-                "text": clip(f"*Assigned*\n{_escape(incident.assignees)}", MAX_FIELD),
+                "text": clip(f"*Assigned*\n{escape(incident.assignees)}", MAX_FIELD),
             }
         )
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}},
         {"type": "section", "fields": fields},
     ]
-    context = [f"<{incident.html_url}|Open in PagerDuty>"] if incident.html_url else []
-    if incident.note:
-        context.append(incident.note)
+    opened = link(incident.html_url, m.LINK_PAGERDUTY)
+    context = [opened] if opened else []
+    if incident.note:  # names PagerDuty users: outside text
+        context.append(escape(incident.note))
     if context:
         blocks.append(_context(" · ".join(context)))
     if incident.status != "resolved":
@@ -364,7 +362,8 @@ def render_incident(incident: IncidentView) -> dict[str, Any]:
         blocks.append(
             {"type": "actions", "block_id": f"pd-{incident.incident_id}", "elements": buttons}
         )
-    return {"text": clip(heading, MAX_FALLBACK), "blocks": blocks}
+    # The header is plain_text (no markup); the fallback text is parsed like mrkdwn.
+    return {"text": clip(escape(heading), MAX_FALLBACK), "blocks": blocks}
 
 
 @dataclass(frozen=True)
@@ -389,7 +388,7 @@ def render_storm(
     for item in ordered[:shown]:
         icon = m.RESOLVED_ICON if item.status != "firing" else "•"
         note = f" _({m.STORM_OWN_MESSAGE})_" if item.own_message else ""
-        lines.append(f"{icon} {_escape(item.name)}{note}")
+        lines.append(f"{icon} {escape(item.name)}{note}")
     if len(ordered) > shown:
         lines.append(m.STORM_MORE.format(count=len(ordered) - shown))
     blocks: list[Block] = [
@@ -398,6 +397,6 @@ def render_storm(
     blocks.extend(packed_sections(lines)[: MAX_BLOCKS - 3])
     footer = m.STORM_OVER_FOOTER if over else m.STORM_FOOTER.format(threshold=threshold)
     blocks.append(_context(footer))
-    names = ", ".join(i.name for i in firing[:10])
+    names = ", ".join(escape(i.name) for i in firing[:10])
     fallback = f"{heading}: {names}" if names else heading
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}

@@ -18,6 +18,7 @@ from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import match_route
+from alerts.slack_text import escape, inline_code
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
@@ -128,11 +129,11 @@ async def silence(
             comment=f"Silenced from Slack ({channel}) by {user}",
         )
     except SilenceError as exc:
-        return Outcome(False, m.SILENCE_FAILED.format(error=exc))
+        return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
     async with sessions.begin() as session:
         group = await session.get(AlertGroup, group_id)
         assert group is not None
-        shown = ", ".join(f"`{matcher}`" for matcher in matchers)
+        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers)
         await reply(
             session,
             group,

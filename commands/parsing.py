@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from actions.deploy.base import Target
+from alerts.slack_text import escape
 from commands import messages as m
 from commands.config import DeployConfig, ServiceConfig
 
@@ -94,11 +95,6 @@ def command_line(request: OperationRequest) -> str:
     if request.force:
         words.append(FORCE)
     return " ".join(words)
-
-
-def escape(text: str) -> str:
-    """Slack mrkdwn treats <, > and & as control characters (mentions, links)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def echo(value: str) -> str:

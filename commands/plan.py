@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from actions.deploy.base import COLOURS, Colour, DeploymentState, Target, other
+from alerts.slack_text import escape
 from commands import messages as m
 from commands.config import DeployConfig, EnvironmentConfig
 from commands.parsing import (
@@ -30,7 +31,6 @@ from commands.parsing import (
     OperationRequest,
     RollbackRequest,
     ShiftRequest,
-    escape,
 )
 
 Kind = Literal["deploy", "shift", "rollback"]

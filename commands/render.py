@@ -14,10 +14,11 @@ from typing import Any
 from actions.deploy.base import COLOURS, DeploymentState, other
 from alerts.durations import format_duration
 from alerts.render import mention_markup
+from alerts.slack_text import escape
 from commands import messages as m
 from commands.approval import FINAL, OPEN, Approval, ApprovalRequest, Outcome, approvers_for
 from commands.config import DeployConfig
-from commands.parsing import UsageError, command_line, escape
+from commands.parsing import UsageError, command_line
 from commands.plan import (
     OperationPlan,
     Refusal,

@@ -34,6 +34,7 @@ from alerts.runbooks.model import (
     Step,
 )
 from alerts.runbooks.templates import TemplateError, fill
+from alerts.slack_text import escape
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -106,11 +107,6 @@ def parse_step_click(action_id: object) -> StepClick:
     if click is None:
         raise ButtonError("not a runbook step action id")
     return click
-
-
-def escape(text: str) -> str:
-    # Slack mrkdwn treats <, > and & as control characters (`<colour>` would be a link).
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def state_of(progress: Progress, step_id: str) -> StepState:

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from alerts.runbooks.render import escape
+from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import reply
 from bot.clock import Clock

@@ -31,6 +31,7 @@ from actions.steps.registry import (
     StepRegistry,
 )
 from alerts.durations import format_duration
+from alerts.slack_text import code_block, escape, inline_code
 from bot.clock import Clock
 from bot.runbooks.config import KubernetesConnection
 
@@ -41,15 +42,9 @@ if TYPE_CHECKING:
 MAX_OUTPUT = 2800
 
 
-def code_block(text: str, *, limit: int = MAX_OUTPUT) -> str:
-    """`text` as a Slack code block, keeping its end (the newest log lines) when too long."""
-    text = text.replace("```", "'''").rstrip("\n")
-    if len(text) > limit:
-        kept = text[-limit:]
-        kept = kept.split("\n", 1)[1] if "\n" in kept else kept
-        dropped = text[: len(text) - len(kept)].count("\n") + 1
-        text = f"… {dropped} earlier line(s) not shown (Slack's message limit)\n{kept}"
-    return f"```\n{text or '(empty)'}\n```"
+def output_block(text: str) -> str:
+    """Output of the outside world (logs, tables): escaped, and within a section's size."""
+    return code_block(text, limit=MAX_OUTPUT)
 
 
 class KubeConnector:
@@ -85,9 +80,9 @@ async def _guarded(run: Callable[[], Awaitable[StepOutcome]]) -> StepOutcome:
     try:
         return await run()
     except KubeApiError as exc:
-        return StepOutcome(False, str(exc))
+        return StepOutcome(False, escape(str(exc)))
     except ValueError as exc:  # KubeOperations re-checks names and counts
-        return StepOutcome(False, str(exc))
+        return StepOutcome(False, escape(str(exc)))
 
 
 def _pods_table(pods: list[PodSummary]) -> str:
@@ -110,11 +105,11 @@ class K8sPods:
         async def run() -> StepOutcome:
             ops = await self._kube.operations()
             pods = await ops.pods(params.namespace, params.workload, now=self._clock.now())
-            where = f"`{params.namespace}/{params.workload}`"
+            where = inline_code(f"{params.namespace}/{params.workload}")
             if not pods:
                 return StepOutcome(True, f"Deployment {where} has no pods.")
             return StepOutcome(
-                True, f"{len(pods)} pod(s) of {where}:\n{code_block(_pods_table(pods))}"
+                True, f"{len(pods)} pod(s) of {where}:\n{output_block(_pods_table(pods))}"
             )
 
         return await _guarded(run)
@@ -128,8 +123,9 @@ class K8sLogs:
         async def run() -> StepOutcome:
             ops = await self._kube.operations()
             text = await ops.logs(params.namespace, params.workload, params.lines, params.container)
-            head = f"Last {params.lines} log line(s) of `{params.namespace}/{params.workload}`:"
-            return StepOutcome(True, f"{head}\n{code_block(text)}")
+            where = inline_code(f"{params.namespace}/{params.workload}")
+            head = f"Last {params.lines} log line(s) of {where}:"
+            return StepOutcome(True, f"{head}\n{output_block(text)}")
 
         return await _guarded(run)
 
@@ -187,7 +183,7 @@ class AlertmanagerSilence:
                 comment=f"Runbook {context.runbook_id} step {context.step_id}",
             )
         except SilenceError as exc:
-            return StepOutcome(False, str(exc))
+            return StepOutcome(False, escape(str(exc)))
         return StepOutcome(
             True, f"Silenced for {format_duration(params.duration)} (silence `{silence_id}`)."
         )
@@ -206,14 +202,14 @@ class HttpCheck:
             ):
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return StepOutcome(False, f"`{params.url}` did not answer ({type(exc).__name__})")
+            url = inline_code(params.url)
+            return StepOutcome(False, f"{url} did not answer ({type(exc).__name__})")
         took = timedelta(seconds=time.monotonic() - started)
         ok = status == params.expect_status
         verdict = "as expected" if ok else f"expected {params.expect_status}"
         millis = took.total_seconds() * 1000
-        return StepOutcome(
-            ok, f"`{params.url}` answered *{status}* ({verdict}) in {millis:.0f} ms."
-        )
+        url = inline_code(params.url)
+        return StepOutcome(ok, f"{url} answered *{status}* ({verdict}) in {millis:.0f} ms.")
 
 
 def bind_executors(

@@ -42,7 +42,8 @@ from alerts.runbooks import (
     resolve_action,
 )
 from alerts.runbooks import messages as rm
-from alerts.runbooks.render import FINISHED, StepButton, escape, state_of
+from alerts.runbooks.render import FINISHED, StepButton, state_of
+from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import message_key, priority_rank
 from bot.clock import Clock

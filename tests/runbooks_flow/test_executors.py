@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actions.steps.registry import K8sLogsParams, StepContext
 from bot.runbooks.config import KubernetesConnection
-from bot.runbooks.executors import MAX_OUTPUT, K8sLogs, KubeConnector, code_block
+from bot.runbooks.executors import MAX_OUTPUT, K8sLogs, KubeConnector, output_block
 from tests.servers.kube_api import KubeApiServer
 
 CONTEXT = StepContext(alert_group_id=1, runbook_id="DISK", step_id="logs", user="U0000ONC01")
@@ -40,5 +40,5 @@ async def test_a_failing_api_is_a_failed_outcome_not_an_exception(kube: KubeApiS
 
 
 def test_code_blocks_cannot_be_closed_by_the_text() -> None:
-    block = code_block("a```b")
-    assert block.count("```") == 2 and len(code_block("y\n" * 5000)) <= MAX_OUTPUT + 100
+    block = output_block("a```b")
+    assert block.count("```") == 2 and len(output_block("y\n" * 5000)) <= MAX_OUTPUT + 100
