@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from actions.aws.secrets import SecretsError
+from bot.access_log import app_runner
 from bot.config import Config
 from bot.service import Service, StartupError
 from bot.settings import Settings, with_secrets
@@ -59,7 +60,7 @@ async def serve(
     socket_mode = SocketMode.for_service(service)
     if socket_mode is not None:
         serve_http_events_off(service.web_app)
-    runner = web.AppRunner(service.web_app, handle_signals=False)
+    runner = app_runner(service.web_app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

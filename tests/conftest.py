@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from bot.access_log import app_runner
 from bot.clock import FakeClock
 from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.sandbox.emulator import SlackEmulator, default_workspace
@@ -131,7 +132,7 @@ async def start_service(
             settings, config or example_config, clock=clock or FakeClock(), run_workers=run_workers
         )
         await service.migrate()
-        runner = web.AppRunner(service.web_app, handle_signals=False)
+        runner = app_runner(service.web_app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
