@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.escalation.cli import add_routes_commands
 
     add_routes_commands(sub)
+    from bot.report.cli import add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 

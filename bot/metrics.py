@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot.report.live import OperationalMetrics
+
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # The seed's operational figures (incidents, MTTA/MTTR, deploys, approvals), fed by
+        # committed audit events once `operational.watch` is given the service's sessions.
+        self.operational = OperationalMetrics(self.registry)
         self.alerts_received = Counter(
             "chatops_alerts_received",
             "Alerts received from Alertmanager.",

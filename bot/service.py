@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 
 from actions.alertmanager import AlertmanagerClient
 from alerts.runbooks import RunbookError
@@ -56,7 +57,10 @@ class Service:
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         self.engine: AsyncEngine = create_engine(settings.database_url)
-        self.sessions = session_factory(self.engine)
+        # A session class of this service's own, so its figures count only its commits.
+        observed: type[Session] = type("ServiceSession", (Session,), {})
+        self.metrics.operational.watch(observed)
+        self.sessions = session_factory(self.engine, observed)
         self.run_workers = run_workers
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         signing = (

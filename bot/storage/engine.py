@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession  # re-exported for callers
+from sqlalchemy.orm import Session
 
 
 def normalise_url(url: str) -> str:
@@ -51,5 +52,9 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, session_class: type[Session] = Session
+) -> async_sessionmaker[AsyncSession]:
+    """`session_class` lets one service observe its own sessions' events (bot/report/live.py)
+    without seeing those of another service in the same process."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
