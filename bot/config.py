@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, PagerDutyConfig
 from bot.leadership import LeaderConfig
+from bot.report.schedule import ReportConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
 
@@ -29,6 +30,8 @@ class Config(BaseModel):
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     runbooks: RunbooksConfig = Field(default_factory=RunbooksConfig)
     leader: LeaderConfig = Field(default_factory=LeaderConfig)
+    report: ReportConfig | None = None
+    """The weekly operations report in Slack; none when absent."""
 
 
 class ConfigError(Exception):

@@ -30,6 +30,7 @@ from bot.operations.feature import Operations
 from bot.outbox import Outbox, make_client
 from bot.outbox_queue import enqueue
 from bot.replay_guard import ReplayGuard
+from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
 from bot.settings import Settings
 from bot.slack_app import build_app, register
@@ -123,6 +124,11 @@ class Service:
             raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None
         self.group_listeners.append(self.runbooks.linker)
         self.group_listeners.append(self.operations.bake_watch)
+        self.weekly_report = (
+            WeeklyReport(self.sessions, config.report, self.clock, on_outbox=self.outbox.wake)
+            if config.report is not None
+            else None
+        )
         self.escalation = Escalation(
             sessions=self.sessions,
             engine=self.engine,
@@ -131,6 +137,7 @@ class Service:
             clock=self.clock,
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
+            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
         )
         self.group_listeners.append(self.escalation.listener)
         self.http: aiohttp.ClientSession | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -46,8 +46,11 @@ class Escalation:
         clock: Clock,
         metrics: Metrics,
         wake_outbox: Callable[[], None],
+        timer_jobs: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
         self._clock = clock
+        # Other durable timers that must run in exactly one replica (the weekly report).
+        self._timer_jobs = tuple(timer_jobs)
         self._metrics = metrics
         self._settings = settings
         on_outbox = wake_outbox
@@ -114,6 +117,11 @@ class Escalation:
         self._metrics.escalation_lag_seconds.set(max(lag, 0.0))
         if ran:
             self._on_outbox()
+        for job in self._timer_jobs:
+            try:
+                await job()
+            except Exception:
+                log.exception("timer job %s failed; retrying at the next pass", job)
         return ran
 
     def arm(self, due: datetime) -> None:

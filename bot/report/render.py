@@ -172,3 +172,73 @@ def to_json_data(current: Figures, previous: Figures | None = None) -> dict[str,
     if previous is not None:
         data["previous"] = to_plain(previous)
     return data
+
+
+def _line(label: str, now: str, before: str) -> str:
+    return f"*{label}*\n{now}  _(previous: {before})_"
+
+
+def to_blocks(current: Figures, previous: Figures, *, title: str) -> list[dict[str, Any]]:
+    """The weekly report as Block Kit: a header and a few sections of figure fields.
+
+    Only numbers the bot computed appear here (nothing from alert payloads), so no
+    escaping is needed; Slack allows 10 fields a section, each under 2,000 characters."""
+    incidents = " · ".join(f"{p} {current.incidents[p]}" for p in PRIORITIES)
+    incidents_before = " · ".join(f"{p} {previous.incidents[p]}" for p in PRIORITIES)
+    mtta = " · ".join(f"{p} {_seconds(current.time_to_ack[p].mean)}" for p in PRIORITIES[:2])
+    mtta_before = " · ".join(
+        f"{p} {_seconds(previous.time_to_ack[p].mean)}" for p in PRIORITIES[:2]
+    )
+    mttr = " · ".join(f"{p} {_seconds(current.time_to_recover[p].mean)}" for p in PRIORITIES[:2])
+    mttr_before = " · ".join(
+        f"{p} {_seconds(previous.time_to_recover[p].mean)}" for p in PRIORITIES[:2]
+    )
+    alerts_fields = [
+        _line("Incidents", incidents, incidents_before),
+        _line("Pages sent", str(current.pages), str(previous.pages)),
+        _line("MTTA", mtta, mtta_before),
+        _line("MTTR", mttr, mttr_before),
+        _line(
+            "Still unacknowledged",
+            str(sum(current.unacknowledged.values())),
+            str(sum(previous.unacknowledged.values())),
+        ),
+    ]
+    release_fields = [
+        _line(
+            "Deploys (succeeded)",
+            f"{current.deploys} ({current.deploys_succeeded})",
+            f"{previous.deploys} ({previous.deploys_succeeded})",
+        ),
+        _line(
+            "Deployment duration",
+            _seconds(current.deployment_duration.mean),
+            _seconds(previous.deployment_duration.mean),
+        ),
+        _line(
+            "Rollbacks (automatic)",
+            f"{current.rollbacks} ({current.automatic_rollbacks})",
+            f"{previous.rollbacks} ({previous.automatic_rollbacks})",
+        ),
+        _line("Rollback rate", _percent(current.rollback_rate), _percent(previous.rollback_rate)),
+        _line(
+            "Approval requests (approved/rejected/expired)",
+            _approvals(current),
+            _approvals(previous),
+        ),
+        _line(
+            "Approval wait",
+            _seconds(current.approval_wait.mean),
+            _seconds(previous.approval_wait.mean),
+        ),
+    ]
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in alerts_fields]},
+        {"type": "divider"},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in release_fields]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": DEFINITIONS + " `chatops report` has more."}],
+        },
+    ]
