@@ -49,7 +49,7 @@ def test_due_moments_follow_the_local_clock_and_daylight_saving() -> None:
 
 @pytest.mark.parametrize("every", ["monday", "mon 9", "lun 09:00", "mon 24:00", "monkey 09:00"])
 def test_a_weekly_time_people_cannot_mean_is_refused(every: str) -> None:
-    with pytest.raises(ValueError, match="weekly time|time of day"):
+    with pytest.raises(ValueError, match=r"weekly time|time of day"):
         parse_every(every)
 
 
