@@ -89,3 +89,8 @@ LINK_SOURCE = "Source"
 LINK_RUNBOOK_DOC = "Runbook doc"
 LINK_SILENCE = "Silence in Alertmanager"
 LINK_PAGERDUTY = "Open in PagerDuty"
+
+# Deliveries that could not be processed (bot/deliveries.py).
+DELIVERY_FAILED = (
+    "⚠️ 1 notification from {source} could not be shown: {error}, see `chatops deliveries show {id}`"
+)

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.report.cli import add_report_commands
 
     add_report_commands(sub)
+    from bot.deliveries_cli import add_deliveries_commands
+
+    add_deliveries_commands(sub)
     return parser
 
 

@@ -25,7 +25,7 @@ from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_no
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import place, priority_of
-from bot import audit, storm
+from bot import audit, deliveries, storm
 from bot.alert_groups import priority_rank, refresh_message, reply
 from bot.claims import xact_lock
 from bot.clock import Clock
@@ -299,8 +299,10 @@ class DeliveryProcessor:
         listeners: Sequence[GroupListener] = (),
         engine: AsyncEngine | None = None,
         on_storms: Callable[[int], None] | None = None,
+        on_failure: Callable[[deliveries.Failure], None] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._on_failure = on_failure
         self._config = config
         self._leader = TimerLeader(engine or sessions.kw["bind"], lock_id=PROCESSOR_LOCK_ID)
         self._on_storms = on_storms
@@ -372,11 +374,17 @@ class DeliveryProcessor:
                 await self._process_batch(urgent)
                 done += len(urgent)
                 continue
+            now = self._clock.now()
             async with self._sessions() as session:
+                held = await deliveries.held_groups(session, now)
                 ids = (
                     await session.scalars(
                         select(WebhookDelivery.id)
-                        .where(WebhookDelivery.state == "pending")
+                        .where(
+                            WebhookDelivery.state == "pending",
+                            deliveries.due(now),
+                            deliveries.not_held(held),
+                        )
                         .order_by(WebhookDelivery.id)
                         .limit(batch)
                     )
@@ -396,6 +404,7 @@ class DeliveryProcessor:
     async def _urgent(self, limit: int) -> list[int]:
         """Pending P0 deliveries with no older pending delivery of the same group."""
         older = aliased(WebhookDelivery)
+        now = self._clock.now()
         async with self._sessions() as session:
             return list(
                 (
@@ -404,6 +413,7 @@ class DeliveryProcessor:
                         .where(
                             WebhookDelivery.state == "pending",
                             WebhookDelivery.priority == 0,
+                            deliveries.due(now),
                             ~exists().where(
                                 older.state == "pending",
                                 older.group_key == WebhookDelivery.group_key,
@@ -421,24 +431,29 @@ class DeliveryProcessor:
         would make the database the bottleneck. A delivery that fails for a reason other
         than the database sends the batch back to one-at-a-time, to isolate it."""
         now = self._clock.now()
-        results: list[tuple[str, str]] = []
+        results: list[tuple[str, str, str]] = []
         try:
             async with self._sessions.begin() as session:
-                deliveries = (
+                rows = (
                     await session.scalars(
                         select(WebhookDelivery)
-                        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.state == "pending")
+                        .where(
+                            WebhookDelivery.id.in_(ids),
+                            WebhookDelivery.state == "pending",
+                            deliveries.due(now),
+                        )
                         .order_by(WebhookDelivery.id)
                         .with_for_update(skip_locked=True)
                     )
                 ).all()
                 # Groups in a fixed order, so two processors never wait on each other in a
                 # circle; the lock also covers creating a group that does not exist yet.
-                for key in sorted({str(d.body.get("groupKey", "")) for d in deliveries}):
+                for key in sorted({str(d.body.get("groupKey", "")) for d in rows}):
                     await xact_lock(session, f"group:{key}")
-                for delivery in deliveries:
+                for delivery in rows:
                     outcome = await self._apply(session, delivery, now)
-                    results.append((str(delivery.body.get("status", "")), outcome))
+                    status = str(delivery.body.get("status", ""))
+                    results.append((status, outcome, delivery.source))
         except SQLAlchemyError:
             raise  # the database is unwell: leave the deliveries pending and retry
         except Exception:
@@ -448,17 +463,20 @@ class DeliveryProcessor:
         self._report(results)
 
     async def _apply(self, session: AsyncSession, delivery: WebhookDelivery, now: datetime) -> str:
-        error = None
         try:
             notification = parse_notification(delivery.body)
-            outcome = await process_notification(
-                session, notification, self._config, now, self._listeners
-            )
         except PayloadError as exc:  # validated at intake; only an old row could fail
-            outcome, error = "invalid", str(exc)
-        delivery.state = "done" if error is None else "failed"
+            await deliveries.record_failure(
+                session, delivery, str(exc), self._config, now, retry=False
+            )
+            return "invalid"
+        outcome = await process_notification(
+            session, notification, self._config, now, self._listeners
+        )
+        delivery.state = "done"
         delivery.outcome = outcome
-        delivery.error = error
+        delivery.error = None
+        delivery.next_attempt_at = None
         delivery.processed_at = now
         return outcome
 
@@ -474,26 +492,36 @@ class DeliveryProcessor:
             except SQLAlchemyError:
                 raise
             except Exception as exc:
-                # A bug must not block every delivery behind this one: park it, loudly.
+                # A bug must not block every delivery behind this one: try it again
+                # later, then keep it as failed and say so (bot/deliveries.py).
                 log.exception("delivery %s could not be processed", delivery_id)
                 await session.rollback()
-                await self._mark_failed(delivery_id, f"{type(exc).__name__}: {exc}", now)
+                await self._record_failure(delivery_id, f"{type(exc).__name__}: {exc}", now)
                 return
             status = str(delivery.body.get("status", ""))
-        self._report([(status, outcome)])
+            source = delivery.source
+        self._report([(status, outcome, source)])
 
-    def _report(self, results: list[tuple[str, str]]) -> None:
+    def _report(self, results: list[tuple[str, str, str]]) -> None:
         wake = False
-        for status, outcome in results:
+        for status, outcome, source in results:
             if self._on_processed is not None:
                 self._on_processed(status, outcome)
-            wake = wake or outcome not in ("duplicate", "empty", "invalid")
+            if outcome == "invalid" and self._on_failure is not None:
+                self._on_failure(deliveries.Failure(source, status, final=True))
+            wake = wake or outcome not in ("duplicate", "empty")
         if wake and self._on_outbox is not None:
             self._on_outbox()
 
-    async def _mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+    async def _record_failure(self, delivery_id: int, error: str, now: datetime) -> None:
         async with self._sessions.begin() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
-            if delivery is not None:
-                delivery.state, delivery.outcome = "failed", "error"
-                delivery.error, delivery.processed_at = error[:2000], now
+            delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            if delivery is None or delivery.state != "pending":
+                return
+            failure = await deliveries.record_failure(session, delivery, error, self._config, now)
+        if failure.final and self._on_processed is not None:
+            self._on_processed(failure.status, "error")
+        if self._on_failure is not None:
+            self._on_failure(failure)
+        if failure.final and self._on_outbox is not None:
+            self._on_outbox()  # the announcement is queued

@@ -113,5 +113,28 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Deliveries whose processing failed, and crash recovery without a lookup (issue 10).
+        self.delivery_retries = Counter(
+            "chatops_webhook_delivery_retries",
+            "Stored webhook deliveries whose processing failed and that will be tried again.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.deliveries_failed = Counter(
+            "chatops_webhook_deliveries_failed",
+            "Stored webhook deliveries kept as failed after their last try (announced in Slack; "
+            "`chatops deliveries list`).",
+            ["source"],
+            registry=self.registry,
+        )
+        # Present at 0 from the start, so that the first failure shows as an increase.
+        self.deliveries_failed.labels("alertmanager")
+        self.outbox_unverified = Counter(
+            "chatops_outbox_resent_unverified",
+            "Slack posts of a stopped replica sent again without being able to look them up "
+            "first (missing_scope, not_in_channel...): possible duplicates.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -22,6 +22,7 @@ from alerts.runbooks import RunbookError
 from bot import migrate
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.deliveries import Failure
 from bot.escalation.feature import Escalation
 from bot.group_events import GroupListener
 from bot.intake import DeliveryProcessor, IntakeWriter
@@ -107,6 +108,7 @@ class Service:
             intake_busy=lambda: self.intake.busy,
             listeners=self.group_listeners,
             on_storms=self.metrics.storms_open.set,
+            on_failure=self._count_failure,
         )
         self.operations = Operations(
             self.sessions, config.deploy, self.clock, self.slack_client, on_outbox=self.outbox.wake
@@ -190,6 +192,10 @@ class Service:
     async def _finish_work(self) -> None:
         await self.processor.process_pending()
         await self.outbox.drain(max_passes=20)
+
+    def _count_failure(self, failure: Failure) -> None:
+        counter = self.metrics.deliveries_failed if failure.final else self.metrics.delivery_retries
+        counter.labels(failure.source).inc()
 
     def wake_processor(self) -> None:
         self.processor.wake()

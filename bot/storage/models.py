@@ -85,6 +85,10 @@ class WebhookDelivery(Base):
     # Migration 0007: read at intake so that a P0 is processed before a storm's backlog.
     priority: Mapped[int | None] = mapped_column(Integer)
     group_key: Mapped[str | None] = mapped_column(String(1024))
+    # Migration 0011: a delivery whose processing failed is tried again from
+    # `next_attempt_at` (None: due now) until `attempts` reaches the bound, then kept failed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         Index("ix_webhook_deliveries_state_id", "state", "id"),
@@ -177,6 +181,8 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Migration 0011: crash recovery could not look this row up in Slack (bot/outbox.py).
+    lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_slack_outbox_due", "state", "priority", "id"),

@@ -6,6 +6,9 @@ Revises: 0010
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0011"
 down_revision = "0010"
 branch_labels = None
@@ -13,8 +16,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.add_column(
+            sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
+        batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("slack_outbox") as batch:
+        batch.add_column(
+            sa.Column("lookup_failures", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("slack_outbox") as batch:
+        batch.drop_column("lookup_failures")
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.drop_column("next_attempt_at")
+        batch.drop_column("attempts")
