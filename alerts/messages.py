@@ -36,6 +36,9 @@ NOT_A_RESPONDER = (
     "your user or group to be added."
 )
 UNKNOWN_GROUP = "That alert is no longer known to the bot (it may have been cleaned up)."
+NOT_FROM_ITS_MESSAGE = (
+    "That button does not belong to the message it was clicked on, so nothing was done."
+)
 
 # Escalation and PagerDuty (issue 3).
 THREAD_RENOTIFY = "🔔 {mention}Still firing and not acknowledged ({duration} so far)."

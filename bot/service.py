@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from actions.alertmanager import AlertmanagerClient
 from alerts.runbooks import RunbookError
-from bot import migrate
+from bot import audit, migrate
+from bot.clicks import clicked_at
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.deliveries import Failure
@@ -218,6 +219,23 @@ class Service:
 
     def wake_outbox(self) -> None:
         self.outbox.wake()
+
+    async def refuse_click(
+        self, body: dict[str, Any], text: str, *, action: str, subject: str, reason: str
+    ) -> None:
+        """Audit a refused button click (with the message it came from) and tell the clicker."""
+        async with self.sessions.begin() as session:
+            audit.record(
+                session,
+                at=self.clock.now(),
+                actor=str((body.get("user") or {}).get("id", "")),
+                action=action,
+                subject=subject,
+                reason=reason,
+                clicked=":".join(clicked_at(body)),
+                via="slack",
+            )
+        await self.ephemeral_from_body(body, text)
 
     async def ephemeral_from_body(self, body: dict[str, Any], text: str) -> None:
         """Tell the person behind a Slack request something only they see."""

@@ -13,7 +13,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts import messages as m
-from bot import alert_buttons, audit
+from bot import alert_buttons
+from bot.clicks import clicked_on
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
 from bot.runbooks import handlers as runbooks
@@ -40,25 +41,26 @@ def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
 
 def register(app: AsyncApp, service: Service) -> None:
     async def refused(body: dict[str, Any], group_id: int, user: str, what: str) -> bool:
-        allowed = await alert_buttons.may_respond(
+        if not await clicked_on(service.sessions, body, f"alert-group:{group_id}"):
+            # The value names a group the clicked message was not posted for.
+            reason, answer = "button not from the group's message", m.NOT_FROM_ITS_MESSAGE
+        elif await alert_buttons.may_respond(
             service.sessions,
             service.config.alerts,
             group_id=group_id,
             user=user,
             members=service.operations.directory.members,
-        )
-        if allowed:
+        ):
             return False
-        async with service.sessions.begin() as session:
-            audit.record(
-                session,
-                at=service.clock.now(),
-                actor=user,
-                action=f"alert.{what}.refused",
-                subject=f"alert-group:{group_id}",
-                reason="not a responder",
-            )
-        await service.ephemeral_from_body(body, m.NOT_A_RESPONDER)
+        else:
+            reason, answer = "not a responder", m.NOT_A_RESPONDER
+        await service.refuse_click(
+            body,
+            answer,
+            action=f"alert.{what}.refused",
+            subject=f"alert-group:{group_id}",
+            reason=reason,
+        )
         return True
 
     async def on_ack(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from actions.pagerduty import PagerError
 from actions.pagerduty.incidents import validate_incident_id
 from alerts import messages as m
 from bot import audit
+from bot.clicks import clicked_on
 from bot.pagerduty.models import PagerDutyIncident
 from bot.pagerduty.webhook import incident_key, post_incident
 
@@ -47,6 +48,17 @@ async def act(service: Service, body: dict[str, Any], what: str) -> None:
         validate_incident_id(incident_id)
     except ValueError:
         await service.ephemeral_from_body(body, "That button is not valid any more.")
+        return
+    if not await clicked_on(service.sessions, body, incident_key(incident_id)):
+        # Only incidents the bot posted, from their own message: a value naming any
+        # other incident would act in PagerDuty on something nobody here was shown.
+        await service.refuse_click(
+            body,
+            m.NOT_FROM_ITS_MESSAGE,
+            action=f"pagerduty.{what}.refused",
+            subject=incident_key(incident_id),
+            reason="button not from the incident's message",
+        )
         return
     email = service.config.pagerduty.users.get(user)
     if not email:

@@ -45,10 +45,10 @@ class RunbooksConfig(BaseModel):
     oncall: list[str] | None = Field(
         default=None,
         description=(
-            "Who may click Run: user ids (U...) or user-group ids (S...), resolved like "
-            "deployers. Read-only steps run at once for them; steps that change things ask "
-            "for approval. Others are told so ephemerally. Unset: anyone in the channel may "
-            "Run; an empty list: nobody. Done and Skip stay open to everyone."
+            "Who may click Run, Done and Skip: user ids (U...) or user-group ids (S...), "
+            "resolved like deployers. Read-only steps run at once for them; steps that change "
+            "things ask for approval. Others are told so ephemerally and nothing changes. "
+            "Unset: anyone in the channel may; an empty list: nobody."
         ),
     )
     approvers: list[str] | None = Field(

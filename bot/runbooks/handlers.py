@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from alerts import messages as m
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import ACTION_IDS
 from bot.alert_buttons import parse_group_id
+from bot.clicks import clicked_at, clicked_on
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -26,20 +28,22 @@ def register(app: AsyncApp, service: Service) -> None:
         if group_id is None:
             await service.ephemeral_from_body(body, rm.BUTTON_INVALID)
             return
+        if not await clicked_on(service.sessions, body, f"alert-group:{group_id}"):
+            await service.ephemeral_from_body(body, m.NOT_FROM_ITS_MESSAGE)
+            return
         answer = await service.runbooks.steps.open(group_id=group_id, user=_user(body))
         await _answer(service, body, answer.ephemeral)
 
     async def on_step(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         action = _action(body)
-        container = body.get("container") or {}
-        message = body.get("message") or {}
+        channel, message_ts = clicked_at(body)
         answer = await service.runbooks.steps.click(
             action_id=str(action.get("action_id", "")),
             value=str(action.get("value", "")),
             user=_user(body),
-            channel=str((body.get("channel") or {}).get("id") or container.get("channel_id") or ""),
-            message_ts=str(container.get("message_ts") or message.get("ts") or ""),
+            channel=channel,
+            message_ts=message_ts,
         )
         await _answer(service, body, answer.ephemeral)
 

@@ -46,6 +46,7 @@ from alerts.runbooks.render import FINISHED, StepButton, state_of
 from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import message_key, priority_rank
+from bot.clicks import message_key_at
 from bot.clock import Clock
 from bot.outbox_queue import enqueue
 from bot.runbooks import messages as m
@@ -57,7 +58,6 @@ from bot.runbooks.store import (
     checklist_key,
     checklist_of,
     group_of_key,
-    message_key_at,
     progress_of,
     set_step,
 )
@@ -149,7 +149,9 @@ class RunbookSteps:
             log.info("refused a runbook click: %s", exc)
             return Answer(False, rm.BUTTON_INVALID)
         now = self.clock.now()
-        if click == "run" and self.may_run is not None and not await self.may_run(user):
+        # Done and Skip say "handled" on the checklist everyone follows: the same people
+        # as Run.
+        if self.may_run is not None and not await self.may_run(user):
             async with self.sessions.begin() as session:
                 audit.record(
                     session,
@@ -160,6 +162,7 @@ class RunbookSteps:
                     runbook=button.runbook_id,
                     version=button.version,
                     step=button.step_id,
+                    click=click,
                     reason="not on call",
                     via="slack",
                 )
@@ -284,7 +287,7 @@ class RunbookSteps:
         self, session: AsyncSession, button: StepButton, channel: str, message_ts: str
     ) -> str | None:
         """Why the clicked message cannot carry this button, or None when it can."""
-        key = await message_key_at(session, channel, message_ts) if channel and message_ts else None
+        key = await message_key_at(session, channel, message_ts)
         clicked_group = group_of_key(key) if key else None
         if clicked_group is None:
             return m.UNKNOWN_MESSAGE

@@ -72,15 +72,6 @@ async def set_step(
     return row
 
 
-async def message_key_at(session: AsyncSession, channel: str, ts: str) -> str | None:
-    """The key of the bot's message at (channel, ts): which message a click came from."""
-    return (
-        await session.scalars(
-            select(SlackMessage.key).where(SlackMessage.channel == channel, SlackMessage.ts == ts)
-        )
-    ).first()
-
-
 async def alert_message(session: AsyncSession, alert_group_id: int) -> SlackMessage | None:
     return (
         await session.scalars(

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import aiohttp
 
-from alerts.config import PagerDutyConfig
 from bot.pagerduty_signature import sign
 from tests.escalation.conftest import WEBHOOK_SECRET, Bot
+from tests.pagerduty_flow.conftest import bot_with_posted_incident
 from tests.support.payloads import notification
 
 MIN = timedelta(minutes=1)
@@ -148,23 +148,9 @@ async def test_a_slack_acknowledgement_goes_to_pagerduty_once_and_its_echo_chang
 async def test_incident_buttons_act_in_pagerduty_as_the_clicker(
     sqlite_url: str, start_bot, example_config
 ) -> None:
-    config = example_config.model_copy(
-        update={
-            "pagerduty": PagerDutyConfig(
-                services={"PSERVC1": "C0000INCID"}, users={"U0000ONC01": "ada@example.com"}
-            )
-        }
+    bot, incident, message = await bot_with_posted_incident(
+        sqlite_url, start_bot, example_config, "Queue backlog"
     )
-    bot: Bot = await start_bot(sqlite_url, config=config)
-    incident = bot.pd.open_incident("Queue backlog")
-    await bot.pd.send_webhook(
-        f"{bot.url}/webhooks/pagerduty",
-        "incident.triggered",
-        bot.pd.webhook_data(incident),
-        WEBHOOK_SECRET,
-    )
-    await bot.running.settle()
-    [message] = bot.emulator.messages("C0000INCID")
 
     await bot.emulator.send_block_action(
         user="U0000APR01",

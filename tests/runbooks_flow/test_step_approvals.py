@@ -288,10 +288,14 @@ async def test_oncall_limits_who_may_run_a_read_only_step(
     await click(emulator, checklist, "run", step_value(checklist, "check-pods"), user=OUTSIDER)
 
     text = (await until(bot, lambda: ephemerals(emulator, OUTSIDER)))[-1]
-    assert "Only the on-call group" in text and "Nothing was run" in text
+    assert "Only the on-call group" in text and "Nothing was changed" in text
     assert not kube.requests
-    # Done and Skip stay open to everyone; a member of the on-call group may Run.
+    # Done and Skip are theirs too: an outsider's Done changes nothing.
     await click(emulator, checklist, "done", step_value(checklist, "clean-up"), user=OUTSIDER)
+    await until(bot, lambda: len(ephemerals(emulator, OUTSIDER)) == 2)
+    assert "1/3 done" not in progress(emulator.message(CHANNEL, checklist.ts))  # type: ignore[arg-type]
+    # A member of the on-call group may mark Done and Run.
+    await click(emulator, checklist, "done", step_value(checklist, "clean-up"), user=REQUESTER)
     await click(emulator, checklist, "run", step_value(checklist, "check-pods"), user=REQUESTER)
     await until(bot, lambda: kube.requests)
     await until(
