@@ -1,0 +1,1 @@
+"""PNG charts for Slack threads, rendered with matplotlib off screen (Agg)."""
