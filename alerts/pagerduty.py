@@ -1,57 +1,124 @@
-"""PagerDuty v3 webhook payloads, validated into typed models (no I/O here).
+"""PagerDuty v3 webhook payloads, read tolerantly into typed models (no I/O here).
 
-PagerDuty tells us when an incident changes (someone acknowledged it on their phone, the
-escalation policy moved on to the next responder, it was reassigned or resolved); the
-bot routes these into the service's channel and syncs acknowledgements back onto the
-alert group. Validation happens at the edge so that the routing code can rely on the
-fields it reads, and so that a bad payload is answered with a message naming the field.
+PagerDuty tells us when an incident changes (acknowledged on a phone, unacknowledged
+when the acknowledgement timed out, reassigned, delegated, resolved, reopened, a note
+added); the bot reflects each change on the Slack message and, for incidents that are
+our own pages, on the alert group and its escalation.
+
+PagerDuty disables a webhook subscription after three 4xx answers in a row, so a 4xx
+loses every later event too. The reader therefore checks only what the bot acts on:
+the envelope's `event.id` and `event.event_type`, and the incident's id (in `event.data`
+for the incident event types, in `event.data.incident` for notes, responders, status
+updates and conference bridges). Every other field is read when it has the expected
+shape and ignored (taken as absent) when it does not: real deliveries from 2021 carry no
+`data.created_at`, some send a `conference_bridge.conference_number` that is not a
+string, and PagerDuty adds fields, enum values and event types over time. An unknown
+event type parses with its raw `data`, so it can be acknowledged and counted.
 
 The envelope is documented as `{"event": {id, event_type, resource_type, occurred_at,
-agent, client, data}}`, where `data` depends on the event type. For the incident event
-types it is the incident itself (`data.type == "incident"`), which we lift into
-`PagerDutyWebhook.incident`; any other event keeps its raw `data`. `event_type` stays a
-string, because PagerDuty adds event types over time and an unknown one must be
-acknowledged and ignored, not rejected. Unknown keys are ignored for the same reason.
-
-For `incident.escalated` and `incident.reassigned`, PagerDuty documents no extra fields:
-the incident's `assignees` are the new responders, `escalation_policy` the policy in
-force, and `event.agent` who or what made the change (a user for a manual reassignment).
+agent, client, data}}`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from alerts.json_bodies import JsonBodyError, load_json
 
-ROUTED_EVENT_TYPES: frozenset[str] = frozenset(
+# `event.data` is the incident itself (`data.type == "incident"`).
+INCIDENT_EVENT_TYPES: frozenset[str] = frozenset(
     {
         "incident.triggered",
         "incident.acknowledged",
         "incident.unacknowledged",
-        "incident.escalated",
-        "incident.reassigned",
         "incident.resolved",
+        "incident.reopened",
+        "incident.reassigned",
+        "incident.delegated",
+        "incident.escalated",
+        "incident.priority_updated",
+        "incident.service_updated",
     }
 )
-# Every documented event type whose `data` is an incident, routed by us or not.
-INCIDENT_EVENT_TYPES: frozenset[str] = ROUTED_EVENT_TYPES | {
-    "incident.delegated",
-    "incident.priority_updated",
-    "incident.reopened",
+# `event.data` is about an incident and names it in `data.incident`.
+ACTIVITY_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "incident.annotated",
+        "incident.responder.added",
+        "incident.responder.replied",
+        "incident.status_update_published",
+        "incident.conference_bridge.updated",
+    }
+)
+ROUTED_EVENT_TYPES: frozenset[str] = INCIDENT_EVENT_TYPES | ACTIVITY_EVENT_TYPES
+# Documented types the bot has no use for: acknowledged, not counted as unknown.
+UNUSED_EVENT_TYPES: frozenset[str] = frozenset(
+    {"service.created", "service.updated", "service.deleted", "pagey.ping"}
+)
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
+# What the incident's status is after an event, when the payload's status is unusable.
+STATUS_AFTER: dict[str, str] = {
+    "incident.triggered": "triggered",
+    "incident.acknowledged": "acknowledged",
+    "incident.unacknowledged": "triggered",
+    "incident.resolved": "resolved",
+    "incident.reopened": "triggered",
 }
-
-IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
-Urgency = Literal["high", "low"]
 
 
 def is_routed(event_type: str) -> bool:
     """Whether the bot acts on this event type; every other type is acknowledged and dropped."""
     return event_type in ROUTED_EVENT_TYPES
+
+
+def is_unknown(event_type: str) -> bool:
+    """Neither acted on nor one of the documented types the bot has no use for."""
+    return not is_routed(event_type) and event_type not in UNUSED_EVENT_TYPES
+
+
+def _text_or_none(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _int_or_zero(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return 0
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _object_or_none(value: Any) -> Any:
+    return value if isinstance(value, Mapping) else None
+
+
+def _objects(value: Any) -> tuple[Any, ...]:
+    """The object entries of a list; anything else reads as an empty list."""
+    if not isinstance(value, list | tuple):
+        return ()
+    return tuple(item for item in value if isinstance(item, Mapping))
+
+
+Text = Annotated[str | None, BeforeValidator(_text_or_none)]
+Number = Annotated[int, BeforeValidator(_int_or_zero)]
+Moment = Annotated[datetime | None, BeforeValidator(_time_or_none)]
 
 
 class _Model(BaseModel):
@@ -61,63 +128,97 @@ class _Model(BaseModel):
 class Reference(_Model):
     """PagerDuty's `*_reference` objects: a user, service, team, escalation policy..."""
 
-    id: str
-    type: str | None = None
-    summary: str | None = None
-    self_url: str | None = Field(default=None, alias="self")
-    html_url: str | None = None
+    id: Text = None
+    type: Text = None
+    summary: Text = None
+    self_url: Text = Field(default=None, alias="self")
+    html_url: Text = None
+
+    @property
+    def name(self) -> str:
+        return self.summary or self.id or ""
 
 
-class Priority(_Model):
-    """The incident's priority as the account names it (e.g. "P1"); accounts may have none."""
-
-    summary: str
-    id: str | None = None
-    html_url: str | None = None
+OptionalReference = Annotated[Reference | None, BeforeValidator(_object_or_none)]
+References = Annotated[tuple[Reference, ...], BeforeValidator(_objects)]
 
 
-class ConferenceBridge(_Model):
-    conference_number: str | None = None
-    conference_url: str | None = None
+class IncidentRef(_Model):
+    """The incident an event is about: its id is what the bot needs to find it."""
+
+    id: str = Field(min_length=1)
+    summary: Text = None
+    html_url: Text = None
+
+
+class IncidentData(_Model):
+    """`event.data` for the incident event types; only `id` is required."""
+
+    id: str = Field(min_length=1)
+    type: Text = None
+    self_url: Text = Field(default=None, alias="self")
+    html_url: Text = None
+    number: Number = 0
+    status: Text = None
+    incident_key: Text = None
+    title: Text = None
+    urgency: Text = None
+    created_at: Moment = None
+    service: OptionalReference = None
+    assignees: References = ()
+    escalation_policy: OptionalReference = None
+    teams: References = ()
+    priority: OptionalReference = None
+
+    def status_after(self, event_type: str) -> str | None:
+        """The status to show: the payload's when PagerDuty documents it, else implied."""
+        if self.status in INCIDENT_STATUSES:
+            return self.status
+        return STATUS_AFTER.get(event_type)
+
+    @property
+    def assignee_names(self) -> str:
+        return ", ".join(a.name for a in self.assignees if a.name)
+
+
+class IncidentActivity(_Model):
+    """`event.data` for notes, responder requests, status updates and conference bridges."""
+
+    incident: IncidentRef
+    id: Text = None
+    type: Text = None
+    content: Text = None  # incident_note
+    message: Text = None  # incident_status_update, incident_responder
+    state: Text = None  # incident_responder: pending, joined, declined...
+    user: OptionalReference = None  # incident_responder: who was asked
+    requester: OptionalReference = None
+    escalation_policy: OptionalReference = None
+    conference_url: Text = None
+    conference_number: Text = None
+    conference_numbers: Annotated[tuple[dict[str, Any], ...], BeforeValidator(_objects)] = ()
+
+    @property
+    def numbers(self) -> list[str]:
+        found = [_text_or_none(entry.get("number")) for entry in self.conference_numbers]
+        if self.conference_number:
+            found.append(self.conference_number)
+        return [number for number in found if number]
 
 
 class WebhookClient(_Model):
     """Where the event was triggered, e.g. {"name": "PagerDuty"}."""
 
-    name: str | None = None
-
-
-class IncidentData(_Model):
-    """`event.data` for the incident event types."""
-
-    id: str
-    type: Literal["incident"]
-    self_url: str | None = Field(default=None, alias="self")
-    html_url: str
-    number: int
-    status: IncidentStatus
-    incident_key: str | None = None
-    title: str
-    urgency: Urgency
-    created_at: datetime
-    service: Reference
-    assignees: tuple[Reference, ...] = ()
-    escalation_policy: Reference | None = None
-    teams: tuple[Reference, ...] = ()
-    priority: Priority | None = None
-    conference_bridge: ConferenceBridge | None = None
-    # Documented as null, or an object saying why (e.g. merged into another incident).
-    resolve_reason: dict[str, Any] | None = None
+    name: Text = None
 
 
 class WebhookEvent(_Model):
-    id: str
-    event_type: str
-    resource_type: str
-    occurred_at: datetime
-    agent: Reference | None = None
-    client: WebhookClient | None = None
-    data: dict[str, Any]
+    id: str = Field(min_length=1)
+    event_type: str = Field(min_length=1)
+    resource_type: Text = None
+    occurred_at: Moment = None
+    agent: OptionalReference = None
+    client: Annotated[WebhookClient | None, BeforeValidator(_object_or_none)] = None
+    data: Any = None
 
 
 class PagerDutyWebhook(_Model):
@@ -125,26 +226,26 @@ class PagerDutyWebhook(_Model):
 
     event: WebhookEvent
     incident: IncidentData | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lift_incident(cls, value: Any) -> Any:
-        # Only raw JSON is rewritten: the incident always comes from event.data, so a
-        # top-level "incident" key in a payload is never trusted.
-        if not isinstance(value, Mapping) or not isinstance(value.get("event"), Mapping):
-            return value
-        event = value["event"]
-        data = event.get("data")
-        lifted = event.get("event_type") in INCIDENT_EVENT_TYPES and isinstance(data, Mapping)
-        return {"event": event, "incident": data if lifted else None}
+    activity: IncidentActivity | None = None
 
     @property
     def routed(self) -> bool:
         return is_routed(self.event.event_type)
 
+    @property
+    def incident_id(self) -> str | None:
+        if self.incident is not None:
+            return self.incident.id
+        return self.activity.incident.id if self.activity is not None else None
+
+    @property
+    def agent_name(self) -> str | None:
+        agent = self.event.agent
+        return agent.name or None if agent is not None else None
+
 
 class WebhookPayloadError(ValueError):
-    """The body is not a valid v3 webhook; `fields` names each offending field path."""
+    """The body is not a usable v3 webhook; `fields` names each offending field path."""
 
     def __init__(self, message: str, fields: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -152,7 +253,7 @@ class WebhookPayloadError(ValueError):
 
 
 def parse_webhook(body: bytes) -> PagerDutyWebhook:
-    """Validate a raw webhook body; raise `WebhookPayloadError` (a ValueError) naming the field.
+    """Read a raw webhook body; raise `WebhookPayloadError` naming every unusable field.
 
     The body must be the raw bytes that were signed; verify the signature first.
     """
@@ -162,22 +263,47 @@ def parse_webhook(body: bytes) -> PagerDutyWebhook:
         raise WebhookPayloadError(f"PagerDuty webhook: {exc}") from None
     if not isinstance(raw, dict):
         raise WebhookPayloadError("PagerDuty webhook body must be a JSON object")
-    try:
-        return PagerDutyWebhook.model_validate(raw)
-    except ValidationError as exc:
-        problems = [(_path(error["loc"]), error["msg"]) for error in exc.errors()]
+    problems: list[tuple[str, str]] = []
+    event = _validate(WebhookEvent, raw.get("event"), "event", problems)
+    incident: IncidentData | None = None
+    activity: IncidentActivity | None = None
+    event_type = event.event_type if event is not None else _raw_event_type(raw)
+    data = raw["event"].get("data") if isinstance(raw.get("event"), Mapping) else None
+    if event_type in INCIDENT_EVENT_TYPES:
+        incident = _validate(IncidentData, data, "event.data", problems)
+        if incident is not None and incident.type not in (None, "incident"):
+            problems.append(("event.data.type", f"'{incident.type}' is not an incident"))
+    elif event_type in ACTIVITY_EVENT_TYPES:
+        activity = _validate(IncidentActivity, data, "event.data", problems)
+    if problems or event is None:
         fields = tuple(dict.fromkeys(path for path, _ in problems))
         text = "; ".join(f"{path}: {msg}" for path, msg in problems)
-        raise WebhookPayloadError(f"invalid PagerDuty webhook: {text}", fields) from None
+        raise WebhookPayloadError(f"invalid PagerDuty webhook: {text}", fields)
+    return PagerDutyWebhook(event=event, incident=incident, activity=activity)
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    """`("incident", "assignees", 0, "id")` -> `event.data.assignees[0].id`."""
-    parts: list[int | str] = list(loc)
-    # `incident` is lifted out of event.data: name the field where PagerDuty sent it.
-    if parts[:1] == ["incident"]:
-        parts[:1] = ["event", "data"]
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "body"
+M = TypeVar("M", bound=_Model)
+
+
+def _raw_event_type(raw: Mapping[str, Any]) -> str | None:
+    event = raw.get("event")
+    return event.get("event_type") if isinstance(event, Mapping) else None
+
+
+def _validate(model: type[M], value: Any, where: str, problems: list[tuple[str, str]]) -> M | None:
+    if not isinstance(value, Mapping):
+        problems.append((where, "must be a JSON object"))
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        problems.extend((_path(where, error["loc"]), error["msg"]) for error in exc.errors())
+        return None
+
+
+def _path(where: str, loc: tuple[int | str, ...]) -> str:
+    """`("event.data", ("incident", "id"))` -> `event.data.incident.id`."""
+    text = where
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text

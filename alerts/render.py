@@ -320,6 +320,8 @@ class IncidentView:
     html_url: str
     assignees: str = ""
     note: str | None = None
+    escalation_policy: str = ""
+    priority: str = ""
 
 
 def render_incident(incident: IncidentView) -> dict[str, Any]:
@@ -341,6 +343,19 @@ def render_incident(incident: IncidentView) -> dict[str, Any]:
                 "type": "mrkdwn",
                 "text": clip(f"*Assigned*\n{escape(incident.assignees)}", MAX_FIELD),
             }
+        )
+    if incident.escalation_policy:
+        fields.append(
+            {
+                "type": "mrkdwn",
+                "text": clip(
+                    f"*Escalation policy*\n{escape(incident.escalation_policy)}", MAX_FIELD
+                ),
+            }
+        )
+    if incident.priority:
+        fields.append(
+            {"type": "mrkdwn", "text": clip(f"*Priority*\n{escape(incident.priority)}", MAX_FIELD)}
         )
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}},

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import AlertGroup
 
-Change = Literal["opened", "updated", "resolved", "refired", "acknowledged"]
+# "unacknowledged": nobody holds it any more (PagerDuty unacknowledged or reopened it).
+Change = Literal["opened", "updated", "resolved", "refired", "acknowledged", "unacknowledged"]
 
 
 class GroupListener(Protocol):

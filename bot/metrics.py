@@ -79,6 +79,13 @@ class Metrics:
             ["action", "outcome"],
             registry=self.registry,
         )
+        self.pagerduty_unknown_events = Counter(
+            "chatops_pagerduty_unknown_events",
+            "PagerDuty webhook events of a type the bot does not know, answered 2xx and "
+            "not acted on, by event type.",
+            ["event_type"],
+            registry=self.registry,
+        )
         self.escalation_steps = Counter(
             "chatops_escalation_steps",
             "Escalation steps run, by kind and outcome.",

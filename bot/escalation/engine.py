@@ -2,7 +2,8 @@
 
 `EscalationListener` hears group changes inside intake's (or the button's) transaction:
 opening plans the policy's steps, acknowledgement and resolution cancel them and queue
-the matching PagerDuty follow-up. `EscalationEngine.run_due(now)` performs every step due
+the matching PagerDuty follow-up, and losing the acknowledgement (unacknowledged or
+reopened in PagerDuty) plans them again. `EscalationEngine.run_due(now)` performs every step due
 at `now`; tests call it with fake-clock times, production calls it when the timer wheel
 fires. Each step is claimed by an UPDATE that only succeeds while it is still pending,
 in the transaction that performs it: on PostgreSQL a second process blocks on the row
@@ -134,10 +135,39 @@ class EscalationListener:
             # An acknowledgement that came from PagerDuty is not sent back to it.
             await pages.follow_up(session, group, "acknowledge", now, send=actor != PAGERDUTY_ACTOR)
             self._arm(now)
+        elif change == "unacknowledged":
+            await self.restart(session, group, now)
         elif change == "resolved":
             await cancel_steps(session, group, now, "resolved")
             if await pages.follow_up(session, group, "resolve", now):
                 after_commit(session, now, self._arm)
+
+    async def restart(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
+        """Escalate again from the priority's policy, as if the group had just opened.
+
+        Steps still pending mean the group is escalating already (a second unacknowledged
+        event, say): planning again would page twice for the same step, so nothing
+        changes. A later acknowledgement is sent to PagerDuty again.
+        """
+        if group.status != "firing" or group.acked_by:
+            return
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(EscalationStep)
+            .where(EscalationStep.group_id == group.id, EscalationStep.state == "pending")
+        )
+        if pending:
+            return
+        await pages.reopen(session, group)
+        audit.record(
+            session,
+            at=now,
+            actor=audit.SYSTEM,
+            action="escalation.restarted",
+            subject=f"alert-group:{group.id}",
+            priority=group.priority,
+        )
+        await self.plan(session, group, now)
 
     async def plan(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]

@@ -18,8 +18,8 @@ from actions.pagerduty.incidents import validate_incident_id
 from alerts import messages as m
 from bot import audit
 from bot.clicks import clicked_on
+from bot.pagerduty.incident_events import incident_key, post_incident
 from bot.pagerduty.models import PagerDutyIncident
-from bot.pagerduty.webhook import incident_key, post_incident
 
 if TYPE_CHECKING:
     from bot.service import Service

@@ -60,6 +60,9 @@ class PagerDutyIncident(Base):
     service_name: Mapped[str] = mapped_column(String(255), default="")
     html_url: Mapped[str] = mapped_column(String(1024), default="")
     assignees: Mapped[str] = mapped_column(String(1024), default="")
+    # The escalation policy it is delegated to, and PagerDuty's priority ("P1"), if any.
+    escalation_policy: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(String(1024))  # "Acknowledged in PagerDuty by ..."
     last_event: Mapped[str] = mapped_column(String(64), default="")

@@ -138,6 +138,20 @@ async def follow_up(
     return queued
 
 
+async def reopen(session: AsyncSession, group: AlertGroup) -> None:
+    """Nobody holds the group any more: its next acknowledgement or resolution is sent
+    to PagerDuty again, even if one was sent before."""
+    await session.execute(
+        update(PagerDutyPage)
+        .where(
+            PagerDutyPage.group_id == group.id,
+            PagerDutyPage.action == "trigger",
+            PagerDutyPage.followed.is_not(None),
+        )
+        .values(followed=None)
+    )
+
+
 def _page(
     group: AlertGroup, action: str, key: str, ref: str, payload: dict[str, Any], now: datetime
 ) -> PagerDutyPage:

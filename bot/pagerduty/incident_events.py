@@ -1,0 +1,209 @@
+"""Applying a PagerDuty incident event: the incident row, the alert group, the messages.
+
+An incident whose incident key is a dedup_key we sent is one of our pages: the event
+updates that alert group (its acknowledgement and escalation) and its message. Any other
+incident has its own message in the service's channel, updated in place. Notes,
+responder requests, status updates and bridges go to the thread of whichever message
+shows the incident. Runs inside the webhook's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.escalation import PAGERDUTY_ACTOR
+from alerts.pagerduty import IncidentData, PagerDutyWebhook
+from alerts.pagerduty_changes import IncidentChange, decide
+from alerts.render import IncidentView, render_incident
+from bot import audit
+from bot.alert_groups import refresh_message, reply
+from bot.escalation.engine import cancel_steps
+from bot.group_events import notify
+from bot.outbox_queue import enqueue
+from bot.pagerduty.models import PagerDutyIncident, PagerDutyPage
+from bot.storage.models import AlertGroup
+
+if TYPE_CHECKING:
+    from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+URGENCIES = ("high", "low")
+
+
+def incident_key(incident_id: str) -> str:
+    return f"pagerduty-incident:{incident_id}"
+
+
+async def apply(
+    session: AsyncSession, hook: PagerDutyWebhook, service: Service, now: datetime
+) -> str:
+    """Apply a routed event; returns the outcome answered to PagerDuty."""
+    incident_id = hook.incident_id
+    assert incident_id is not None
+    row = (
+        await session.scalars(
+            select(PagerDutyIncident).where(PagerDutyIncident.incident_id == incident_id[:64])
+        )
+    ).first()
+    if hook.incident is not None:
+        row = await _remember(session, row, hook.incident, hook.event.event_type, now)
+    elif row is None:
+        # A note or responder on an incident never seen: nothing shows it to add to.
+        log.info("PagerDuty %s for unknown incident %s", hook.event.event_type, incident_id)
+        return "unknown_incident"
+    change = decide(hook)
+    row.last_event = hook.event.event_type[:64]
+    row.updated_at = now
+    if change.note is not None:
+        row.note = change.note[:1024]
+    audit.record(
+        session,
+        at=now,
+        actor=f"pagerduty:{hook.agent_name or 'PagerDuty'}"[:64],
+        action=hook.event.event_type.replace("incident.", "pagerduty.")[:64],
+        subject=f"alert-group:{row.group_id}" if row.group_id else incident_key(row.incident_id),
+        incident=row.incident_id,
+        status=row.status,
+    )
+    if row.group_id is not None:
+        group = await session.get(AlertGroup, row.group_id, with_for_update=True)
+        if group is not None:
+            return await _ours(session, change, group, service, now)
+    return await _theirs(session, change, row, service, now)
+
+
+async def _remember(
+    session: AsyncSession,
+    row: PagerDutyIncident | None,
+    incident: IncidentData,
+    event_type: str,
+    now: datetime,
+) -> PagerDutyIncident:
+    """Create or update the incident row from what the event says (absent parts are kept)."""
+    if row is None:
+        group_id = None
+        if incident.incident_key:
+            group_id = await session.scalar(
+                select(PagerDutyPage.group_id)
+                .where(
+                    PagerDutyPage.dedup_key == incident.incident_key[:255],
+                    PagerDutyPage.action == "trigger",
+                )
+                .limit(1)
+            )
+        row = PagerDutyIncident(
+            incident_id=incident.id[:64],
+            group_id=group_id,
+            status="triggered",
+            urgency="high",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+    row.status = incident.status_after(event_type) or row.status
+    if incident.number:
+        row.number = incident.number
+    if incident.title:
+        row.title = incident.title[:1024]
+    if incident.urgency in URGENCIES:
+        row.urgency = incident.urgency
+    if incident.service is not None and incident.service.id:
+        row.service_id = incident.service.id[:64]
+        row.service_name = incident.service.name[:255]
+    if incident.html_url:
+        row.html_url = incident.html_url[:1024]
+    row.assignees = incident.assignee_names[:1024]
+    if incident.escalation_policy is not None and incident.escalation_policy.name:
+        row.escalation_policy = incident.escalation_policy.name[:255]
+    # `priority: null` is PagerDuty saying the incident has none (any more).
+    row.priority = incident.priority.name[:64] or None if incident.priority else None
+    return row
+
+
+async def _ours(
+    session: AsyncSession,
+    change: IncidentChange,
+    group: AlertGroup,
+    service: Service,
+    now: datetime,
+) -> str:
+    alerts = service.config.alerts
+    if change.effect == "acknowledge":
+        if group.acked_by:
+            return "unchanged"  # acknowledged in Slack first: this is PagerDuty's echo
+        group.acked_by, group.acked_at, group.updated_at = PAGERDUTY_ACTOR, now, now
+        await notify(service.group_listeners, session, group, "acknowledged", now, PAGERDUTY_ACTOR)
+    elif change.effect == "restart":
+        if group.status == "firing":
+            group.acked_by, group.acked_at, group.updated_at = None, None, now
+            await notify(
+                service.group_listeners, session, group, "unacknowledged", now, PAGERDUTY_ACTOR
+            )
+    elif change.effect == "stop":
+        if change.outcome == "resolved" and group.status == "resolved":
+            return "unchanged"  # our own resolve event, echoed
+        await cancel_steps(session, group, now, f"PagerDuty: {change.outcome}")
+    await refresh_message(session, group, alerts, now)
+    if change.thread:
+        await reply(session, group, change.thread, now)
+    return change.outcome
+
+
+async def _theirs(
+    session: AsyncSession,
+    change: IncidentChange,
+    row: PagerDutyIncident,
+    service: Service,
+    now: datetime,
+) -> str:
+    channel = row.channel or service.config.pagerduty.services.get(row.service_id)
+    if channel is None:
+        log.info("PagerDuty service %r has no channel in pagerduty.services", row.service_id)
+        return "unrouted"
+    first = row.channel is None
+    row.channel = channel
+    await post_incident(session, row, now, first=first)
+    if change.thread and not first:
+        await enqueue(
+            session,
+            op="reply",
+            channel=channel,
+            payload={"text": change.thread},
+            message_key=incident_key(row.incident_id),
+            priority=0 if row.urgency == "high" else 2,
+            now=now,
+        )
+    return "posted" if first else change.outcome
+
+
+async def post_incident(
+    session: AsyncSession, row: PagerDutyIncident, now: datetime, *, first: bool = False
+) -> None:
+    view = IncidentView(
+        incident_id=row.incident_id,
+        number=row.number,
+        title=row.title,
+        status=row.status,
+        urgency=row.urgency,
+        service_name=row.service_name,
+        html_url=row.html_url,
+        assignees=row.assignees,
+        note=row.note,
+        escalation_policy=row.escalation_policy or "",
+        priority=row.priority or "",
+    )
+    await enqueue(
+        session,
+        op="post" if first else "update",
+        channel=row.channel or "",
+        payload=render_incident(view),
+        message_key=incident_key(row.incident_id),
+        priority=0 if row.urgency == "high" else 2,
+        now=now,
+    )
