@@ -254,9 +254,7 @@ def test_unknown_keys_are_ignored_at_every_level() -> None:
         (("event",), "event"),
     ],
 )
-def test_missing_fields_the_bot_needs_are_named(
-    path: tuple[str | int, ...], expected: str
-) -> None:
+def test_missing_fields_the_bot_needs_are_named(path: tuple[str | int, ...], expected: str) -> None:
     payload = envelope("incident.triggered", incident_data())
     parent: Any = payload
     for part in path[:-1]:
