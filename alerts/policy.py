@@ -3,12 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from alerts.config import PRIORITIES, AlertsConfig, EscalationPolicy, Priority, Route
+from alerts.config import (
+    DEFAULT_SEVERITIES,
+    PRIORITIES,
+    AlertsConfig,
+    EscalationPolicy,
+    Priority,
+    Route,
+)
 
 
-def priority_of(labels: Mapping[str, str], config: AlertsConfig) -> Priority:
+class PriorityRules(Protocol):
+    """The part of `alerts:` that derives a priority; AlertsConfig is one."""
+
+    @property
+    def priority_label(self) -> str: ...
+    @property
+    def severity_label(self) -> str: ...
+    @property
+    def severity_map(self) -> Mapping[str, Priority]: ...
+    @property
+    def default_priority(self) -> Priority: ...
+
+
+@dataclass(frozen=True)
+class DefaultPriorityRules:
+    """AlertsConfig's defaults, for callers that have no config file at hand."""
+
+    priority_label: str = "priority"
+    severity_label: str = "severity"
+    severity_map: Mapping[str, Priority] = field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    default_priority: Priority = "P2"
+
+
+def priority_of(labels: Mapping[str, str], config: PriorityRules) -> Priority:
     """A `priority` label holding P0..P3 wins, else the severity map, else the default."""
     explicit = labels.get(config.priority_label, "").strip().upper()
     for priority in PRIORITIES:

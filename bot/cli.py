@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from alerts.policy import DefaultPriorityRules, PriorityRules
 from bot.config import BUNDLED_EXAMPLE, Config, ConfigError, load_config
 from bot.settings import Settings
 
@@ -36,6 +37,13 @@ def load_or_exit(path: Path) -> Config:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _priority_rules() -> PriorityRules:
+    """The config's priority derivation for `runbooks coverage`; the built-in one when
+    there is no config file (coverage by --alertname needs none)."""
+    path = resolve_config_path(Settings())
+    return load_or_exit(path).alerts if path.exists() else DefaultPriorityRules()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -148,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.runbooks.coverage import stored_alerts
     from bot.runbooks_cli import add_runbooks_commands
 
-    add_runbooks_commands(sub, alerts=stored_alerts)
+    add_runbooks_commands(sub, alerts=stored_alerts, priority_rules=_priority_rules)
     from bot.audit_cli import add_audit_commands
 
     add_audit_commands(sub)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks.linking import find_runbook
 from alerts.runbooks.loader import RunbookError, load_runbooks, runbook_files
 from alerts.runbooks.model import RunbookSet
@@ -24,6 +25,8 @@ DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "runbooks"
 AlertNameSource = Callable[[], Iterable[str]]
 # Stored alerts as (labels, annotations): coverage then answers exactly as linking does.
 AlertSource = Callable[[], Iterable[tuple[Mapping[str, str], Mapping[str, str]]]]
+# The config's priority derivation, read only when coverage runs.
+RulesSource = Callable[[], PriorityRules]
 
 
 def default_directory() -> Path:
@@ -63,7 +66,11 @@ def lint(directory: Path | None = None, *, out: TextIO | None = None) -> int:
     return 0
 
 
-def coverage(alert_names: Iterable[str], runbooks: RunbookSet) -> list[str]:
+def coverage(
+    alert_names: Iterable[str],
+    runbooks: RunbookSet,
+    rules: PriorityRules = DefaultPriorityRules(),  # noqa: B008 - frozen, never mutated
+) -> list[str]:
     """Alert names no runbook covers by labels {alertname: name}, each once, in order.
 
     A name alone is a narrow view: a runbook whose `applies_to` also needs
@@ -73,18 +80,21 @@ def coverage(alert_names: Iterable[str], runbooks: RunbookSet) -> list[str]:
     return [
         name
         for name in dict.fromkeys(alert_names)
-        if find_runbook({"alertname": name}, {}, runbooks) is None
+        if find_runbook({"alertname": name}, {}, runbooks, rules) is None
     ]
 
 
 def uncovered_alerts(
-    alerts: Iterable[tuple[Mapping[str, str], Mapping[str, str]]], runbooks: RunbookSet
+    alerts: Iterable[tuple[Mapping[str, str], Mapping[str, str]]],
+    runbooks: RunbookSet,
+    rules: PriorityRules = DefaultPriorityRules(),  # noqa: B008 - frozen, never mutated
 ) -> list[str]:
-    """Names of alerts (labels, annotations) that would be posted without a runbook."""
+    """Names of alerts (labels, annotations) that would be posted without a runbook, with
+    their priority derived as intake derives it (a P1 through the severity map is a P1)."""
     names = (
         labels.get("alertname", "")
         for labels, annotations in alerts
-        if find_runbook(labels, annotations, runbooks) is None
+        if find_runbook(labels, annotations, runbooks, rules) is None
     )
     return list(dict.fromkeys(names))
 
@@ -97,6 +107,7 @@ def _cmd_coverage(
     args: argparse.Namespace,
     source: AlertNameSource | None,
     alerts_source: AlertSource | None = None,
+    rules_source: RulesSource | None = None,
 ) -> int:
     names = list(args.alertname or [])
     stored: list[tuple[Mapping[str, str], Mapping[str, str]]] = []
@@ -115,7 +126,10 @@ def _cmd_coverage(
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    uncovered = uncovered_alerts(stored, runbooks) if stored else coverage(names, runbooks)
+    rules = rules_source() if rules_source is not None else DefaultPriorityRules()
+    uncovered = (
+        uncovered_alerts(stored, runbooks, rules) if stored else coverage(names, runbooks, rules)
+    )
     for name in uncovered:
         print(f"no runbook: {name}")
     covered = len(dict.fromkeys(names)) - len(uncovered)
@@ -128,11 +142,13 @@ def add_runbooks_commands(
     *,
     alert_names: AlertNameSource | None = None,
     alerts: AlertSource | None = None,
+    priority_rules: RulesSource | None = None,
 ) -> None:
     """Register `runbooks lint [DIR]` and `runbooks coverage` on the CLI's subparsers.
 
     When no --alertname is given, `alerts` supplies the stored alerts (labels and
-    annotations, linked exactly as intake links them), else `alert_names` the names.
+    annotations, linked exactly as intake links them), else `alert_names` the names;
+    `priority_rules` gives the config's priority derivation (default: the built-in one).
     """
     runbooks = sub.add_parser("runbooks", help="check the runbooks")
     actions = runbooks.add_subparsers(dest="runbooks_command", required=True)
@@ -144,4 +160,4 @@ def add_runbooks_commands(
     cover = actions.add_parser("coverage", help="list alert names that no runbook covers")
     cover.add_argument("--alertname", action="append", help="an alert name (repeatable)")
     cover.add_argument("--dir", dest="directory", help="default: the shipped runbooks/")
-    cover.set_defaults(func=lambda args: _cmd_coverage(args, alert_names, alerts))
+    cover.set_defaults(func=lambda args: _cmd_coverage(args, alert_names, alerts, priority_rules))

@@ -122,6 +122,7 @@ class Service:
                 self.clock,
                 alertmanager=lambda: self.alertmanager,
                 operations=self.operations,
+                priorities=config.alerts,
             )
         except RunbookError as exc:
             raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None

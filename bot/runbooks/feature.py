@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient
 from actions.steps.registry import StepRegistry, build_registry
+from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
 from bot.clock import Clock
 from bot.runbooks.approvals import (
@@ -52,6 +53,7 @@ class RunbookFeature:
         alertmanager: Callable[[], AlertmanagerClient | None],
         approvals: StepApprovals | None = None,
         operations: Operations | None = None,
+        priorities: PriorityRules | None = None,
     ) -> None:
         self.config = config
         # A registry per Service: tests run several services in one process.
@@ -61,7 +63,7 @@ class RunbookFeature:
         )
         self.kube = KubeConnector(config.kubernetes, max_replicas=config.scale_max)
         bind_executors(self.registry, kube=self.kube, alertmanager=alertmanager, clock=clock)
-        self.linker = RunbookLinker(self.runbooks)
+        self.linker = RunbookLinker(self.runbooks, priorities)
         self.operations = operations
         self.approvals: ReactionStepApprovals | None = None
         if approvals is None and operations is not None:

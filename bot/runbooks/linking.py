@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks import RunbookLink, RunbookSet, link_runbook
 from bot import audit
 from bot.group_events import Change
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class RunbookLinker:
-    def __init__(self, runbooks: RunbookSet) -> None:
+    def __init__(self, runbooks: RunbookSet, rules: PriorityRules | None = None) -> None:
         self.runbooks = runbooks
+        # The same derivation intake uses, so `priority` in applies_to means the posted one.
+        self.rules: PriorityRules = rules or DefaultPriorityRules()
 
     async def group_changed(
         self, session: AsyncSession, group: AlertGroup, change: Change, now: datetime, actor: str
@@ -55,11 +58,11 @@ class RunbookLinker:
         """What the group's shared labels and annotations link to, else its first alert that
         links to anything (alerts are read firing first)."""
         alerts, labels, annotations = await alert_data(session, group)
-        found = link_runbook(labels, annotations, self.runbooks)
+        found = link_runbook(labels, annotations, self.runbooks, self.rules)
         dangling = list(found.dangling)
         if found.runbook is None:
             for alert_labels, alert_annotations in alerts:
-                candidate = link_runbook(alert_labels, alert_annotations, self.runbooks)
+                candidate = link_runbook(alert_labels, alert_annotations, self.runbooks, self.rules)
                 dangling.extend(d for d in candidate.dangling if d not in dangling)
                 if candidate.runbook is not None:
                     found = candidate

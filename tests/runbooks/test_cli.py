@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.policy import DefaultPriorityRules
 from alerts.runbooks import load_runbooks, runbook_files
 from bot.runbooks_cli import (
     DEFAULT_DIRECTORY,
@@ -30,10 +31,20 @@ def run_lint(directory: Path | None) -> tuple[int, list[str]]:
     return code, out.getvalue().splitlines()
 
 
-def parser(alert_names: Iterable[str] | None = None) -> argparse.ArgumentParser:
+def parser(
+    alert_names: Iterable[str] | None = None,
+    *,
+    stored: list[tuple[dict[str, str], dict[str, str]]] | None = None,
+    rules: DefaultPriorityRules | None = None,
+) -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="chatops")
     sub = root.add_subparsers(dest="command", required=True)
-    add_runbooks_commands(sub, alert_names=(lambda: alert_names) if alert_names else None)
+    add_runbooks_commands(
+        sub,
+        alert_names=(lambda: alert_names) if alert_names else None,
+        alerts=(lambda: stored) if stored else None,
+        priority_rules=(lambda: rules) if rules else None,
+    )
     return root
 
 
@@ -94,6 +105,33 @@ def test_coverage_of_stored_alerts_follows_linking() -> None:
     ]
 
     assert uncovered_alerts(alerts, runbooks) == ["DiskFilling"]
+
+
+def test_coverage_counts_a_p1_through_the_severity_map_as_covered_by_the_fallback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stored = [
+        ({"alertname": "QueueStuck", "severity": "error"}, {}),
+        ({"alertname": "QueueSlow", "severity": "warning"}, {}),
+    ]
+    args = parser(stored=stored).parse_args(["runbooks", "coverage"])
+
+    assert args.func(args) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "no runbook: QueueSlow",
+        "1 of 2 alert name(s) covered",
+    ]
+
+
+def test_coverage_derives_priorities_with_the_configs_severity_map(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stored = [({"alertname": "QueueSlow", "level": "sev2"}, {})]
+    rules = DefaultPriorityRules(severity_label="level", severity_map={"sev2": "P1"})
+    args = parser(stored=stored, rules=rules).parse_args(["runbooks", "coverage"])
+
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 of 1 alert name(s) covered"]
 
 
 def test_coverage_through_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from alerts.policy import DefaultPriorityRules
 from alerts.runbooks import (
     RunbookSet,
     find_runbook,
@@ -17,6 +18,7 @@ from alerts.runbooks import (
     resolve_action,
     runbook_id_from_url,
 )
+from alerts.runbooks.linking import linking_labels
 from bot.runbooks_cli import DEFAULT_DIRECTORY
 
 RULES = DEFAULT_DIRECTORY.parent / "examples" / "prometheus" / "alert-rules.yml"
@@ -162,3 +164,38 @@ def test_every_example_rule_reaches_a_runbook_whose_parameters_it_can_fill(
         for step in runbook.steps:
             if step.action is not None:
                 resolve_action(step.action.type, step.action.params, labels, annotations)
+
+
+def test_the_p0_p1_fallback_follows_the_priority_derived_from_severity() -> None:
+    # P1 only through the severity map: the README's fallback for any P0/P1 alert.
+    assert linked_id({"alertname": "QueueStuck", "severity": "error"}) == "incident_response"
+    assert linked_id({"alertname": "QueueStuck", "severity": "critical"}) == "incident_response"
+    assert linked_id({"alertname": "QueueStuck", "severity": "warning"}) is None
+    # A priority label wins over the severity, as it does for routing and paging.
+    assert linked_id({"alertname": "QueueStuck", "severity": "critical", "priority": "P3"}) is None
+
+
+def test_linking_derives_the_priority_with_the_configs_rules() -> None:
+    rules = DefaultPriorityRules(
+        priority_label="urgency", severity_label="level", severity_map={"sev2": "P1"}
+    )
+    labels = {"alertname": "QueueStuck", "level": "sev2"}
+
+    assert find_runbook(labels, {}, SHIPPED) is None
+    found = find_runbook(labels, {}, SHIPPED, rules)
+    assert found is not None and found.id == "incident_response"
+    assert linking_labels({"urgency": "p0", "level": "x"}, rules) == {
+        "urgency": "p0",
+        "level": "x",
+        "priority": "P0",
+        "severity": "x",
+    }
+
+
+def test_applies_to_on_severity_sees_the_configured_severity_label(tmp_path: Path) -> None:
+    by_severity = _runbook(tmp_path, "LOUD", 'applies_to:\n  - severity="critical"\n')
+    runbooks = RunbookSet([by_severity])
+    rules = DefaultPriorityRules(severity_label="level")
+
+    assert find_runbook({"level": "critical"}, {}, runbooks, rules) is by_severity
+    assert find_runbook({"level": "warning"}, {}, runbooks, rules) is None

@@ -50,6 +50,30 @@ async def test_an_alert_names_its_runbook_and_one_without_says_none_covers_it(
     assert [g.runbook_id for g in groups] == ["SCALING", None]
 
 
+async def test_an_alert_that_is_p1_through_the_severity_map_gets_the_p0_p1_fallback(
+    database_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    kube: KubeApiServer,
+) -> None:
+    config = with_runbooks(example_config, kube)
+    alerts = config.alerts.model_copy(update={"severity_map": {"sev2": "P1"}})
+    bot = await start_service(database_url, config=config.model_copy(update={"alerts": alerts}))
+
+    message = await fire(
+        bot,
+        emulator,
+        group_key='{}:{alertname="QueueStuck"}',
+        labels={"alertname": "QueueStuck", "severity": "sev2"},
+    )
+
+    assert "runbook.open" in text_of(message)
+    async with bot.service.sessions() as session:
+        group = (await session.scalars(select(AlertGroup))).one()
+    assert (group.priority, group.runbook_id) == ("P1", "incident_response")
+
+
 async def test_the_checklist_is_posted_in_the_thread_and_done_and_skip_update_it_in_place(
     database_url: str,
     start_service: StartService,
