@@ -118,11 +118,13 @@ async def _remember(
         row.service_name = incident.service.name[:255]
     if incident.html_url:
         row.html_url = incident.html_url[:1024]
-    row.assignees = incident.assignee_names[:1024]
+    sent = incident.model_fields_set
+    if "assignees" in sent:
+        row.assignees = incident.assignee_names[:1024]
     if incident.escalation_policy is not None and incident.escalation_policy.name:
         row.escalation_policy = incident.escalation_policy.name[:255]
-    # `priority: null` is PagerDuty saying the incident has none (any more).
-    row.priority = incident.priority.name[:64] or None if incident.priority else None
+    if "priority" in sent:  # `priority: null` says the incident has none (any more)
+        row.priority = (incident.priority.name[:64] or None) if incident.priority else None
     return row
 
 

@@ -177,3 +177,36 @@ async def test_a_slack_acknowledgement_after_an_unacknowledgement_reaches_pagerd
 
     assert len(bot.events("acknowledge")) == 1
     assert bot.pd.incidents["chatops:group:1"].status == "acknowledged"
+
+
+async def test_a_p0_unacknowledged_in_pagerduty_pages_again_at_once(
+    sqlite_url: str, start_bot
+) -> None:
+    bot: Bot = await start_bot(sqlite_url)
+    await bot.fire(notification(labels={"alertname": "ApiDown", "severity": "critical"}))
+    assert len(bot.events("trigger")) == 1  # P0: page_after 0s
+    await bot.at(2 * MIN)
+    incident = bot.pd.incidents["chatops:group:1"]
+    for event_type, status in (
+        ("incident.acknowledged", "acknowledged"),
+        ("incident.unacknowledged", "triggered"),
+    ):
+        incident.status = status
+        code, _ = await bot.pd.send_webhook(
+            f"{bot.url}/webhooks/pagerduty",
+            event_type,
+            bot.pd.webhook_data(incident),
+            WEBHOOK_SECRET,
+            agent=ADA,
+        )
+        assert code == 200
+        await bot.tick()
+
+    assert len(bot.events("trigger")) == 2  # the P0 policy pages at once, once
+    [message] = bot.emulator.messages("C0000INCID")
+    assert bot.emulator.replies("C0000INCID", message.ts)
+    await bot.at(6 * MIN)
+    assert bot.replies("C0000INCID", "Still firing") == []
+    await bot.at(7 * MIN)  # renotify_every 5m from the unacknowledgement
+    assert len(bot.replies("C0000INCID", "Still firing")) == 1
+    assert len(bot.events("trigger")) == 2
