@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,11 +29,18 @@ class Matcher:
             "isEqual": self.is_equal,
         }
 
+    @property
+    def operator(self) -> str:
+        if self.is_equal:
+            return "=~" if self.is_regex else "="
+        return "!~" if self.is_regex else "!="
+
+    def as_filter(self) -> str:
+        """The matcher in the API's `filter` syntax, its value quoted and escaped."""
+        return f"{self.name}{self.operator}{json.dumps(self.value, ensure_ascii=False)}"
+
     def __str__(self) -> str:
-        op = (
-            ("=~" if self.is_regex else "=") if self.is_equal else ("!~" if self.is_regex else "!=")
-        )
-        return f'{self.name}{op}"{self.value}"'
+        return f'{self.name}{self.operator}"{self.value}"'
 
 
 def equality_matchers(labels: Mapping[str, str]) -> list[Matcher]:
@@ -78,6 +86,28 @@ class AlertmanagerClient:
         if not isinstance(silence_id, str):
             raise SilenceError("Alertmanager's answer had no silenceID")
         return silence_id
+
+    async def fingerprints_matching(self, matchers: list[Matcher]) -> set[str]:
+        """GET /api/v2/alerts: the fingerprints of every alert Alertmanager holds (active,
+        silenced, inhibited or unprocessed) that all of `matchers` match."""
+        params = [("filter", m.as_filter()) for m in matchers]
+        params += [(state, "true") for state in ("active", "silenced", "inhibited", "unprocessed")]
+        try:
+            async with self._session.get(
+                f"{self._url}/api/v2/alerts", params=params, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise SilenceError(f"Alertmanager answered {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc
+        if not isinstance(data, list):
+            raise SilenceError("Alertmanager's list of alerts was not a list")
+        return {
+            str(item["fingerprint"])
+            for item in data
+            if isinstance(item, dict) and "fingerprint" in item
+        }
 
     async def expire_silence(self, silence_id: str) -> None:
         try:

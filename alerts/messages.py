@@ -27,6 +27,11 @@ THREAD_SILENCED = (
     "🔕 <@{user}> silenced this group for {duration} (silence `{silence_id}`, {matchers})."
 )
 SILENCE_FAILED = "Could not create the silence in Alertmanager: {error}"
+SILENCE_TOO_BROAD = (
+    "Not silenced: a silence on {matchers} would be broader than this group ({why}). "
+    "An approver (`runbooks.approvers`, else `deploy.approvers`) can make it by clicking "
+    "Silence 1h themselves."
+)
 SILENCE_NOT_CONFIGURED = (
     "Silencing needs ALERTMANAGER_URL (the Alertmanager API) to be set for the bot."
 )

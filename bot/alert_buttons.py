@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
@@ -18,12 +19,13 @@ from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import match_route
+from alerts.silences import shared_labels, why_broader
 from alerts.slack_text import escape, inline_code
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
 from bot.group_events import GroupListener, notify
-from bot.storage.models import AlertGroup
+from bot.storage.models import Alert, AlertGroup
 
 _GROUP_ID = re.compile(r"[0-9]{1,18}")
 
@@ -108,18 +110,43 @@ async def silence(
     *,
     group_id: int,
     user: str,
+    may_confirm: Callable[[str], Awaitable[bool]],
     duration: timedelta = timedelta(hours=1),
 ) -> Outcome:
+    """Silence the group's alerts: matchers are the labels all of them share. One that
+    would reach further (no alertname, or other alerts in Alertmanager match it) is made
+    only when the clicker is an approver: their click is the confirmation."""
     now = clock.now()
     async with sessions() as session:
         group = await session.get(AlertGroup, group_id)
         if group is None:
             return Outcome(False, m.UNKNOWN_GROUP)
-        labels = dict(group.group_labels or group.common_labels)
+        alerts = (await session.scalars(select(Alert).where(Alert.group_id == group_id))).all()
+        labels = shared_labels((a.labels for a in alerts), group.common_labels)
+        ours = {a.fingerprint for a in alerts}
         channel = group.channel
     if alertmanager is None:
         return Outcome(False, m.SILENCE_NOT_CONFIGURED)
     matchers = equality_matchers(labels)
+    try:
+        outside = len(await alertmanager.fingerprints_matching(matchers) - ours)
+    except SilenceError as exc:
+        return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
+    broader = why_broader(labels, outside)
+    if broader is not None and not await may_confirm(user):
+        async with sessions.begin() as session:
+            audit.record(
+                session,
+                at=now,
+                actor=user,
+                action="alert.silence.refused",
+                subject=f"alert-group:{group_id}",
+                reason="broader than the group",
+                why=broader,
+                matchers=[str(x) for x in matchers],
+            )
+        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"
+        return Outcome(False, m.SILENCE_TOO_BROAD.format(matchers=shown, why=broader))
     try:
         silence_id = await alertmanager.create_silence(
             matchers,
@@ -154,5 +181,6 @@ async def silence(
             silence_id=silence_id,
             duration_seconds=int(duration.total_seconds()),
             matchers=[str(x) for x in matchers],
+            broader_than_group=broader or "",
         )
     return Outcome(True)

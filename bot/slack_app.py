@@ -18,6 +18,7 @@ from bot.clicks import clicked_on
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
 from bot.runbooks import handlers as runbooks
+from commands.approval import is_member
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -63,6 +64,18 @@ def register(app: AsyncApp, service: Service) -> None:
         )
         return True
 
+    async def is_approver(user: str) -> bool:
+        """`runbooks.approvers`, else `deploy.approvers`: who may confirm a broad silence."""
+        config = service.config
+        principals = (
+            config.runbooks.approvers
+            if config.runbooks.approvers is not None
+            else config.deploy.approvers
+        )
+        wanted = {p for p in principals if p.startswith("S")}
+        groups = await service.operations.directory.groups_of(user, wanted)
+        return is_member(principals, user, groups)
+
     async def on_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         group_id, user = _button(body)
@@ -90,7 +103,12 @@ def register(app: AsyncApp, service: Service) -> None:
         if await refused(body, group_id, user, "silence"):
             return
         outcome = await alert_buttons.silence(
-            service.sessions, service.alertmanager, service.clock, group_id=group_id, user=user
+            service.sessions,
+            service.alertmanager,
+            service.clock,
+            group_id=group_id,
+            user=user,
+            may_confirm=is_approver,
         )
         await _answer(service, body, outcome)
 

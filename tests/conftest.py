@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
@@ -83,6 +84,18 @@ class RunningService:
     def clock(self) -> FakeClock:
         assert isinstance(self.service.clock, FakeClock)
         return self.service.clock
+
+    async def deliver(self, notification: dict[str, Any]) -> None:
+        """POST a notification to the Alertmanager webhook, as Alertmanager would; 200 or fail."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{self.url}/webhooks/alertmanager",
+                json=notification,
+                headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+            ) as response,
+        ):
+            assert response.status == 200, await response.text()
 
     async def settle(self) -> None:
         """Process stored deliveries and send every due Slack call (workers off)."""

@@ -71,7 +71,8 @@ async def test_alert_fires_resolves_and_is_silenced_through_real_alertmanager(
         silences = [s for s in await am.silences() if s["status"]["state"] == "active"]
         assert len(silences) == 1
         matchers = {m["name"]: m["value"] for m in silences[0]["matchers"]}
-        assert matchers == {"alertname": "SSEConnectionDrops", "service": "api"}
+        # The labels the group's alerts share (here: its one alert's), not groupLabels.
+        assert matchers == LABELS
         assert silences[0]["id"] in reply.text
 
         # A silenced alert's resolution is muted by Alertmanager; lift the silence first.

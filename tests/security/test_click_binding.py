@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import AlertGroup, AuditEvent
-from tests.conftest import BOT_TOKEN, WEBHOOK_TOKEN, RunningService, StartService
+from tests.conftest import BOT_TOKEN, RunningService, StartService
 from tests.escalation.conftest import pd_server, start_bot
 from tests.pagerduty_flow.conftest import bot_with_posted_incident
 
@@ -21,14 +21,8 @@ from tests.support.payloads import notification
 
 async def fire_two(bot: RunningService, emulator: SlackEmulator) -> dict[str, str]:
     """Two groups in C0000ALERT; their message ts by alert name."""
-    async with aiohttp.ClientSession() as http:
-        for name in ("DiskFull", "QueueBacklog"):
-            async with http.post(
-                f"{bot.url}/webhooks/alertmanager",
-                json=notification(f'{{}}:{{alertname="{name}"}}', labels={"alertname": name}),
-                headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
-            ) as response:
-                assert response.status == 200
+    for name in ("DiskFull", "QueueBacklog"):
+        await bot.deliver(notification(f'{{}}:{{alertname="{name}"}}', labels={"alertname": name}))
     await bot.settle()
     return {
         name: m.ts
