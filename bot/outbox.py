@@ -20,6 +20,12 @@ channel's history (or thread) before it is sent again: found, it is recorded as 
 not found, it goes back to `pending`. The residual window is a post Slack accepted but
 has not yet made visible to conversations.history when the lookup runs, and an
 ephemeral message (which cannot be looked up) sent just before a crash.
+
+A lookup that keeps failing (`missing_scope` when the app lacks channels:history,
+`not_in_channel`, `channel_not_found`, or Slack being down) must not leave the row, maybe
+a P0, unsent for ever: after `MAX_LOOKUP_FAILURES` failed lookups the row is sent again
+unchecked, logged as a possible duplicate and counted in
+`chatops_outbox_resent_unverified_total`. A duplicate is better than a lost page.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ PER_CHANNEL = 5  # rows per channel considered in one pass
 CONCURRENCY = 16  # channels sent to at the same time
 RECOVER_EVERY = 2.0  # seconds between looks for claims left by dead replicas
 LOOKUP_WINDOW = timedelta(minutes=10)  # history searched for a post of a dead replica
+MAX_LOOKUP_FAILURES = 3  # recovery rounds (RECOVER_EVERY apart) before sending unchecked
 
 
 class _Retry(Exception):
@@ -519,9 +526,10 @@ class Outbox:
             owner = row.claimed_by or ""
             try:
                 found = await self._look_up(row, parents)
-            except Exception:
-                log.warning("could not look up outbox row %s in Slack yet", row.id, exc_info=True)
-                continue
+            except Exception as exc:
+                if not await self._give_up_looking(row, owner, exc):
+                    continue
+                found = None
             outcome = _Outcome(row, "sent", result=found) if found else _Outcome(row, "released")
             await self._record([outcome], owner=owner)
             recovered += 1
@@ -532,6 +540,41 @@ class Outbox:
             )
         self._metrics.outbox_recovered.inc(recovered)
         return recovered
+
+    async def _give_up_looking(self, row: OutboxEntry, owner: str, exc: Exception) -> bool:
+        """Count a failed lookup of `row`; True when it is to be sent again unchecked."""
+        reason = _slack_error(exc)
+        async with self._sessions.begin() as session:
+            failures = await session.scalar(
+                update(OutboxEntry)
+                .where(
+                    OutboxEntry.id == row.id,
+                    OutboxEntry.state == "sending",
+                    OutboxEntry.claimed_by == owner,
+                )
+                .values(lookup_failures=OutboxEntry.lookup_failures + 1)
+                .returning(OutboxEntry.lookup_failures)
+            )
+        if failures is None:
+            return False  # another replica took it back meanwhile
+        if failures < MAX_LOOKUP_FAILURES:
+            log.warning(
+                "could not look up outbox row %s in Slack (%s, %d of %d); trying again",
+                row.id,
+                reason,
+                failures,
+                MAX_LOOKUP_FAILURES,
+            )
+            return False
+        log.warning(
+            "could not look up outbox row %s of a stopped replica in Slack %d times (%s): "
+            "sending it again unchecked, it may show twice",
+            row.id,
+            failures,
+            reason,
+        )
+        self._metrics.outbox_unverified.inc()
+        return True
 
     async def _look_up(
         self, row: OutboxEntry, parents: dict[str, tuple[str, str] | None]
@@ -616,6 +659,13 @@ def _parent(row: OutboxEntry, parents: dict[str, tuple[str, str] | None]) -> tup
     if where is None:
         raise _Permanent(f"the message {key} it belongs to could not be posted")
     return where
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error word (missing_scope, not_in_channel...), else the exception's type."""
+    if isinstance(exc, SlackApiError) and hasattr(exc.response, "get"):
+        return str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+    return type(exc).__name__
 
 
 def _retry_after(headers: Any) -> float:
