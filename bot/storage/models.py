@@ -93,6 +93,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_state_id", "state", "id"),
         Index("ix_webhook_deliveries_state_priority", "state", "priority", "id"),
+        Index("ix_webhook_deliveries_state_retry", "state", "next_attempt_at"),
     )
 
 

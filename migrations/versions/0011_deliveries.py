@@ -21,6 +21,10 @@ def upgrade() -> None:
             sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0"))
         )
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    # Finds the few deliveries waiting for a retry without scanning a storm's backlog.
+    op.create_index(
+        "ix_webhook_deliveries_state_retry", "webhook_deliveries", ["state", "next_attempt_at"]
+    )
     with op.batch_alter_table("slack_outbox") as batch:
         batch.add_column(
             sa.Column("lookup_failures", sa.Integer(), nullable=False, server_default=sa.text("0"))
@@ -30,6 +34,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("slack_outbox") as batch:
         batch.drop_column("lookup_failures")
+    op.drop_index("ix_webhook_deliveries_state_retry", table_name="webhook_deliveries")
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.drop_column("next_attempt_at")
         batch.drop_column("attempts")
