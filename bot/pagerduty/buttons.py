@@ -16,6 +16,7 @@ from sqlalchemy import select
 from actions.pagerduty import PagerError
 from actions.pagerduty.incidents import validate_incident_id
 from alerts import messages as m
+from alerts.slack_text import escape
 from bot import audit
 from bot.clicks import clicked_on
 from bot.pagerduty.incident_events import incident_key, post_incident
@@ -74,7 +75,9 @@ async def act(service: Service, body: dict[str, Any], what: str) -> None:
         else:
             incident = await client.resolve(incident_id, email)
     except PagerError as exc:
-        await service.ephemeral_from_body(body, m.PD_ACTION_FAILED.format(error=exc.message))
+        await service.ephemeral_from_body(
+            body, m.PD_ACTION_FAILED.format(error=escape(exc.message))
+        )
         return
     now = service.clock.now()
     async with service.sessions.begin() as session:

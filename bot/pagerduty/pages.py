@@ -30,6 +30,7 @@ from actions.pagerduty.ratelimit import RateLimiter
 from alerts import messages as m
 from alerts.escalation import PAGER_SEVERITY
 from alerts.policy import match_route
+from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import refresh_message, reply
 from bot.clock import Clock
@@ -348,7 +349,9 @@ class PageSender:
                 row.not_before = now + timedelta(seconds=delay)
                 if not row.announced and row.action == "trigger":
                     row.announced = True
-                    await reply(session, group, m.THREAD_PAGE_DELAYED.format(error=message), now)
+                    await reply(
+                        session, group, m.THREAD_PAGE_DELAYED.format(error=escape(message)), now
+                    )
                 log.warning(
                     "page %s not delivered yet (attempt %d): %s", row.id, row.attempts, message
                 )
@@ -373,7 +376,7 @@ class PageSender:
                 if isinstance(error, PagingNotConfigured)
                 else m.THREAD_PAGE_FAILED
             )
-            await reply(session, group, template.format(error=message), now)
+            await reply(session, group, template.format(error=escape(message)), now)
 
     async def update_gauges(self) -> None:
         async with self._sessions() as session:

@@ -174,3 +174,19 @@ async def test_a_pagerduty_incident_title_cannot_mention_or_link(
     text = assert_no_foreign_markup(bot.emulator)
     assert "Replication lag &lt;!channel&gt;" in text  # in the fallback text, escaped
     assert message.ts
+
+
+async def test_a_pagerduty_refusal_echoing_markup_is_said_in_the_thread_as_text(
+    sqlite_url: str, start_bot: Any
+) -> None:
+    bot: Bot = await start_bot(sqlite_url)
+    # PagerDuty's error names the field it disliked, quoting what the alert put in it.
+    bot.pd.fail_next(
+        "/v2/enqueue",
+        400,
+        body={"status": "invalid event", "message": "Event object is invalid", "errors": [EVIL]},
+    )
+    await bot.fire(notification(labels={"alertname": "ApiDown", "severity": "critical"}))
+    [refused] = bot.replies("C0000INCID", "PagerDuty refused the page")
+    assert "&lt;!here&gt;" in refused
+    assert_no_foreign_markup(bot.emulator)
