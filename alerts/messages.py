@@ -17,6 +17,24 @@ ACKED_BY = "Acknowledged by <@{user}> <!date^{unix}^{{time}}|at {fallback}>"
 FIRING_SINCE = "Firing since <!date^{unix}^{{date_short_pretty}} {{time}}|{fallback}> ({duration})"
 RESOLVED_AFTER = "Resolved after {duration}"
 MORE_ALERTS = "+{count} more alert(s) in this group"
+MORE_ALERTS_PAGED = (
+    "+{count} more alert(s) in this group · “Show all alerts” lists them in the thread"
+)
+SHOW_ALL_BUTTON = "Show all alerts"
+NEXT_PAGE_BUTTON = "Next {count}"
+ALERT_PAGE_TITLE = "*Alerts {first}–{last} of {total}* in this group"
+ALERT_PAGE_EMPTY = "No alerts are stored for this group any more."
+START_NOT_SENT = "start time not sent"
+THREAD_START_ASSUMED = (
+    "ℹ️ {count} alert(s) came without a start time; the time the bot received them "
+    "({at}) is shown instead."
+)
+SOURCE_GRAFANA = "via Grafana"
+GRAFANA_SILENCE = "Silence in Grafana"
+GRAFANA_DASHBOARD = "Dashboard"
+GRAFANA_PANEL = "Panel"
+GRAFANA_IMAGE = "Image of the panel when it fired"
+VALUES = "Values"
 TRUNCATED_BY_ALERTMANAGER = "Alertmanager left out {count} more alert(s) (max_alerts)"
 
 THREAD_RESOLVED = "✅ Resolved after {duration}."

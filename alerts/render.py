@@ -38,6 +38,8 @@ class AlertView:
     starts_at: datetime
     ends_at: datetime | None = None
     generator_url: str = ""
+    # Grafana's links and values, and "start_assumed" (alerts/grafana.py, bot/intake.py).
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,20 @@ class GroupView:
     mention: str | None = None
     runbook_id: str | None = None
     pagerduty: str | None = None  # "📟 Paged PagerDuty", "Acknowledged in PagerDuty by ..."
+    # A large group's view holds only its first alerts; these count all of them.
+    alert_count: int | None = None
+    firing_count: int | None = None
+    source: str = "alertmanager"  # or "grafana"
+
+    @property
+    def total(self) -> int:
+        return len(self.alerts) if self.alert_count is None else self.alert_count
+
+    @property
+    def firing(self) -> int:
+        if self.firing_count is None:
+            return sum(1 for a in self.alerts if a.status == "firing")
+        return self.firing_count
 
 
 def clip(text: str, limit: int) -> str:
@@ -82,8 +98,8 @@ def title(group: GroupView) -> str:
 
 def silence_url(group: GroupView) -> str | None:
     """Alertmanager's "new silence" page for the group (its UI routes in the fragment)."""
-    if not group.external_url:
-        return None
+    if not group.external_url or group.source == "grafana":
+        return None  # Grafana sends its own silence link per alert
     labels = group.group_labels or group.common_labels
     matchers = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     fragment = "/silences/new?filter=" + quote("{" + matchers + "}", safe="")
@@ -100,7 +116,29 @@ def _links(group: GroupView) -> list[str]:
         link(runbook_url, m.LINK_RUNBOOK_DOC),
         link(silence_url(group) or "", m.LINK_SILENCE),
     ]
+    for key, label in (
+        ("dashboard_url", m.GRAFANA_DASHBOARD),
+        ("panel_url", m.GRAFANA_PANEL),
+        ("silence_url", m.GRAFANA_SILENCE),
+    ):
+        url = next((a.extras[key] for a in group.alerts if a.extras.get(key)), "")
+        candidates.append(link(url, label))
     return [found for found in candidates if found]
+
+
+def values_text(alert: AlertView) -> str:
+    """Grafana's query values, as "B=44.24, C=1" (or its older valueString)."""
+    values = alert.extras.get("values")
+    if isinstance(values, Mapping) and values:
+        return ", ".join(f"{name}={value}" for name, value in values.items())
+    return str(alert.extras.get("value_string") or "")
+
+
+def _image(group: GroupView) -> Block | None:
+    url = next((a.extras["image_url"] for a in group.alerts if a.extras.get("image_url")), "")
+    if not url:
+        return None
+    return {"type": "image", "image_url": url, "alt_text": m.GRAFANA_IMAGE}
 
 
 def _alert_line(alert: AlertView, now: datetime) -> str:
@@ -113,7 +151,11 @@ def _alert_line(alert: AlertView, now: datetime) -> str:
         parts.append(inline_code(where))
     if summary:
         parts.append(f"— {escape(summary)}")
-    parts.append(f"_({alert.status} {age})_")
+    values = values_text(alert)
+    if values:
+        parts.append(inline_code(clip(values, 200)))
+    assumed = f", {m.START_NOT_SENT}" if alert.extras.get("start_assumed") else ""
+    parts.append(f"_({alert.status} {age}{assumed})_")
     return " ".join(parts)
 
 
@@ -148,6 +190,12 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
         body.append(f"*{escape(summary)}*")
     if description:
         body.append(escape(description))
+    if first is not None and group.total == 1:
+        values = values_text(first)
+        if values:
+            body.append(f"*{m.VALUES}* {inline_code(clip(values, 500))}")
+        if first.extras.get("start_assumed"):
+            body.append(f"_{m.START_NOT_SENT}_")
     if body:
         blocks.append(
             _section(" ".join(body[:1]) + ("\n" + "\n".join(body[1:]) if len(body) > 1 else ""))
@@ -157,16 +205,22 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
     if fields:
         blocks.append({"type": "section", "fields": fields})
 
-    if len(group.alerts) > 1:
+    hidden = 0
+    if group.total > 1:
         shown = group.alerts[:max_alerts]
         lines = [_alert_line(a, now) for a in shown]
         blocks.extend(packed_sections(lines))
-        hidden = len(group.alerts) - len(shown)
+        hidden = group.total - len(shown)
         if hidden:
-            blocks.append(_context(m.MORE_ALERTS.format(count=hidden)))
+            blocks.append(_context(m.MORE_ALERTS_PAGED.format(count=f"{hidden:,}")))
     if group.truncated_alerts:
-        blocks.append(_context(m.TRUNCATED_BY_ALERTMANAGER.format(count=group.truncated_alerts)))
+        blocks.append(
+            _context(m.TRUNCATED_BY_ALERTMANAGER.format(count=f"{group.truncated_alerts:,}"))
+        )
 
+    image = _image(group)
+    if image is not None:
+        blocks.append(image)
     links = _links(group)
     if links:
         blocks.append(_context(" · ".join(links)))
@@ -183,8 +237,18 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
         buttons.append(_button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
         if group.runbook_id:
             buttons.append(_button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
+        if hidden:
+            buttons.append(_button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0"))
         blocks.append(
             {"type": "actions", "block_id": f"alert-actions-{group.id}", "elements": buttons}
+        )
+    elif hidden:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"alert-actions-{group.id}",
+                "elements": [_button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0")],
+            }
         )
 
     if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
@@ -206,10 +270,9 @@ def _fields(group: GroupView, now: datetime) -> list[Block]:
                     "text": clip(f"*{label.capitalize()}*\n{escape(value)}", MAX_FIELD),
                 }
             )
-    if len(group.alerts) > 1:
-        firing = sum(1 for a in group.alerts if a.status == "firing")
+    if group.total > 1:
         fields.append(
-            {"type": "mrkdwn", "text": f"*Alerts*\n{firing} firing / {len(group.alerts)}"}
+            {"type": "mrkdwn", "text": f"*Alerts*\n{group.firing:,} firing / {group.total:,}"}
         )
     return fields[:10]
 
@@ -234,11 +297,40 @@ def _status_line(group: GroupView, now: datetime) -> str:
         parts.append(_date(group.acked_at, m.ACKED_BY, user=group.acked_by))
     if group.pagerduty:  # may name a PagerDuty user: outside text
         parts.append(escape(group.pagerduty))
+    if group.source == "grafana":
+        parts.append(m.SOURCE_GRAFANA)
     return " · ".join(parts)
 
 
 def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
+
+
+PAGE_LINE = 400  # a page of 100 lines then packs into at most ~15 sections
+
+
+def render_alert_page(
+    group_id: int, alerts: list[AlertView], *, offset: int, total: int, now: datetime
+) -> dict[str, Any]:
+    """One page of a group's alerts, posted in its thread by "Show all alerts"."""
+    if not alerts:
+        return {"text": m.ALERT_PAGE_EMPTY, "blocks": [_section(m.ALERT_PAGE_EMPTY)]}
+    heading = m.ALERT_PAGE_TITLE.format(
+        first=f"{offset + 1:,}", last=f"{offset + len(alerts):,}", total=f"{total:,}"
+    )
+    lines = [clip(_alert_line(a, now), PAGE_LINE) for a in alerts]
+    blocks: list[Block] = [_section(heading), *packed_sections(lines)]
+    following = offset + len(alerts)
+    if following < total:
+        label = m.NEXT_PAGE_BUTTON.format(count=f"{min(len(alerts), total - following):,}")
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"alert-page-{group_id}-{following}",
+                "elements": [_button(label, "alert.page", f"{group_id}:{following}")],
+            }
+        )
+    return {"text": heading.replace("*", ""), "blocks": blocks[:MAX_BLOCKS]}
 
 
 def packed_sections(lines: list[str]) -> list[Block]:

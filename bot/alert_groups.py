@@ -7,8 +7,9 @@ database (the source of truth) and queues a post or an in-place update.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.config import AlertsConfig
@@ -28,34 +29,65 @@ def priority_rank(priority: str) -> int:
     return int(priority[1]) if len(priority) == 2 and priority[1].isdigit() else 2
 
 
-async def load_view(
-    session: AsyncSession, group: AlertGroup, config: AlertsConfig, *, truncated: int = 0
-) -> GroupView:
+async def alert_views(
+    session: AsyncSession, group_id: int, *, offset: int = 0, limit: int | None = None
+) -> list[AlertView]:
+    """A group's alerts in the order they are shown: firing first, then the newest."""
     rows = (
         await session.scalars(
             select(Alert)
-            .where(Alert.group_id == group.id)
-            # Firing first, then the newest: what the on-call engineer needs to see first.
+            .where(Alert.group_id == group_id)
             .order_by(Alert.status.asc(), Alert.starts_at.desc(), Alert.id)
+            .offset(offset)
+            .limit(limit)
         )
     ).all()
+    return [
+        AlertView(
+            name=row.alertname,
+            status=row.status,
+            labels=row.labels,
+            annotations=row.annotations,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            generator_url=row.generator_url,
+            extras=row.extras or {},
+        )
+        for row in rows
+    ]
+
+
+async def alert_counts(session: AsyncSession, group_id: int) -> tuple[int, int]:
+    """(all alerts, firing alerts) of a group."""
+    rows = (
+        await session.execute(
+            select(Alert.status, func.count())
+            .where(Alert.group_id == group_id)
+            .group_by(Alert.status)
+        )
+    ).all()
+    counts = {str(status): int(count) for status, count in rows}
+    return sum(counts.values()), counts.get("firing", 0)
+
+
+# A message shows at most 20 alerts (alerts.max_alerts_shown); a group of thousands is
+# neither loaded nor rendered whole for each update.
+VIEW_ALERTS = 20
+
+
+async def load_view(
+    session: AsyncSession, group: AlertGroup, config: AlertsConfig, *, truncated: int = 0
+) -> GroupView:
+    total, firing = await alert_counts(session, group.id)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
     return GroupView(
         id=group.id,
         status=group.status,
         priority=group.priority,
-        alerts=[
-            AlertView(
-                name=row.alertname,
-                status=row.status,
-                labels=row.labels,
-                annotations=row.annotations,
-                starts_at=row.starts_at,
-                ends_at=row.ends_at,
-                generator_url=row.generator_url,
-            )
-            for row in rows
-        ],
+        alerts=await alert_views(session, group.id, limit=VIEW_ALERTS),
+        alert_count=total,
+        firing_count=firing,
+        source=group.source or "alertmanager",
         group_labels=group.group_labels,
         common_labels=group.common_labels,
         common_annotations=group.common_annotations,
@@ -115,18 +147,28 @@ async def has_message(session: AsyncSession, key: str) -> bool:
     return found is not None
 
 
-async def reply(session: AsyncSession, group: AlertGroup, text: str, now: datetime) -> None:
+async def reply(
+    session: AsyncSession,
+    group: AlertGroup,
+    text: str,
+    now: datetime,
+    *,
+    blocks: list[dict[str, Any]] | None = None,
+    priority: int | None = None,
+) -> bool:
+    """Queue a reply in the group's thread; False when the group has no message of its own."""
     if not await has_message(session, message_key(group)):
-        return  # a digest-only group has no thread to reply in
+        return False  # a digest-only group has no thread to reply in
     await enqueue(
         session,
         op="reply",
         channel=group.channel,
-        payload={"text": text},
+        payload={"text": text, "blocks": blocks} if blocks else {"text": text},
         message_key=message_key(group),
-        priority=priority_rank(group.priority),
+        priority=priority_rank(group.priority) if priority is None else priority,
         now=now,
     )
+    return True
 
 
 async def slack_message(session: AsyncSession, key: str) -> SlackMessage | None:

@@ -43,3 +43,13 @@ async def clicked_on(
     channel, ts = clicked_at(body)
     async with sessions() as session:
         return await message_key_at(session, channel, ts) == key
+
+
+async def clicked_in_thread_of(
+    sessions: async_sessionmaker[AsyncSession], body: dict[str, Any], key: str
+) -> bool:
+    """Whether the click came from a reply in the thread of the bot's message under `key`."""
+    channel, _ = clicked_at(body)
+    thread_ts = str((body.get("message") or {}).get("thread_ts") or "")
+    async with sessions() as session:
+        return await message_key_at(session, channel, thread_ts) == key

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, PagerDutyConfig
+from bot.http_config import HttpConfig
 from bot.leadership import LeaderConfig
 from bot.report.schedule import ReportConfig
 from bot.runbooks.config import RunbooksConfig
@@ -32,6 +33,7 @@ class Config(BaseModel):
     leader: LeaderConfig = Field(default_factory=LeaderConfig)
     report: ReportConfig | None = None
     """The weekly operations report in Slack; none when absent."""
+    http: HttpConfig = Field(default_factory=HttpConfig)
 
 
 class ConfigError(Exception):

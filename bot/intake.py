@@ -21,7 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from alerts import messages as m
-from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
+from alerts.alertmanager import (
+    AlertmanagerNotification,
+    PayloadError,
+    group_key_digest,
+    parse_notification,
+)
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import place, priority_of
@@ -57,6 +62,15 @@ def delivery_priority(body: dict[str, Any], config: AlertsConfig | None) -> int 
     return min(ranks) if ranks else None
 
 
+# (source, body, group key digest, the caller's future)
+_Stored = tuple[str, dict[str, Any], str | None, "asyncio.Future[int]"]
+
+
+def _lock_key(delivery: WebhookDelivery) -> str:
+    """One lock per group: the stored digest (older rows: the body's groupKey)."""
+    return delivery.group_key or group_key_digest(str(delivery.body.get("groupKey", "")))
+
+
 class IntakeWriter:
     """Stores webhook bodies with group commit: one transaction for every body that
     arrived while the previous transaction was committing.
@@ -78,9 +92,7 @@ class IntakeWriter:
         self._clock = clock
         self._config = config
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[int]]] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[_Stored] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0
 
@@ -89,13 +101,19 @@ class IntakeWriter:
         """Webhook requests are waiting for their commit right now."""
         return self._in_flight > 0
 
-    async def store(self, source: str, body: dict[str, Any]) -> int:
+    async def store(
+        self, source: str, body: dict[str, Any], *, group_key: str | None = None
+    ) -> int:
+        """Commit one body; `group_key` is the digest of its group (by default, of the
+        body's groupKey)."""
+        if group_key is None and isinstance(body.get("groupKey"), str) and body["groupKey"]:
+            group_key = group_key_digest(body["groupKey"])
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="intake-writer")
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._in_flight += 1
         try:
-            await self._queue.put((source, body, future))
+            await self._queue.put((source, body, group_key, future))
             return await future
         finally:
             self._in_flight -= 1
@@ -115,17 +133,15 @@ class IntakeWriter:
             try:
                 ids = await self._write(batch)
             except Exception as exc:  # every waiter answers 5xx; Alertmanager retries
-                for _, _, future in batch:
+                for *_, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, _, future), delivery_id in zip(batch, ids, strict=True):
+            for (*_, future), delivery_id in zip(batch, ids, strict=True):
                 if not future.done():
                     future.set_result(delivery_id)
 
-    async def _write(
-        self, batch: list[tuple[str, dict[str, Any], asyncio.Future[int]]]
-    ) -> list[int]:
+    async def _write(self, batch: list[_Stored]) -> list[int]:
         now = self._clock.now()
         rows = [
             WebhookDelivery(
@@ -134,9 +150,9 @@ class IntakeWriter:
                 body=body,
                 state="pending",
                 priority=delivery_priority(body, self._config),
-                group_key=str(body.get("groupKey") or "")[:1024] or None,
+                group_key=group_key,
             )
-            for source, body, _ in batch
+            for source, body, group_key, _ in batch
         ]
         async with self._sessions.begin() as session:
             session.add_all(rows)
@@ -157,7 +173,7 @@ async def process_notification(
     group = (
         await session.scalars(
             select(AlertGroup)
-            .where(AlertGroup.group_key == notification.group_key)
+            .where(AlertGroup.group_key == notification.key_digest)
             .with_for_update()
         )
     ).first()
@@ -173,15 +189,17 @@ async def process_notification(
 
     if group is None:
         group = AlertGroup(
-            group_key=notification.group_key,
-            receiver=notification.receiver,
+            group_key=notification.key_digest,
+            group_key_text=notification.group_key,
+            source=notification.source,
+            receiver=notification.receiver[:255],
             status=notification.status,
             priority=placement.priority,
             channel=placement.channel,
             group_labels=notification.group_labels,
             common_labels=notification.common_labels,
             common_annotations=notification.common_annotations,
-            external_url=notification.external_url,
+            external_url=notification.external_url[:1024],
             digest=digest,
             first_firing_at=earliest,
             firing_since=earliest,
@@ -191,11 +209,12 @@ async def process_notification(
         )
         session.add(group)
         await session.flush()
-        await _store_alerts(session, group, notification, now)
+        assumed = await _store_alerts(session, group, notification, now)
         await notify(listeners, session, group, "opened", now)
         await refresh_message(
             session, group, config, now, first=True, truncated=notification.truncated_alerts
         )
+        await _say_assumed_starts(session, group, assumed, now)
         audit.record(
             session,
             at=now,
@@ -214,12 +233,13 @@ async def process_notification(
     group.digest = digest
     group.common_labels = notification.common_labels
     group.common_annotations = notification.common_annotations
-    group.external_url = notification.external_url or group.external_url
+    group.external_url = notification.external_url[:1024] or group.external_url
     group.updated_at = now
     # The message stays where it was first posted; the priority may still rise.
     if placement.priority < group.priority:
         group.priority = placement.priority
-    await _store_alerts(session, group, notification, now)
+    assumed = await _store_alerts(session, group, notification, now)
+    await _say_assumed_starts(session, group, assumed, now)
     subject = f"alert-group:{group.id}"
 
     if previous == "firing" and group.status == "resolved":
@@ -256,25 +276,50 @@ def _resolved_at(notification: AlertmanagerNotification, now: datetime) -> datet
 
 async def _store_alerts(
     session: AsyncSession, group: AlertGroup, notification: AlertmanagerNotification, now: datetime
-) -> None:
+) -> int:
+    """Store each alert's latest state; returns how many newly firing alerts came without
+    a start time (their start is the time of receipt)."""
     existing = {
         row.fingerprint: row
         for row in (await session.scalars(select(Alert).where(Alert.group_id == group.id))).all()
     }
+    assumed = 0
     for alert in notification.alerts:
         row = existing.get(alert.key)
+        starts_at = alert.starts_at
+        if alert.starts_at_assumed:
+            if row is not None and row.status == alert.status:
+                starts_at = row.starts_at  # the first receipt, not this redelivery's
+            elif alert.status == "firing":
+                assumed += 1
         if row is None:
             row = Alert(group_id=group.id, fingerprint=alert.key)
             session.add(row)
             existing[alert.key] = row
         row.status = alert.status
-        row.alertname = alert.name
+        row.alertname = alert.name[:255]
         row.labels = alert.labels
         row.annotations = alert.annotations
-        row.starts_at = alert.starts_at
+        row.starts_at = starts_at
         row.ends_at = alert.ends_at
         row.generator_url = alert.generator_url
+        row.extras = (
+            {**alert.extras, "start_assumed": True}
+            if alert.starts_at_assumed
+            else (alert.extras or None)
+        )
         row.updated_at = now
+    return assumed
+
+
+async def _say_assumed_starts(
+    session: AsyncSession, group: AlertGroup, count: int, now: datetime
+) -> None:
+    if count:
+        text = m.THREAD_START_ASSUMED.format(
+            count=f"{count:,}", at=now.strftime("%Y-%m-%d %H:%M:%S UTC")
+        )
+        await reply(session, group, text, now)
 
 
 class DeliveryProcessor:
@@ -448,7 +493,7 @@ class DeliveryProcessor:
                 ).all()
                 # Groups in a fixed order, so two processors never wait on each other in a
                 # circle; the lock also covers creating a group that does not exist yet.
-                for key in sorted({str(d.body.get("groupKey", "")) for d in rows}):
+                for key in sorted({_lock_key(d) for d in rows}):
                     await xact_lock(session, f"group:{key}")
                 for delivery in rows:
                     outcome = await self._apply(session, delivery, now)
@@ -464,7 +509,7 @@ class DeliveryProcessor:
 
     async def _apply(self, session: AsyncSession, delivery: WebhookDelivery, now: datetime) -> str:
         try:
-            notification = parse_notification(delivery.body)
+            notification = parse_notification(delivery.body, received_at=delivery.received_at)
         except PayloadError as exc:  # validated at intake; only an old row could fail
             await deliveries.record_failure(
                 session, delivery, str(exc), self._config, now, retry=False
@@ -486,7 +531,7 @@ class DeliveryProcessor:
             delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.state != "pending":
                 return
-            await xact_lock(session, f"group:{delivery.body.get('groupKey', '')}")
+            await xact_lock(session, f"group:{_lock_key(delivery)}")
             try:
                 outcome = await self._apply(session, delivery, now)
             except SQLAlchemyError:

@@ -13,8 +13,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts import messages as m
-from bot import alert_buttons
-from bot.clicks import clicked_on
+from bot import alert_buttons, alert_pages
+from bot.clicks import clicked_in_thread_of, clicked_on
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
 from bot.runbooks import handlers as runbooks
@@ -41,8 +41,15 @@ def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
 
 
 def register(app: AsyncApp, service: Service) -> None:
-    async def refused(body: dict[str, Any], group_id: int, user: str, what: str) -> bool:
-        if not await clicked_on(service.sessions, body, f"alert-group:{group_id}"):
+    async def refused(
+        body: dict[str, Any], group_id: int, user: str, what: str, *, in_thread: bool = False
+    ) -> bool:
+        key = f"alert-group:{group_id}"
+        from_its_message = await clicked_on(service.sessions, body, key) or (
+            # "Next 100" sits on a page the bot posted in the group's thread.
+            in_thread and await clicked_in_thread_of(service.sessions, body, key)
+        )
+        if not from_its_message:
             # The value names a group the clicked message was not posted for.
             reason, answer = "button not from the group's message", m.NOT_FROM_ITS_MESSAGE
         elif await alert_buttons.may_respond(
@@ -112,8 +119,24 @@ def register(app: AsyncApp, service: Service) -> None:
         )
         await _answer(service, body, outcome)
 
+    async def on_page(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        actions = body.get("actions") or [{}]
+        request = alert_pages.parse_page_value(str(actions[0].get("value", "")))
+        user = str((body.get("user") or {}).get("id", ""))
+        if request is None:
+            await service.ephemeral_from_body(body, "That button is not valid any more.")
+            return
+        if await refused(body, request.group_id, user, "page", in_thread=True):
+            return
+        problem = await alert_pages.post_page(service.sessions, service.clock, request)
+        if problem:
+            await service.ephemeral_from_body(body, problem)
+        service.wake_outbox()
+
     app.action("alert.ack")(on_ack)
     app.action("alert.silence")(on_silence)
+    app.action("alert.page")(on_page)
     # Slash commands and approval reactions.
     operations.register(app, service)
     runbooks.register(app, service)

@@ -6,18 +6,19 @@ calls) happens after the answer in the delivery processor and the outbox.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
 
-from alerts.alertmanager import PayloadError, parse_notification
+from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
 from alerts.json_bodies import MAX_DEPTH, JsonBodyError, is_json_content_type, load_json
 from alerts.policy import priority_of
 from bot import migrate
@@ -31,7 +32,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1024 * 1024  # 1 MiB: Alertmanager's largest groups stay far below it.
+# Slack's requests are small; the Alertmanager webhook's limit is `http.max_body`.
+MAX_BODY = 1024 * 1024
+# Bodies above this are decoded in a worker thread: a 30 MB group takes a few hundred
+# milliseconds to parse, which must not stall every other request and the outbox.
+PARSE_IN_THREAD = 256 * 1024
 SERVICE_KEY = web.AppKey("service", object)
 
 
@@ -43,13 +48,22 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"status": "error", "error": message}, status=status)
 
 
-async def _read_body(request: web.Request) -> bytes | web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(413, f"body over {MAX_BODY} bytes")
+async def _read_body(request: web.Request, limit: int = MAX_BODY) -> bytes | web.Response:
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, f"body over {limit} bytes")
     try:
-        return await request.read()
+        body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"body over {MAX_BODY} bytes")
+        return _error(413, f"body over {limit} bytes")
+    if len(body) > limit:
+        return _error(413, f"body over {limit} bytes")
+    return body
+
+
+def _decode(body: bytes, received_at: datetime) -> tuple[Any, AlertmanagerNotification]:
+    """JSON, then the notification; raises JsonBodyError or PayloadError."""
+    data = load_json(body)
+    return data, parse_notification(data, received_at=received_at)
 
 
 async def alertmanager_webhook(request: web.Request) -> web.Response:
@@ -67,24 +81,30 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="chatops"'},
         )
-    body = await _read_body(request)
+    body = await _read_body(request, service.config.http.max_body)
     if isinstance(body, web.Response):
         metrics.webhook_rejected.labels("alertmanager", "too_large").inc()
         return body
+    received_at = service.clock.now()
     try:
-        data = load_json(body)
+        if len(body) > PARSE_IN_THREAD:
+            data, notification = await asyncio.to_thread(_decode, body, received_at)
+        else:
+            data, notification = _decode(body, received_at)
     except JsonBodyError as exc:
         metrics.webhook_rejected.labels("alertmanager", "not_json").inc()
         return _error(400, str(exc))
-    try:
-        notification = parse_notification(data)
     except PayloadError as exc:
         metrics.webhook_rejected.labels("alertmanager", "invalid").inc()
-        return _error(400, str(exc))
+        return web.json_response(
+            {"status": "error", "error": str(exc), "problems": exc.problems}, status=400
+        )
     if not notification.alerts:
         # Nothing to post; still a valid notification, so Alertmanager must not retry it.
         return web.json_response({"status": "ignored", "reason": "no alerts"})
-    delivery_id = await service.intake.store("alertmanager", data)
+    delivery_id = await service.intake.store(
+        notification.source, data, group_key=notification.key_digest
+    )
     for alert in notification.alerts:
         priority = priority_of(alert.labels, service.config.alerts)
         metrics.alerts_received.labels(alert.status, priority).inc()
@@ -188,7 +208,8 @@ def json_only(
 
 
 def build_web_app(service: Service) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    # The largest endpoint's limit; each handler checks its own (bot/pagerduty/webhook.py).
+    app = web.Application(client_max_size=max(MAX_BODY, service.config.http.max_body))
     app[SERVICE_KEY] = service
     app.router.add_post("/webhooks/alertmanager", json_only(alertmanager_webhook))
     app.router.add_post("/webhooks/pagerduty", json_only(pagerduty_webhook.handler(service)))

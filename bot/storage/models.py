@@ -84,6 +84,7 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # Migration 0007: read at intake so that a P0 is processed before a storm's backlog.
     priority: Mapped[int | None] = mapped_column(Integer)
+    # The group's key digest (migration 0008; alerts.alertmanager.group_key_digest).
     group_key: Mapped[str | None] = mapped_column(String(1024))
     # Migration 0011: a delivery whose processing failed is tried again from
     # `next_attempt_at` (None: due now) until `attempts` reaches the bound, then kept failed.
@@ -103,7 +104,13 @@ class AlertGroup(Base):
     __tablename__ = "alert_groups"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # A SHA-256 digest of the groupKey, which has no length limit (migration 0008);
+    # `group_key_text` keeps the key as the sender wrote it.
     group_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    group_key_text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(
+        String(16), default="alertmanager", server_default="alertmanager"
+    )  # or "grafana"
     receiver: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))  # firing|resolved
     priority: Mapped[str] = mapped_column(String(2))
@@ -142,6 +149,8 @@ class Alert(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     generator_url: Mapped[str] = mapped_column(String(2048), default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Grafana's links and values, and whether the start time was assumed (migration 0008).
+    extras: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("group_id", "fingerprint", name="uq_alerts_group_fp"),)
 

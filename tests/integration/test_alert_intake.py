@@ -230,7 +230,7 @@ async def test_group_listeners_hear_each_change_inside_its_transaction(
 
     class Recorder:
         async def group_changed(self, session, group, change, now, actor):  # type: ignore[no-untyped-def]
-            heard.append((group.group_key, change, actor))
+            heard.append((group.group_key_text, change, actor))
 
     bot_ = await start_service(sqlite_url)
     bot_.service.group_listeners.append(Recorder())

@@ -9,6 +9,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import Config
+from bot.http_config import HttpConfig
 from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import WebhookDelivery
 from tests.conftest import WEBHOOK_TOKEN, RunningService, StartService
@@ -81,11 +83,14 @@ async def test_wrong_shape_is_400_naming_the_field(
     assert await stored(bot) == 0
 
 
-async def test_body_over_one_mebibyte_is_413(sqlite_url: str, start_service: StartService) -> None:
-    bot = await start_service(sqlite_url)
-    payload = notification(annotations={"description": "x" * (1024 * 1024)})
-    status, _ = await send(bot, json.dumps(payload).encode(), BEARER)
-    assert status == 413
+async def test_body_over_http_max_body_is_413(
+    sqlite_url: str, start_service: StartService, example_config: Config
+) -> None:
+    config = example_config.model_copy(update={"http": HttpConfig(max_body="512KiB")})
+    bot = await start_service(sqlite_url, config=config)
+    payload = notification(annotations={"description": "x" * (512 * 1024)})
+    status, body = await send(bot, json.dumps(payload).encode(), BEARER)
+    assert status == 413 and body["error"] == f"body over {512 * 1024} bytes"
     assert await stored(bot) == 0
 
 
