@@ -17,8 +17,6 @@ import os
 import re
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -169,43 +167,11 @@ async def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30)
     args = parser.parse_args()
 
+    from sandbox_process import sandbox
+
     workdir = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
-    pg_name = None
-    if args.database == "postgres":
-        database_url, pg_name = await postgres_url()
-    else:
-        database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_"))}
-    env.update(DATABASE_URL=database_url, CHATOPS_SANDBOX_PRINT="0", CHATOPS_LOG_LEVEL="WARNING")
-    log = (workdir / "serve.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            str(emulator_port),
-        ],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url, emulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"{url}/readyz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
+    async with sandbox(args.database, workdir) as bot:
+        url, emulator, server = bot.url, bot.emulator, bot.process
         print(f"database: {args.database}; bot pid {server.pid}; {os.cpu_count()} cores")
         deliveries = 0
         for per_request in (1, 10):
@@ -229,11 +195,6 @@ async def main() -> None:
             f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, "
             f"max {max(latencies) * 1000:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms"
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-        if pg_name:
-            await drop_postgres(pg_name)
 
 
 if __name__ == "__main__":

@@ -73,12 +73,13 @@ def alert(
 
 @asynccontextmanager
 async def alertmanager(
-    webhook_url: str, token: str, workdir: Path
+    webhook_url: str, token: str, workdir: Path, *, config_template: str = CONFIG
 ) -> AsyncIterator[RunningAlertmanager]:
+    """`config_template` is formatted with the bot's `url` and `token`."""
     binary = alertmanager_binary()
     port = free_port()
     config = workdir / "alertmanager.yml"
-    config.write_text(CONFIG.format(url=webhook_url, token=token))
+    config.write_text(config_template.format(url=webhook_url, token=token))
     log_path = workdir / "alertmanager.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

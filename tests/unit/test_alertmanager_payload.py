@@ -55,9 +55,7 @@ def test_unknown_keys_from_newer_alertmanagers_are_ignored() -> None:
         (lambda p: p["alerts"][0].update(status="pending"), "alerts.0.status"),
     ],
 )
-def test_what_the_bot_cannot_act_on_is_refused_naming_the_field(
-    mutate: object, named: str
-) -> None:
+def test_what_the_bot_cannot_act_on_is_refused_naming_the_field(mutate: object, named: str) -> None:
     payload = notification()
     mutate(payload)  # type: ignore[operator]
     with pytest.raises(PayloadError) as raised:
@@ -137,7 +135,7 @@ def test_fields_the_bot_does_not_act_on_never_refuse_a_notification() -> None:
 
 
 def test_group_keys_have_no_length_limit_and_are_stored_as_a_digest() -> None:
-    long_key = "{}/{namespace=~\"^(?:" + "|".join(f"ns-{i:03d}" for i in range(300)) + ')$"}:{}'
+    long_key = '{}/{namespace=~"^(?:' + "|".join(f"ns-{i:03d}" for i in range(300)) + ')$"}:{}'
     assert len(long_key) > 2000
     parsed = parse_notification(notification(group_key=long_key))
     assert parsed.group_key == long_key
