@@ -203,7 +203,7 @@ async def open_count(session: AsyncSession) -> int:
 
 def _name(group: AlertGroup) -> str:
     labels = {**group.group_labels, **group.common_labels}
-    name = str(labels.get("alertname") or group.group_key)
+    name = str(labels.get("alertname") or group.group_key_text or group.group_key)
     extra = [
         f"{k}={labels[k]}"
         for k in ("service", "namespace", "cluster", "instance")

@@ -35,7 +35,7 @@ class Breakable:
         self.broken = True
 
     async def group_changed(self, session: Any, group: AlertGroup, *args: Any) -> None:
-        if self.broken and "DiskFull" in str(group.group_key):
+        if self.broken and "DiskFull" in str(group.group_key_text):
             raise self.error
 
 
