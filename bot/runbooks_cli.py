@@ -9,15 +9,20 @@ caller supplies, so this module stays free of storage.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from actions.steps.registry import REGISTRY
 from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks.linking import find_runbook
 from alerts.runbooks.loader import RunbookError, load_runbooks, runbook_files
 from alerts.runbooks.model import RunbookSet
+from alerts.runbooks.targets import unbounded_targets
+from bot.config import BUNDLED_EXAMPLE, load_config
+from bot.runbooks.config import RunbooksConfig
 
 # The runbooks shipped beside the package (source checkout, editable install, image).
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "runbooks"
@@ -45,8 +50,16 @@ def _shown(path: Path) -> Path:
         return path
 
 
-def lint(directory: Path | None = None, *, out: TextIO | None = None) -> int:
-    """Print `OK: N runbooks` or every problem as `file:line: message`; 1 on a problem."""
+def lint(
+    directory: Path | None = None,
+    *,
+    out: TextIO | None = None,
+    config: RunbooksConfig | None = None,
+) -> int:
+    """Print `OK: N runbooks` or every problem as `file:line: message`; 1 on a problem.
+
+    `config`'s allow-lists (default: CHATOPS_CONFIG's, else the bundled example's) decide
+    whether a step may let alert data pick its target or host."""
     out = out or sys.stdout
     folder = _shown(directory if directory is not None else default_directory())
     if not folder.is_dir():
@@ -61,6 +74,18 @@ def lint(directory: Path | None = None, *, out: TextIO | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=out)
         print(f"{len(exc.problems)} problem(s) in {folder}", file=out)
+        return 1
+    section = config if config is not None else _runbooks_config()
+    unbounded = unbounded_targets(
+        list(runbooks),
+        REGISTRY,
+        targets=section.targets,
+        http_hosts=section.http_hosts,
+    )
+    if unbounded:
+        for problem in unbounded:
+            print(problem, file=out)
+        print(f"{len(unbounded)} problem(s) in {folder}", file=out)
         return 1
     print(f"OK: {len(runbooks)} runbooks", file=out)
     return 0
@@ -97,6 +122,11 @@ def uncovered_alerts(
         if find_runbook(labels, annotations, runbooks, rules) is None
     )
     return list(dict.fromkeys(names))
+
+
+def _runbooks_config() -> RunbooksConfig:
+    path = Path(os.environ.get("CHATOPS_CONFIG", "chatops.yaml"))
+    return load_config(path if path.is_file() else BUNDLED_EXAMPLE).runbooks
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:

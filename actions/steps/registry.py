@@ -205,6 +205,9 @@ class ActionSpec:
     description: str
     params: ParamsModel
     changes_things: bool
+    # The parameters that pick what the action reaches (a namespace and workload, a URL).
+    # Filled from alert data, their values must be in the config's allow-list.
+    target_params: tuple[str, ...] = ()
 
     def accepts_text(self, param: str) -> bool:
         """Whether `param` is a string parameter (only those may hold templates)."""
@@ -344,22 +347,46 @@ class StepRegistry:
         ]
 
 
+_WORKLOAD = ("namespace", "workload")
+_DEPLOYMENT = ("namespace", "deployment")
 BUILTIN_SPECS = (
-    ActionSpec("k8s.pods", "pod status of a Deployment", K8sPodsParams, changes_things=False),
     ActionSpec(
-        "k8s.logs", "last lines of a Deployment's logs", K8sLogsParams, changes_things=False
+        "k8s.pods",
+        "pod status of a Deployment",
+        K8sPodsParams,
+        changes_things=False,
+        target_params=_WORKLOAD,
     ),
     ActionSpec(
-        "k8s.restart", "rolling restart of a Deployment", K8sRestartParams, changes_things=True
+        "k8s.logs",
+        "last lines of a Deployment's logs",
+        K8sLogsParams,
+        changes_things=False,
+        target_params=_WORKLOAD,
     ),
     ActionSpec(
-        "k8s.scale", "set a Deployment's replica count", K8sScaleParams, changes_things=True
+        "k8s.restart",
+        "rolling restart of a Deployment",
+        K8sRestartParams,
+        changes_things=True,
+        target_params=_DEPLOYMENT,
+    ),
+    ActionSpec(
+        "k8s.scale",
+        "set a Deployment's replica count",
+        K8sScaleParams,
+        changes_things=True,
+        target_params=_DEPLOYMENT,
     ),
     ActionSpec(
         "alertmanager.silence", "silence the alert's own labels", SilenceParams, changes_things=True
     ),
     ActionSpec(
-        "http.check", "one HTTP request: status and latency", HttpCheckParams, changes_things=False
+        "http.check",
+        "one HTTP request: status and latency",
+        HttpCheckParams,
+        changes_things=False,
+        target_params=("url",),
     ),
 )
 

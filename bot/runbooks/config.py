@@ -42,6 +42,25 @@ class RunbooksConfig(BaseModel):
         "(12) while keeping a typo from exhausting the cluster.",
     )
     kubernetes: KubernetesConnection = Field(default_factory=KubernetesConnection)
+    targets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "What a step may reach when its namespace, workload or deployment comes from alert "
+            "data (`{{ labels.namespace }}`): namespace -> names, `*` for any in it. Outside "
+            "it, k8s.pods and k8s.logs need approval like a change, and k8s.restart and "
+            "k8s.scale are refused (a note in the thread, an audit event). Literal values in "
+            "a runbook are not limited by it."
+        ),
+    )
+    http_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Hosts an `http.check` URL may name when its host comes from alert data, and the "
+            "only hosts it may reach on a loopback, link-local or metadata address (checked "
+            "on every address the host resolves to). Empty: alert data may not pick a host, "
+            "and such addresses are never requested."
+        ),
+    )
     oncall: list[str] | None = Field(
         default=None,
         description=(

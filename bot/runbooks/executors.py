@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
+from actions.http_guard import ForbiddenAddress, guarded_session, literal_address_problem
 from actions.kube.client import KubeApiError, build_api_client
 from actions.kube.operations import KubeOperations, PodSummary
 from actions.steps.registry import (
@@ -190,17 +192,26 @@ class AlertmanagerSilence:
 
 
 class HttpCheck:
+    def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
+        self._allowed = tuple(allowed_hosts)
+
     async def __call__(self, params: HttpCheckParams, context: StepContext) -> StepOutcome:
         started = time.monotonic()
+        host = urlsplit(params.url).hostname or ""
+        refused = literal_address_problem(host, self._allowed)
+        if refused is not None:
+            return StepOutcome(False, f"{inline_code(params.url)} was not requested: {refused}")
         try:
             timeout = aiohttp.ClientTimeout(total=params.timeout)
             # No redirects: the runbook names the URL it means, and a redirect could lead
             # the bot somewhere the runbook's author did not intend.
             async with (
-                aiohttp.ClientSession(timeout=timeout) as http,
+                guarded_session(self._allowed, timeout=timeout) as http,
                 http.get(params.url, allow_redirects=False) as response,
             ):
                 status = response.status
+        except ForbiddenAddress as exc:
+            return StepOutcome(False, f"{inline_code(params.url)} was not requested: {exc}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             url = inline_code(params.url)
             return StepOutcome(False, f"{url} did not answer ({type(exc).__name__})")
@@ -218,6 +229,7 @@ def bind_executors(
     kube: KubeConnector,
     alertmanager: Callable[[], AlertmanagerClient | None],
     clock: Clock,
+    http_hosts: Collection[str] = (),
 ) -> None:
     executors: dict[str, Any] = {
         "k8s.pods": K8sPods(kube, clock),
@@ -225,7 +237,7 @@ def bind_executors(
         "k8s.restart": K8sRestart(kube, clock),
         "k8s.scale": K8sScale(kube),
         "alertmanager.silence": AlertmanagerSilence(alertmanager, clock),
-        "http.check": HttpCheck(),
+        "http.check": HttpCheck(http_hosts),
     }
     for action_type, executor in executors.items():
         registry.bind(action_type, executor)

@@ -62,7 +62,13 @@ class RunbookFeature:
             runbooks_directory(config), registry=self.registry
         )
         self.kube = KubeConnector(config.kubernetes, max_replicas=config.scale_max)
-        bind_executors(self.registry, kube=self.kube, alertmanager=alertmanager, clock=clock)
+        bind_executors(
+            self.registry,
+            kube=self.kube,
+            alertmanager=alertmanager,
+            clock=clock,
+            http_hosts=config.http_hosts,
+        )
         self.linker = RunbookLinker(self.runbooks, priorities)
         self.operations = operations
         self.approvals: ReactionStepApprovals | None = None
@@ -80,6 +86,8 @@ class RunbookFeature:
             approvals or self.approvals or ApprovalNotConnected(),
             scale_max=config.scale_max,
             may_run=self._may_run if config.oncall is not None else None,
+            targets=config.targets,
+            http_hosts=config.http_hosts,
         )
 
     async def _run_approved(

@@ -11,7 +11,7 @@ at once. When `runbooks.oncall` is set, only its members may click Run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ from alerts.runbooks import (
 )
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import FINISHED, StepButton, state_of
+from alerts.runbooks.targets import outside_allow_list
 from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import message_key, priority_rank
@@ -94,8 +95,13 @@ class RunbookSteps:
         *,
         scale_max: int,
         may_run: Callable[[str], Awaitable[bool]] | None = None,
+        targets: Mapping[str, Sequence[str]] | None = None,
+        http_hosts: Sequence[str] = (),
     ) -> None:
-        """`may_run(user)`: whether `user` may click Run (None: everyone may)."""
+        """`may_run(user)`: whether `user` may click Run (None: everyone may). `targets` and
+        `http_hosts`: what alert data may pick (runbooks.targets, runbooks.http_hosts)."""
+        self.targets = dict(targets or {})
+        self.http_hosts = tuple(http_hosts)
         self.sessions = sessions
         self.may_run = may_run
         self.clock = clock
@@ -314,16 +320,20 @@ class RunbookSteps:
         try:
             params = self._resolve(action.type, action.params, labels, annotations)
         except (TemplateError, ParamsError, UnknownActionError) as exc:
-            text = render_refusal(step, str(exc))
-            self._audit(
-                session,
-                group,
-                user,
-                "runbook.step.refused",
-                runbook,
-                now,
-                step=step.id,
-                reason=str(exc),
+            return Answer(False, self._refuse(session, group, user, runbook, step, str(exc), now))
+        spec = self.registry.spec(action.type)
+        outside = outside_allow_list(
+            spec.target_params,
+            action.params,
+            params.model_dump(),
+            targets=self.targets,
+            http_hosts=self.http_hosts,
+        )
+        if outside is not None and (spec.changes_things or action.type == "http.check"):
+            # Alert data picked the target: the thread shows the refusal to everyone.
+            text = self._refuse(session, group, user, runbook, step, outside, now)
+            await self._reply(
+                session, group, {"text": _clip(text), "blocks": [_section(text)]}, now
             )
             return Answer(False, text)
         context = StepContext(
@@ -333,8 +343,11 @@ class RunbookSteps:
             user=user,
             labels=dict(group.group_labels or group.common_labels),
         )
-        if not approved and self.registry.needs_approval(action.type, step.requires_approval):
-            spec = self.registry.spec(action.type)
+        # Reading pods or logs of a workload alert data picked outside the allow-list
+        # shows what should not be shown: it needs the approval a change needs.
+        if not approved and (
+            self.registry.needs_approval(action.type, step.requires_approval) or outside
+        ):
             await self.approvals.request(
                 session,
                 group,
@@ -350,12 +363,28 @@ class RunbookSteps:
                     requested_by=user,
                     requested_at=now,
                     changes_things=spec.changes_things,
-                    requires_approval=step.requires_approval,
+                    requires_approval=step.requires_approval or outside is not None,
                     thread_key=message_key(group),
                 ),
             )
             return Answer(False, m.NEEDS_APPROVAL_EPHEMERAL.format(step=escape(step.title)))
         return _Run(group.id, step, runbook, params, context)
+
+    def _refuse(
+        self,
+        session: AsyncSession,
+        group: AlertGroup,
+        user: str,
+        runbook: Runbook,
+        step: Step,
+        reason: str,
+        now: datetime,
+    ) -> str:
+        """Audit a refused Run; the text that says why, nothing run."""
+        self._audit(
+            session, group, user, "runbook.step.refused", runbook, now, step=step.id, reason=reason
+        )
+        return render_refusal(step, reason)
 
     def _resolve(
         self,

@@ -177,3 +177,49 @@ def test_an_installed_wheel_finds_the_runbooks_in_the_working_directory(
 
     assert cli.default_directory() == Path("runbooks")
     assert run_lint(None) == (0, [SHIPPED_OK])
+
+
+SSRF_RUNBOOK = """---
+id: PROBE
+title: Probe
+steps:
+  - id: probe
+    title: Probe what the alert names
+    detail: d
+    action:
+      type: http.check
+      params: {url: "http://{{ annotations.target }}/latest/meta-data/"}
+  - id: pods
+    title: Pods of the alert's workload
+    detail: d
+    action:
+      type: k8s.pods
+      params: {namespace: "{{ labels.namespace }}", workload: "{{ labels.deployment }}"}
+  - id: path-only
+    title: A fixed host, a path from the alert
+    detail: d
+    action:
+      type: http.check
+      params: {url: "https://sam.sergas.example/{{ labels.check }}"}
+---
+
+# Probe
+"""
+
+
+def test_lint_flags_alert_data_picking_a_host_or_target_without_an_allow_list(
+    tmp_path: Path,
+) -> None:
+    from bot.runbooks.config import RunbooksConfig
+
+    (tmp_path / "PROBE.md").write_text(SSRF_RUNBOOK)
+    out = io.StringIO()
+    assert lint(tmp_path, out=out, config=RunbooksConfig()) == 1
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("3 problem(s)")
+    assert "step probe: `url`" in lines[0] and "runbooks.http_hosts is empty" in lines[0]
+    assert "step pods: `namespace`" in lines[1] and "runbooks.targets is empty" in lines[1]
+    assert not any("path-only" in line for line in lines)
+
+    allowed = RunbooksConfig(targets={"sergas": ["*"]}, http_hosts=["sam.sergas.example"])
+    assert lint(tmp_path, out=io.StringIO(), config=allowed) == 0

@@ -79,6 +79,7 @@ def with_runbooks(
         directory=str(directory) if directory else None,
         scale_max=scale_max,
         kubernetes=KubernetesConnection(host=kube.url),
+        targets={"prod": ["api-blue"]},  # what the tests' alert labels name
     )
     return config.model_copy(update={"runbooks": section})
 
