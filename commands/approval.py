@@ -9,7 +9,7 @@ request survives a restart as the plain data `to_dict` returns.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -137,6 +137,12 @@ class ApprovalRequest(Approval):
     """An approval request for an operation plan (/deploy, /shift, /rollback)."""
 
     operation: OperationPlan
+    preempts: str | None = None
+    """For a rollback asked for while a shift runs or bakes: that operation, as the approval
+    message names it (mrkdwn, escaped); approving the rollback cancels it."""
+    frozen_by: tuple[str, ...] = ()
+    """The P0/P1 alerts that froze this request when it was posted: it ended at once
+    (Failed, never took votes) and offers to ask again with `--force`."""
 
     @property
     def target(self) -> Target:
@@ -292,6 +298,21 @@ def abort(request: A, reason: str, now: datetime) -> A:
     _require(request, {Outcome.APPROVED}, "abort")
     return replace(
         request, status=Outcome.FAILED, result=m.NOT_RUN.format(reason=reason), finished_at=now
+    )
+
+
+def freeze(
+    request: ApprovalRequest, alerts: Sequence[str], reason: str, now: datetime
+) -> ApprovalRequest:
+    """Pending -> Failed before any vote: P0/P1 alerts fire and it is not `--force`d, so it
+    could not run; asking approvers to vote for it would waste their attention."""
+    _require(request, {Outcome.PENDING}, "freeze")
+    return replace(
+        request,
+        status=Outcome.FAILED,
+        result=m.NOT_RUN.format(reason=reason),
+        frozen_by=tuple(alerts),
+        finished_at=now,
     )
 
 

@@ -8,8 +8,8 @@ from actions.deploy.base import Target
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
+    CommandRequest,
     DeployRequest,
-    OperationRequest,
     UsageError,
     echo,
     no_more_than,
@@ -53,5 +53,5 @@ SPEC: CommandSpec[DeployRequest] = CommandSpec(
 )
 
 
-def register(registry: CommandRegistry[OperationRequest]) -> None:
+def register(registry: CommandRegistry[CommandRequest]) -> None:
     registry.register(SPEC)

@@ -129,6 +129,19 @@ FORCE_NOTE = (
     "⚠️ `--force`: runs even while P0/P1 alerts fire for {service}; needs {extra} more "
     "approval(s) than usual."
 )
+PREEMPTS = (
+    "⏭️ *Preempts* {operation}: approving this cancels it and rolls back at once. "
+    "(A rollback in flight is never cancelled.)"
+)
+PREEMPT_OPERATION = "the running `{command}` by <@{requester}> ({state})"
+PREEMPT_RUNNING = "at step {index}/{total}"
+PREEMPT_BAKING = "baking until {until}"
+FROZEN = (
+    "🧊 *Frozen:* P0/P1 alerts are firing for {service}, so this request cannot run and "
+    "takes no approvals.\n{alerts}\nTo run it anyway, request it again with `--force`: "
+    "it then needs {required} approvals ({extra} more than usual)."
+)
+FORCE_BUTTON = "Request again with --force"
 VERSIONS = "*Versions:* {versions}"
 TRAFFIC = "*Traffic:* {traffic}"
 TRAFFIC_UNCHANGED = "{traffic} (unchanged)"
@@ -141,6 +154,7 @@ REJECTED_FIELD = "*Rejected by*\n<@{user}>"
 EXPIRES_FIELD = "*Expires*\n<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>"
 EXPIRED_FIELD = "*Expired*\n<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>"
 STARTED_FIELD = "*Started*\n<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>"
+DATE = "<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>"
 FINISHED_FIELD = "*Finished*\n<!date^{unix}^{{date_short_pretty}} at {{time}}|{fallback}>"
 FIRING_ALERTS = "*Firing for {service}*\n{alerts}"
 MORE_FIRING = "+{count} more firing"
@@ -164,6 +178,16 @@ PROGRESS_STEP_DONE = "✔️ Step {index}/{total} done in {duration}: {step}"
 PROGRESS_STEP_FAILED = "✖️ Step {index}/{total} failed after {duration}: {step}. {error}"
 PROGRESS_ROLLED_BACK = "↩️ Rolled back automatically: {reason}. Traffic is now {traffic}."
 PROGRESS_FINISHED = "{icon} {outcome}: {result}"
+PROGRESS_PREEMPTING = (
+    "⏭️ Preempting `{command}` (it was {state}): it is cancelled; this rollback runs now."
+)
+PROGRESS_SUPERSEDED = (
+    "⏹️ Superseded by rollback `{command}` (request `{id}`, requested by <@{requester}>, "
+    "approved by {approvers}): this {kind} stops here and the rollback sets the traffic."
+)
+STATE_RUNNING = "running"
+STATE_BAKING = "baking"
+STATE_BAKE_FAILED = "rolling back after a bake alert"
 PROGRESS_INTERRUPTED = (
     "⚠️ `{command}` was interrupted at step {index}/{total} ({step}) by a restart. "
     "State now: {state}. Run `/rollback` or `/shift` to continue; nothing resumes by itself."
@@ -175,6 +199,38 @@ RESULT_SHIFTED_LIVE = "Traffic is now {traffic}; {colour} ({version}) is live."
 RESULT_ROLLED_BACK_MANUAL = "Traffic is back on {colour} ({version}): {traffic}."
 RESULT_FAILED = "{step} failed: {error}. Traffic stayed {traffic}."
 RESULT_AUTO_ROLLED_BACK = "{reason}; traffic was returned to {traffic}."
+RESULT_SUPERSEDED = (
+    "Superseded by rollback `{command}` (request `{id}`); cancelled so it runs at once."
+)
+
+# --- /deploy status ---------------------------------------------------------------------
+
+STATUS_DESCRIPTION = (
+    "Show live colour, versions, traffic, what is running or baking, firing alerts and the "
+    "last operations with their approvers. Only you see the answer."
+)
+STATUS_ARG_SERVICE = "defaults to this channel's service, else every service"
+STATUS_ARG_ENVIRONMENT = "defaults to every environment of the service"
+STATUS_NO_FORCE = "`--force` means nothing for `/deploy status`: it changes nothing."
+STATUS_TITLE = "*{target}*"
+STATUS_STATE_UNKNOWN = "• State: unknown ({error})"
+STATUS_LIVE = "• Live colour: *{colour}*"
+STATUS_VERSIONS = "• Versions: {versions}"
+STATUS_WEIGHTS = "• Traffic: {weights}"
+STATUS_IDLE = "• Running: nothing"
+STATUS_ACTIVE = (
+    "• Running: `{command}`, {doing} (requested by <@{requester}>, approved by {approvers})"
+)
+STATUS_BAKING = "baking until {until}"
+STATUS_AT_STEP = "step {index}/{total}: {step}"
+STATUS_ALERTS = "• Firing ({count}):\n{alerts}"
+STATUS_NO_ALERTS = "• Firing: no alerts"
+STATUS_RECENT = "• Last {count} operation(s):"
+STATUS_NO_RECENT = "• Last operations: none yet"
+STATUS_PAST = (
+    "  • {when} `{command}`: {outcome} (requested by <@{requester}>, approved by {approvers})"
+)
+STATUS_NOBODY = "nobody"
 
 # --- Ephemeral answers -----------------------------------------------------------------
 
@@ -189,4 +245,5 @@ OWN_APPROVAL = (
 NOT_DEPLOYER = "You are not a deployer for {target}, so `{command}` cannot run for you."
 RATE_LIMITED = "Slow down: at most {limit} commands per minute per person. Try again in {seconds}s."
 REFUSED = "Cannot do that: {message}"
+FORCE_NOT_FROZEN = "That button is not valid: it belongs to no frozen request."
 REQUEST_POSTED = "Approval request posted in <#{channel}>; it expires in {ttl}."

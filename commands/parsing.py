@@ -83,6 +83,17 @@ class RollbackRequest:
 OperationRequest = DeployRequest | ShiftRequest | RollbackRequest
 
 
+@dataclass(frozen=True)
+class StatusRequest:
+    """`/deploy status [service] [environment]`: what runs where; changes nothing."""
+
+    kind: ClassVar[Literal["status"]] = "status"
+    targets: tuple[Target, ...]
+
+
+CommandRequest = OperationRequest | StatusRequest
+
+
 def command_line(request: OperationRequest) -> str:
     """The request as a fully spelled-out command, so approvers see exactly what runs."""
     target = request.target

@@ -324,12 +324,19 @@ def recheck(
         return m.RECHECK_DRIFT.format(
             target=where, before=describe_state(plan.from_state), after=describe_state(current)
         )
-    if blocking_alerts and not plan.force:
-        shown = ", ".join(escape(a) for a in blocking_alerts[:5])
-        if len(blocking_alerts) > 5:
-            shown += m.AND_MORE.format(count=len(blocking_alerts) - 5)
-        return m.RECHECK_ALERTS.format(service=plan.target.service, alerts=shown)
-    return None
+    return frozen(plan, blocking_alerts)
+
+
+def frozen(plan: OperationPlan, blocking_alerts: Sequence[str]) -> str | None:
+    """Why P0/P1 alerts stop `plan`, or None: a rollback (the remedy for those very
+    alerts) and a `--force`d plan are never frozen. Asked when the request is posted and
+    again just before it runs."""
+    if not blocking_alerts or plan.force or plan.kind == "rollback":
+        return None
+    shown = ", ".join(escape(a) for a in blocking_alerts[:5])
+    if len(blocking_alerts) > 5:
+        shown += m.AND_MORE.format(count=len(blocking_alerts) - 5)
+    return m.RECHECK_ALERTS.format(service=plan.target.service, alerts=shown)
 
 
 def request_of(plan: OperationPlan) -> OperationRequest:

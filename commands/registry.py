@@ -3,7 +3,7 @@
 Usage text written by hand drifts from what the parser accepts; here both come from one
 `CommandSpec` per command, so `/deploy help`, every usage error and the overview list
 cannot disagree. Registries are plain objects: tests build their own, and the bot uses
-`default_registry()`, which holds /deploy, /shift and /rollback.
+`default_registry()`, which holds /deploy (and /deploy status), /shift and /rollback.
 
 The per-user rate limiter lives here too, because it guards the same entry point.
 """
@@ -18,7 +18,7 @@ from functools import cache
 from typing import Generic, TypeVar
 
 from commands import messages as m
-from commands.parsing import CommandContext, OperationRequest, UsageError, check_text, echo
+from commands.parsing import CommandContext, CommandRequest, UsageError, check_text, echo
 
 R_co = TypeVar("R_co", covariant=True)
 R = TypeVar("R")
@@ -116,8 +116,15 @@ class CommandRegistry(Generic[R]):
         return "\n".join(lines)
 
     def parse(self, name: str, text: str, context: CommandContext) -> R | Help:
-        """Parse one invocation; every UsageError raised carries the command's usage."""
+        """Parse one invocation; every UsageError raised carries the command's usage.
+
+        A spec named with two words (`/deploy status`) is a subcommand: it gets the text
+        when its second word comes first."""
         spec = self.get(name)
+        first, _, rest = text.strip().partition(" ")
+        sub = self._specs.get(f"{name} {first.lower()}") if first else None
+        if sub is not None:
+            spec, text = sub, rest
         try:
             check_text(text)
             if text.strip().lower() in ("help", "-h", "--help"):
@@ -128,13 +135,13 @@ class CommandRegistry(Generic[R]):
 
 
 @cache
-def default_registry() -> CommandRegistry[OperationRequest]:
-    """The bot's registry: /deploy, /shift and /rollback, built once."""
+def default_registry() -> CommandRegistry[CommandRequest]:
+    """The bot's registry: /deploy, /deploy status, /shift and /rollback, built once."""
     # Imported here: the command modules import this one for CommandSpec.
-    from commands import deploy, rollback, shift
+    from commands import deploy, rollback, shift, status
 
-    registry: CommandRegistry[OperationRequest] = CommandRegistry()
-    for module in (deploy, shift, rollback):
+    registry: CommandRegistry[CommandRequest] = CommandRegistry()
+    for module in (deploy, status, shift, rollback):
         module.register(registry)
     return registry
 

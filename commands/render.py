@@ -64,8 +64,13 @@ def _version(version: str | None) -> str:
     return escape(version) if version else m.NO_VERSION
 
 
-def _mentions(users: Sequence[str]) -> str:
+def mentions(users: Sequence[str]) -> str:
     return ", ".join(mention_markup(u) for u in users)
+
+
+def date(moment: datetime) -> str:
+    """A moment Slack shows in the reader's time zone."""
+    return _date(m.DATE, moment)
 
 
 def plan_command(plan: OperationPlan) -> str:
@@ -119,11 +124,15 @@ def state_change(before: DeploymentState, after: DeploymentState) -> tuple[str, 
     return versions, traffic
 
 
-def _alert_lines(service: str, alerts: Sequence[str]) -> str:
+def _bullets(alerts: Sequence[str]) -> str:
     shown = [f"• {clip(escape(a), MAX_ALERT_LINE)}" for a in alerts[:MAX_ALERTS_SHOWN]]
     if len(alerts) > MAX_ALERTS_SHOWN:
         shown.append(m.MORE_FIRING.format(count=len(alerts) - MAX_ALERTS_SHOWN))
-    return m.FIRING_ALERTS.format(service=service, alerts="\n".join(shown))
+    return "\n".join(shown)
+
+
+def _alert_lines(service: str, alerts: Sequence[str]) -> str:
+    return m.FIRING_ALERTS.format(service=service, alerts=_bullets(alerts))
 
 
 def render_approval(
@@ -159,10 +168,37 @@ def render_approval(
     if request.result:
         blocks.append(_section(m.RESULT.format(result=request.result)))
     if status in OPEN:
+        if request.preempts:
+            blocks.append(_section(m.PREEMPTS.format(operation=request.preempts)))
         blocks.append(_context(_how_to_vote(request, config)))
+    if request.frozen_by and status is Outcome.FAILED:
+        blocks.extend(_frozen(request, config))
 
     fallback = m.FALLBACK.format(outcome=status.value, command=command)
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks[:MAX_BLOCKS]}
+
+
+FORCE_ACTION = "operation.force"
+"""The frozen request's button: ask again with `--force`, as the user who clicks."""
+
+
+def _frozen(request: ApprovalRequest, config: DeployConfig) -> list[Block]:
+    target = request.target
+    usual = config.services[target.service].environments[target.environment].approvals
+    note = m.FROZEN.format(
+        service=target.service,
+        alerts=_bullets(request.frozen_by),
+        required=usual + config.force_extra_approvals,
+        extra=config.force_extra_approvals,
+    )
+    button = {
+        "type": "button",
+        "action_id": FORCE_ACTION,
+        "text": {"type": "plain_text", "text": m.FORCE_BUTTON},
+        "value": request.id,
+        "style": "danger",
+    }
+    return [_section(note), {"type": "actions", "elements": [button]}]
 
 
 def _how_to_vote(request: ApprovalRequest, config: DeployConfig) -> str:
@@ -172,7 +208,7 @@ def _how_to_vote(request: ApprovalRequest, config: DeployConfig) -> str:
 def status_fields(request: Approval) -> Block:
     """The votes and the moment that matters (expiry, start, end), for any approval kind."""
     status = request.status
-    who = ": " + _mentions(request.approved_by) if request.votes else m.APPROVALS_NONE
+    who = ": " + mentions(request.approved_by) if request.votes else m.APPROVALS_NONE
     fields = [
         m.APPROVALS_FIELD.format(received=len(request.votes), required=request.required, who=who)
     ]
@@ -203,7 +239,7 @@ def how_to_vote(
     text = m.HOW_TO_VOTE.format(
         approve=" or ".join(f":{r}:" for r in config.approve_reactions),
         reject=" or ".join(f":{r}:" for r in config.reject_reactions),
-        approvers=_mentions(others) or nobody,
+        approvers=mentions(others) or nobody,
     )
     return f"{text} {m.OWN_DOES_NOT_COUNT}"
 
@@ -214,7 +250,7 @@ def how_to_vote(
 def progress_started(request: ApprovalRequest) -> str:
     return m.PROGRESS_STARTED.format(
         command=escape(plan_command(request.operation)),
-        approvers=_mentions(request.approved_by),
+        approvers=mentions(request.approved_by),
     )
 
 
@@ -247,6 +283,46 @@ def progress_finished(request: ApprovalRequest) -> str:
         icon=m.OUTCOME_ICON[request.status],
         outcome=request.status.value,
         result=request.result or "",
+    )
+
+
+def _operation_state(status: str) -> str:
+    return {
+        "baking": m.STATE_BAKING,
+        "bake_failed": m.STATE_BAKE_FAILED,
+    }.get(status, m.STATE_RUNNING)
+
+
+def progress_preempting(plan: OperationPlan, status: str) -> str:
+    """In the rollback's thread: which operation it cancelled (`status` as it was)."""
+    return m.PROGRESS_PREEMPTING.format(
+        command=escape(plan_command(plan)), state=_operation_state(status)
+    )
+
+
+def progress_superseded(rollback: ApprovalRequest, cancelled: OperationPlan) -> str:
+    """In the cancelled operation's thread: which rollback took over, and who approved it."""
+    return m.PROGRESS_SUPERSEDED.format(
+        command=escape(plan_command(rollback.operation)),
+        id=rollback.id,
+        requester=rollback.requester,
+        approvers=mentions(rollback.approved_by),
+        kind=cancelled.kind,
+    )
+
+
+def preempt_line(
+    plan: OperationPlan, requester: str, status: str, step: int, bake_until: datetime | None
+) -> str:
+    """What a /rollback's approval message says it will cancel."""
+    if status == "baking" and bake_until is not None:
+        state = m.PREEMPT_BAKING.format(until=date(bake_until))
+    elif status == "bake_failed":
+        state = m.STATE_BAKE_FAILED
+    else:
+        state = m.PREEMPT_RUNNING.format(index=max(step, 1), total=len(plan.steps))
+    return m.PREEMPT_OPERATION.format(
+        command=escape(plan_command(plan)), requester=requester, state=state
     )
 
 
@@ -291,6 +367,12 @@ def result_failed(plan: OperationPlan, index: int, error: str, traffic_now: Depl
         step=describe_step(plan.steps[index - 1], plan),
         error=escape(error),
         traffic=describe_weights(weights_of(traffic_now)),
+    )
+
+
+def result_superseded(rollback: ApprovalRequest) -> str:
+    return m.RESULT_SUPERSEDED.format(
+        command=escape(plan_command(rollback.operation)), id=rollback.id
     )
 
 

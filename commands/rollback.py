@@ -5,7 +5,7 @@ from __future__ import annotations
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    OperationRequest,
+    CommandRequest,
     RollbackRequest,
     no_more_than,
     resolve_optional_target,
@@ -33,5 +33,5 @@ SPEC: CommandSpec[RollbackRequest] = CommandSpec(
 )
 
 
-def register(registry: CommandRegistry[OperationRequest]) -> None:
+def register(registry: CommandRegistry[CommandRequest]) -> None:
     registry.register(SPEC)

@@ -7,7 +7,7 @@ import re
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    OperationRequest,
+    CommandRequest,
     ShiftRequest,
     UsageError,
     echo,
@@ -64,5 +64,5 @@ SPEC: CommandSpec[ShiftRequest] = CommandSpec(
 )
 
 
-def register(registry: CommandRegistry[OperationRequest]) -> None:
+def register(registry: CommandRegistry[CommandRequest]) -> None:
     registry.register(SPEC)

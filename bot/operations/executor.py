@@ -26,10 +26,13 @@ from bot.operations.backends import Backends
 from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
+    PREEMPTIBLE,
     add_request,
     firing_alerts,
+    hand_over_lock,
     last_baseline,
     load_request,
+    lock_holder,
     save_request,
     try_lock,
     unlock,
@@ -49,13 +52,16 @@ from commands.render import (
     describe_step,
     progress_finished,
     progress_interrupted,
+    progress_preempting,
     progress_rolled_back,
     progress_started,
     progress_step_finished,
     progress_step_started,
+    progress_superseded,
     result_failed,
     result_rolled_back,
     result_succeeded,
+    result_superseded,
 )
 
 log = logging.getLogger(__name__)
@@ -116,7 +122,14 @@ class Executor:
                 for a in await firing_alerts(session, target.service)
                 if a.priority in BLOCKING_PRIORITIES and plan.kind != "rollback"
             ]
-            locked = problem is None and await try_lock(session, target, request_id, now)
+            preempted = None
+            if problem is None and plan.kind == "rollback":
+                holder = await lock_holder(session, target, for_update=True)
+                if holder is not None and holder.kind in PREEMPTIBLE:
+                    preempted = holder
+            locked = problem is None and (
+                preempted is not None or await try_lock(session, target, request_id, now)
+            )
             reason = problem or recheck(plan, current, busy=not locked, blocking_alerts=blocking)
             if reason is not None:
                 if locked:
@@ -137,6 +150,8 @@ class Executor:
                 return
             request = start(request, now)
             await self._show(session, row, request, now)
+            if preempted is not None:
+                await self._supersede(session, preempted, request, row.channel, now)
             operation = OperationRow(
                 request_id=request.id,
                 service=target.service,
@@ -165,6 +180,52 @@ class Executor:
             )
         await self._steps(operation_id, request, row.channel, backend)
 
+    async def _supersede(
+        self,
+        session: AsyncSession,
+        operation: OperationRow,
+        rollback: ApprovalRequest,
+        channel: str,
+        now: datetime,
+    ) -> None:
+        """End `operation` (a shift, running or baking) because `rollback` runs instead.
+
+        Everything is in the rollback's transaction, with the lock and the operation rows
+        locked: the replica running the shift sees `superseded` at its next step, and its
+        sweep no longer finishes the bake."""
+        await hand_over_lock(session, rollback.target, rollback.id, now)
+        was = operation.status
+        operation.status = "superseded"
+        operation.superseded_by = rollback.id
+        operation.finished_at = now
+        found = await load_request(session, operation.request_id, for_update=True)
+        if found is None:
+            return
+        row, request = found
+        await messaging.reply(
+            session, rollback.id, channel, progress_preempting(request.operation, was), now
+        )
+        if request.status is not Outcome.RUNNING:
+            return
+        request = finish(request, Outcome.FAILED, result_superseded(rollback), now)
+        await self._show(session, row, request, now)
+        await messaging.reply(
+            session, request.id, row.channel, progress_superseded(rollback, request.operation), now
+        )
+        await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
+        audit.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            action="operation.superseded",
+            subject=subject(request.id),
+            by=subject(rollback.id),
+            was=was,
+            outcome=request.status.value,
+            approvers=list(request.approved_by),
+            requester=request.requester,
+        )
+
     async def _steps(
         self, operation_id: int, request: ApprovalRequest, channel: str, backend: Backend
     ) -> None:
@@ -172,8 +233,10 @@ class Executor:
         for index, step in enumerate(plan.steps, 1):
             began = self._clock.now()
             async with self._sessions.begin() as session:
-                operation = await session.get(OperationRow, operation_id)
+                operation = await session.get(OperationRow, operation_id, with_for_update=True)
                 assert operation is not None
+                if operation.status == "superseded":
+                    return  # a rollback took over; it has said so in this thread
                 operation.step = index
                 if step.kind == "bake":
                     operation.status = "baking"
@@ -263,8 +326,10 @@ class Executor:
     ) -> ApprovalRequest | None:
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            operation = await session.get(OperationRow, operation_id)
+            operation = await session.get(OperationRow, operation_id, with_for_update=True)
             assert operation is not None
+            if operation.status == "superseded":
+                return None  # a rollback ended it first, and said so
             operation.status = status
             operation.finished_at = now
             found = await load_request(session, operation.request_id, for_update=True)

@@ -24,7 +24,7 @@ from bot.operations.bake import BakeWatch
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import Executor
 from bot.operations.kinds import ApprovalKind
-from bot.operations.requests import Parsed, Requests
+from bot.operations.requests import Parsed, Requests, StatusQuery
 from bot.operations.store import SqlDryRunStore
 from commands.config import DeployConfig
 
@@ -81,8 +81,20 @@ class Operations:
         parsed = self.requests.parse(command, text, user, channel)
         if isinstance(parsed, str):
             return parsed
-        self.spawn(self._request(parsed))
+        if isinstance(parsed, StatusQuery):
+            self.spawn(self.requests.status(parsed))
+        else:
+            self.spawn(self._request(parsed))
         return None
+
+    def force_again(self, *, request_id: str, user: str, channel: str, ts: str) -> None:
+        """The frozen request's button: the same command again with `--force`."""
+        self.spawn(self._force_again(request_id, user, channel, ts))
+
+    async def _force_again(self, request_id: str, user: str, channel: str, ts: str) -> None:
+        answer = await self.requests.force_again(request_id, user, channel, ts)
+        if answer is not None:
+            await self.requests.tell(channel, user, answer)
 
     async def _request(self, parsed: Parsed) -> None:
         await self.requests.request(parsed)

@@ -1,5 +1,6 @@
-"""Slack listeners for /deploy, /shift, /rollback and approval reactions (of operations
-and of runbook steps that change things: one flow, bot/operations/requests.py).
+"""Slack listeners for /deploy, /shift, /rollback, the frozen request's `--force` button
+and approval reactions (of operations and of runbook steps that change things: one flow,
+bot/operations/requests.py).
 
 They stay thin: answer what can be answered at once in the acknowledgement (usage, help,
 the rate limit), hand everything else to the operations feature, and acknowledge.
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.clicks import clicked_at
+from commands.render import FORCE_ACTION
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -45,7 +49,20 @@ def register(app: AsyncApp, service: Service) -> None:
             )
         await ack()
 
+    async def on_force(ack: AsyncAck, body: dict[str, Any]) -> None:
+        actions = body.get("actions") or [{}]
+        channel, ts = clicked_at(body)
+        # Queued before the ack, like reactions: the work is tracked once Slack has its answer.
+        service.operations.force_again(
+            request_id=str(actions[0].get("value", ""))[:32],
+            user=str((body.get("user") or {}).get("id", "")),
+            channel=channel,
+            ts=ts,
+        )
+        await ack()
+
     for name in COMMANDS:
         app.command(name)(on_command)
     app.event("reaction_added")(on_reaction)
     app.event("reaction_removed")(on_reaction)
+    app.action(FORCE_ACTION)(on_force)

@@ -43,8 +43,10 @@ class ApprovalRequestRow(Base):
 class OperationRow(Base):
     """One run of an approved plan: where it is, so a crash or a bake alert can be acted on.
 
-    status: running | baking | bake_failed | succeeded | failed | rolled_back | interrupted.
-    `step` is the 1-based index of the step started last (0 before the first).
+    status: running | baking | bake_failed | succeeded | failed | rolled_back | interrupted
+    | superseded. `step` is the 1-based index of the step started last (0 before the
+    first). `superseded_by` names the rollback request that cancelled it (status
+    `superseded`): a rollback preempts a running shift or its bake.
     """
 
     __tablename__ = "operations"
@@ -59,6 +61,7 @@ class OperationRow(Base):
     plan: Mapped[dict[str, Any]]
     bake_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     bake_alert: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

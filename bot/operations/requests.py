@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import BackendError
+from actions.deploy.base import BackendError, Target
 from bot import audit
 from bot.clock import Clock
 from bot.operations import messaging
@@ -28,11 +28,17 @@ from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import SYSTEM, new_request_id, subject
 from bot.operations.kinds import ApprovalKind, OperationKind
 from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
+from bot.operations.status import target_status
 from bot.operations.store import (
+    BLOCKING_PRIORITIES,
+    PREEMPTIBLE,
     add_request,
+    firing_alerts,
     first_receipt,
     last_baseline,
+    load_request,
     load_row,
+    lock_holder,
     request_at,
 )
 from commands import messages as m
@@ -41,6 +47,7 @@ from commands.approval import (
     Outcome,
     VoteResult,
     expire,
+    freeze,
     groups_to_resolve,
     is_deployer,
     open_request,
@@ -48,16 +55,25 @@ from commands.approval import (
     vote,
 )
 from commands.config import DeployConfig
-from commands.parsing import CommandContext, OperationRequest, UsageError, command_line
-from commands.plan import Refusal, plan_operation
+from commands.parsing import (
+    CommandContext,
+    CommandRequest,
+    OperationRequest,
+    StatusRequest,
+    UsageError,
+    command_line,
+)
+from commands.plan import OperationPlan, Refusal, frozen, plan_operation, request_of
 from commands.registry import CommandRegistry, Help, RateLimiter, default_registry
 from commands.render import (
     not_deployer,
     own_approval,
+    preempt_line,
     rate_limited,
     refused,
     request_posted,
 )
+from commands.status import render_status
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +87,15 @@ class Parsed:
     channel: str
 
 
+@dataclass(frozen=True)
+class StatusQuery:
+    """`/deploy status`: answered to `user` alone, nothing to approve."""
+
+    request: StatusRequest
+    user: str
+    channel: str
+
+
 class Requests:
     def __init__(
         self,
@@ -80,7 +105,7 @@ class Requests:
         backends: Backends,
         directory: UserGroupDirectory,
         run: Callable[[str], Awaitable[None]],
-        registry: CommandRegistry[OperationRequest] | None = None,
+        registry: CommandRegistry[CommandRequest] | None = None,
     ) -> None:
         self._sessions = sessions
         self._config = config
@@ -107,7 +132,7 @@ class Requests:
 
     # --- commands ------------------------------------------------------------------
 
-    def parse(self, command: str, text: str, user: str, channel: str) -> Parsed | str:
+    def parse(self, command: str, text: str, user: str, channel: str) -> Parsed | StatusQuery | str:
         """The typed request, or the text to answer with at once (help, usage, limit)."""
         now = self._clock.now()
         if not self.limiter.allow(user, now):
@@ -119,7 +144,18 @@ class Requests:
             return error.message
         if isinstance(parsed, Help):
             return parsed.text
+        if isinstance(parsed, StatusRequest):
+            return StatusQuery(parsed, user, channel)
         return Parsed(parsed, user, channel)
+
+    async def status(self, query: StatusQuery) -> None:
+        """Answer `/deploy status` to the asker alone."""
+        async with self._sessions() as session:
+            statuses = [
+                await target_status(session, self._backends, target)
+                for target in query.request.targets
+            ]
+        await self._tell(query.channel, query.user, render_status(statuses))
 
     async def request(self, parsed: Parsed) -> None:
         """Authorise and plan; post the approval request, or tell the user why not."""
@@ -148,6 +184,16 @@ class Requests:
         approval = open_request(new_request_id(), plan, user, self._config, now)
         service_channel = self._config.services[target.service].channel
         async with self._sessions.begin() as session:
+            blocking = [
+                a.line
+                for a in await firing_alerts(session, target.service)
+                if a.priority in BLOCKING_PRIORITIES
+            ]
+            reason = frozen(plan, blocking)
+            if reason is not None:
+                approval = freeze(approval, blocking, reason, now)
+            elif plan.kind == "rollback":
+                approval = replace(approval, preempts=await self._preempts(session, target))
             await add_request(session, approval, service_channel, now)
             await messaging.post_request(session, approval, service_channel, self._config, now)
             audit.record(
@@ -159,9 +205,49 @@ class Requests:
                 command=command_line(request),
                 required=approval.required,
             )
+            if reason is not None:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=SYSTEM,
+                    action="operation.frozen",
+                    subject=subject(approval.id),
+                    alerts=blocking,
+                )
             if channel != service_channel:
                 text = request_posted(service_channel, self._config.request_ttl)
                 await messaging.tell(session, channel, user, text, now)
+
+    async def _preempts(self, session: AsyncSession, target: Target) -> str | None:
+        """The running shift an approved rollback of `target` would cancel, named."""
+        holder = await lock_holder(session, target)
+        if holder is None or holder.kind not in PREEMPTIBLE:
+            return None
+        found = await load_request(session, holder.request_id)
+        requester = found[1].requester if found is not None else SYSTEM
+        plan = OperationPlan.from_dict(holder.plan)
+        return preempt_line(plan, requester, holder.status, holder.step, holder.bake_until)
+
+    async def force_again(self, request_id: str, user: str, channel: str, ts: str) -> str | None:
+        """The frozen request's button: the same command with `--force`, as `user` typed
+        it (authorised, planned and approved like the command). Returns what to tell the
+        clicker, or None when a new request was posted (or refused with its reason).
+
+        The button counts only on the message posted for the request its value names."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            clicked = await request_at(session, channel, ts)
+            found = await load_request(session, request_id) if clicked == request_id else None
+        if found is None or not found[1].frozen_by:
+            return m.FORCE_NOT_FROZEN
+        if not self.limiter.allow(user, now):
+            return rate_limited(self.limiter.limit, self.limiter.retry_after(user, now))
+        original = request_of(found[1].operation)
+        await self.request(Parsed(replace(original, force=True), user, channel))
+        return None
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
+        await self._tell(channel, user, text)
 
     async def _tell(self, channel: str, user: str, text: str) -> None:
         now = self._clock.now()

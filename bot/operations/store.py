@@ -29,6 +29,11 @@ from commands.approval import Approval, ApprovalRequest
 from commands.plan import Baseline, OperationPlan
 
 BLOCKING_PRIORITIES = ("P0", "P1")
+ACTIVE = ("running", "baking", "bake_failed")
+"""Operation states that hold the target's lock."""
+PREEMPTIBLE = ("shift",)
+"""What an approved rollback cancels: traffic moves (and their bakes). A deploy leaves
+traffic alone, and a rollback in flight is never cancelled by another one."""
 
 
 def message_key(request_id: str) -> str:
@@ -128,6 +133,47 @@ async def try_lock(session: AsyncSession, target: Target, request_id: str, now: 
     except IntegrityError:
         return False
     return True
+
+
+async def lock_holder(
+    session: AsyncSession, target: Target, *, for_update: bool = False
+) -> OperationRow | None:
+    """The operation that holds `target`'s lock now, if one does.
+
+    With `for_update` the lock row and the operation row stay locked until the caller's
+    transaction ends (PostgreSQL), so replicas decide one at a time who runs."""
+    key = (target.service, target.environment)
+    held = await session.get(OperationLock, key, with_for_update=for_update)
+    if held is None:
+        return None
+    query = (
+        select(OperationRow)
+        .where(OperationRow.request_id == held.request_id, OperationRow.status.in_(ACTIVE))
+        .order_by(OperationRow.id.desc())
+        .limit(1)
+    )
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def hand_over_lock(
+    session: AsyncSession, target: Target, request_id: str, now: datetime
+) -> None:
+    """Give `target`'s lock to `request_id` (a rollback preempting the holder)."""
+    held = await session.get(OperationLock, (target.service, target.environment))
+    if held is None:
+        session.add(
+            OperationLock(
+                service=target.service,
+                environment=target.environment,
+                request_id=request_id,
+                acquired_at=now,
+            )
+        )
+        return
+    held.request_id = request_id
+    held.acquired_at = now
 
 
 async def unlock(session: AsyncSession, target: Target, request_id: str) -> None:
