@@ -96,7 +96,7 @@ class CommandRegistry(Generic[R]):
     def get(self, name: str) -> CommandSpec[R]:
         spec = self._specs.get(name)
         if spec is None:
-            known = ", ".join(f"`{n}`" for n in self._specs)
+            known = ", ".join(f"`{n}`" for n in self._specs if " " not in n)
             raise UsageError(m.UNKNOWN_COMMAND.format(name=echo(name), known=known))
         return spec
 

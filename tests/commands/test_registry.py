@@ -26,8 +26,16 @@ ECHO = CommandSpec(
 )
 
 
-def test_the_default_registry_holds_the_three_operations() -> None:
-    assert default_registry().names() == ["/deploy", "/shift", "/rollback"]
+def test_the_default_registry_holds_the_three_operations_and_deploy_status() -> None:
+    assert default_registry().names() == ["/deploy", "/deploy status", "/shift", "/rollback"]
+
+
+def test_deploy_status_is_a_subcommand_of_deploy_with_its_own_help() -> None:
+    registry = default_registry()
+    answer = registry.parse("/deploy", "status help", CONTEXT)
+    assert isinstance(answer, Help) and answer.command == "/deploy status"
+    assert registry.usage("/deploy status") == "/deploy status [service] [environment]"
+    assert "`/deploy status [service] [environment]`" in registry.help_text()
 
 
 @pytest.mark.parametrize("command", ["/deploy", "/shift", "/rollback"])
