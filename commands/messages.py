@@ -98,6 +98,11 @@ REFUSE_NO_PREVIOUS = (
     "Nothing to roll back to for {target}: {colour}, the previous live colour, runs no version."
 )
 RECHECK_BUSY = "Another operation is running for {target}; request again when it has finished."
+RECHECK_ROLLBACK_BUSY = (
+    "A rollback of {target} is already running and is not cancelled by another one; this "
+    "one is not queued either, since it was planned from the state that rollback is "
+    "changing. If it fails, request `/rollback` again."
+)
 RECHECK_DRIFT = (
     "The state of {target} changed since the request was made: it was {before}, "
     "it is now {after}. Request again to act on the new state."

@@ -310,14 +310,18 @@ def recheck(
     current: DeploymentState,
     *,
     busy: bool,
+    busy_with: str | None = None,
     blocking_alerts: Sequence[str] = (),
 ) -> str | None:
     """Why an approved plan must not run now, or None when it may.
 
-    `busy`: another operation holds the target's lock. `blocking_alerts`: P0/P1 alerts
-    firing for the service; `--force` (approved with an extra vote) runs despite them.
+    `busy`: another operation holds the target's lock (`busy_with`: its kind, when
+    known). `blocking_alerts`: P0/P1 alerts firing for the service; `--force` (approved
+    with an extra vote) runs despite them.
     """
     where = _where(plan.target)
+    if busy and plan.kind == "rollback" and busy_with == "rollback":
+        return m.RECHECK_ROLLBACK_BUSY.format(target=where)
     if busy:
         return m.RECHECK_BUSY.format(target=where)
     if not still_valid(plan, current):

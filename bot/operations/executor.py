@@ -122,15 +122,23 @@ class Executor:
                 for a in await firing_alerts(session, target.service)
                 if a.priority in BLOCKING_PRIORITIES and plan.kind != "rollback"
             ]
-            preempted = None
+            # A rollback takes the lock from a shift (running or baking); from another
+            # rollback it does not: that one already returns the traffic, and this plan
+            # was made from the state it is changing.
+            holder = None
             if problem is None and plan.kind == "rollback":
                 holder = await lock_holder(session, target, for_update=True)
-                if holder is not None and holder.kind in PREEMPTIBLE:
-                    preempted = holder
+            preempted = holder if holder is not None and holder.kind in PREEMPTIBLE else None
             locked = problem is None and (
                 preempted is not None or await try_lock(session, target, request_id, now)
             )
-            reason = problem or recheck(plan, current, busy=not locked, blocking_alerts=blocking)
+            reason = problem or recheck(
+                plan,
+                current,
+                busy=not locked,
+                busy_with=holder.kind if holder is not None else None,
+                blocking_alerts=blocking,
+            )
             if reason is not None:
                 if locked:
                     await unlock(session, target, request_id)

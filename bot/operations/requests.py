@@ -150,11 +150,10 @@ class Requests:
 
     async def status(self, query: StatusQuery) -> None:
         """Answer `/deploy status` to the asker alone."""
-        async with self._sessions() as session:
-            statuses = [
-                await target_status(session, self._backends, target)
-                for target in query.request.targets
-            ]
+        statuses = [
+            await target_status(self._sessions, self._backends, target)
+            for target in query.request.targets
+        ]
         await self._tell(query.channel, query.user, render_status(statuses))
 
     async def request(self, parsed: Parsed) -> None:

@@ -5,7 +5,7 @@ approvers. commands/status.py renders it; only the asker sees the answer."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError, DeploymentState, Target
 from bot.operations.backends import Backends
@@ -16,25 +16,30 @@ from commands.plan import OperationPlan, resolve_baseline
 from commands.status import RECENT, ActiveOperation, PastOperation, TargetStatus
 
 
-async def target_status(session: AsyncSession, backends: Backends, target: Target) -> TargetStatus:
+async def target_status(
+    sessions: async_sessionmaker[AsyncSession], backends: Backends, target: Target
+) -> TargetStatus:
     state: DeploymentState | None = None
     error: str | None = None
+    # Read before the session opens: the dryrun backend keeps its state in the database
+    # too, and an embedded SQLite has one connection.
     try:
         state = await backends.for_target(target).state(target)
     except BackendError as exc:
         error = str(exc) or type(exc).__name__
-    live = None
-    if state is not None:
-        live = resolve_baseline(state, await last_baseline(session, target)).colour
-    return TargetStatus(
-        target=target,
-        state=state,
-        state_error=error,
-        live=live,
-        active=await _active(session, target),
-        alerts=tuple(a.line for a in await firing_alerts(session, target.service)),
-        recent=await _recent(session, target),
-    )
+    async with sessions() as session:
+        live = None
+        if state is not None:
+            live = resolve_baseline(state, await last_baseline(session, target)).colour
+        return TargetStatus(
+            target=target,
+            state=state,
+            state_error=error,
+            live=live,
+            active=await _active(session, target),
+            alerts=tuple(a.line for a in await firing_alerts(session, target.service)),
+            recent=await _recent(session, target),
+        )
 
 
 async def _request(session: AsyncSession, request_id: str) -> ApprovalRequest | None:
