@@ -82,7 +82,9 @@ PD_ESCALATED = "Escalated to {who}"
 PD_RESOLVED = "Resolved in PagerDuty by {who}"
 NOBODY = "PagerDuty"
 # Every PagerDuty incident event (issue 10). `{who}` and the rest are escaped before use.
-THREAD_PD_UNACKED = "↩️ Unacknowledged in PagerDuty{by}: nobody holds it, escalation restarted."
+THREAD_PD_UNACKED = (
+    "↩️ Unacknowledged in PagerDuty{by}: nobody has it acknowledged, so escalation restarted."
+)
 THREAD_PD_REOPENED = "🔁 Reopened in PagerDuty by {who}: escalation restarted."
 THREAD_PD_REASSIGNED = "👉 Reassigned in PagerDuty to {who}."
 THREAD_PD_DELEGATED = "👉 Delegated in PagerDuty to {policy}{assignees}."
@@ -93,7 +95,7 @@ THREAD_PD_STATUS_UPDATE = "📣 Status update in PagerDuty from {who}:\n{message
 THREAD_PD_RESPONDER_ADDED = "🙋 {who} asked {user} to respond{message}"
 THREAD_PD_RESPONDER_REPLIED = "🙋 {user} {reply} the request to respond."
 THREAD_PD_BRIDGE = "📞 Conference bridge: {bridge}"
-PD_UNACKED = "Unacknowledged in PagerDuty: nobody holds it"
+PD_UNACKED = "Unacknowledged in PagerDuty"
 PD_REOPENED = "Reopened in PagerDuty by {who}"
 PD_REASSIGNED = "Reassigned to {who}"
 PD_DELEGATED = "Delegated to {policy}"

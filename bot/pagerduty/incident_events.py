@@ -60,8 +60,6 @@ async def apply(
     change = decide(hook)
     row.last_event = hook.event.event_type[:64]
     row.updated_at = now
-    if change.note is not None:
-        row.note = change.note[:1024]
     audit.record(
         session,
         at=now,
@@ -74,7 +72,7 @@ async def apply(
     if row.group_id is not None:
         group = await session.get(AlertGroup, row.group_id, with_for_update=True)
         if group is not None:
-            return await _ours(session, change, group, service, now)
+            return await _ours(session, change, row, group, service, now)
     return await _theirs(session, change, row, service, now)
 
 
@@ -128,13 +126,20 @@ async def _remember(
     return row
 
 
+def _note(row: PagerDutyIncident, change: IncidentChange) -> None:
+    if change.note is not None:
+        row.note = change.note[:1024]
+
+
 async def _ours(
     session: AsyncSession,
     change: IncidentChange,
+    row: PagerDutyIncident,
     group: AlertGroup,
     service: Service,
     now: datetime,
 ) -> str:
+    """An event on one of our pages; PagerDuty's echo of our own change changes nothing."""
     alerts = service.config.alerts
     if change.effect == "acknowledge":
         if group.acked_by:
@@ -151,6 +156,7 @@ async def _ours(
         if change.outcome == "resolved" and group.status == "resolved":
             return "unchanged"  # our own resolve event, echoed
         await cancel_steps(session, group, now, f"PagerDuty: {change.outcome}")
+    _note(row, change)
     await refresh_message(session, group, alerts, now)
     if change.thread:
         await reply(session, group, change.thread, now)
@@ -168,6 +174,7 @@ async def _theirs(
     if channel is None:
         log.info("PagerDuty service %r has no channel in pagerduty.services", row.service_id)
         return "unrouted"
+    _note(row, change)
     first = row.channel is None
     row.channel = channel
     await post_incident(session, row, now, first=first)
