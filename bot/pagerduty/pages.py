@@ -125,7 +125,7 @@ async def follow_up(
             )
         )
     ).all()
-    queued = 0
+    queued: set[str] = set()
     for page in triggers:
         if page.followed in done:
             continue
@@ -133,10 +133,12 @@ async def follow_up(
         if page.state == "pending":
             page.state = "cancelled"
             continue
-        if send:
+        # A key paged again (escalation restarted after an unacknowledgement) has several
+        # triggers, and PagerDuty one incident: one follow-up per key is enough.
+        if send and page.dedup_key not in queued:
             session.add(_page(group, action, page.dedup_key, page.route_ref, {}, now))
-            queued += 1
-    return queued
+            queued.add(page.dedup_key)
+    return len(queued)
 
 
 async def reopen(session: AsyncSession, group: AlertGroup) -> None:

@@ -172,10 +172,13 @@ async def test_a_slack_acknowledgement_after_an_unacknowledgement_reaches_pagerd
     await in_pagerduty(bot, "incident.unacknowledged", "triggered", agent=None)
     assert bot.events("acknowledge") == []  # PagerDuty's own acknowledgement is not echoed
 
-    await bot.ack_in_slack("C0000ALERT")
-    await bot.at(6 * MIN)
+    await bot.at(10 * MIN)
+    assert len(bot.events("trigger")) == 2  # paged again, same dedup_key
 
-    assert len(bot.events("acknowledge")) == 1
+    await bot.ack_in_slack("C0000ALERT")
+    await bot.at(11 * MIN)
+
+    assert len(bot.events("acknowledge")) == 1  # one per PagerDuty incident
     assert bot.pd.incidents["chatops:group:1"].status == "acknowledged"
 
 
@@ -210,3 +213,20 @@ async def test_a_p0_unacknowledged_in_pagerduty_pages_again_at_once(
     await bot.at(7 * MIN)  # renotify_every 5m from the unacknowledgement
     assert len(bot.replies("C0000INCID", "Still firing")) == 1
     assert len(bot.events("trigger")) == 2
+
+
+async def test_a_note_on_an_incident_never_seen_is_accepted_and_changes_nothing(
+    sqlite_url: str, start_bot
+) -> None:
+    bot: Bot = await start_bot(sqlite_url)
+    code, body = await bot.pd.send_webhook(
+        f"{bot.url}/webhooks/pagerduty",
+        "incident.annotated",
+        {"incident": {"id": "PUNSEEN"}, "id": "PNOTE02", "type": "incident_note", "content": "x"},
+        WEBHOOK_SECRET,
+        agent=ADA,
+    )
+    await bot.tick()
+
+    assert (code, json.loads(body)["status"]) == (200, "unknown_incident")
+    assert bot.emulator.calls("chat.postMessage") == []
