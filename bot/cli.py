@@ -50,6 +50,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     settings = Settings()
     path = resolve_config_path(settings, args.path)
     config = load_or_exit(path)
+    from bot.prometheus_check import check_queries
+
+    report = check_queries(
+        config, path.read_text(encoding="utf-8"), prometheus_url=settings.prometheus_url
+    )
+    for note in report.notes:
+        print(note, file=sys.stderr)
+    if report.problems:
+        print(f"error: invalid config {path}:", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
     routes = len(config.alerts.routes)
     services = len(config.deploy.services)
     print(f"{path}: OK ({routes} route(s), {services} deploy service(s))")

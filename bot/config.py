@@ -73,7 +73,7 @@ def _describe(error: Any, root: yaml.Node | None) -> str:
     # pydantic marks a bad dict key with a trailing "[key]"; the key itself is the culprit.
     loc = [str(part) for part in error["loc"] if part != "[key]"]
     key = ".".join(loc) or "(top level)"
-    line = _line_of(root, loc)
+    line = line_of(root, loc)
     where = f"line {line}: " if line else ""
     if error["type"] == "extra_forbidden":
         return f"{where}{key}: unknown key"
@@ -81,7 +81,7 @@ def _describe(error: Any, root: yaml.Node | None) -> str:
     return f"{where}{key}: {message}"
 
 
-def _line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
+def line_of(node: yaml.Node | None, loc: list[str]) -> int | None:
     """The line of the deepest node along `loc` that exists (1-based)."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:

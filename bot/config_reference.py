@@ -65,6 +65,9 @@ def _default(field: FieldInfo) -> str:
         value = field.default
     if isinstance(value, BaseModel):
         return ""
+    if isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+        # A default list of sections (e.g. analysis checks): their names, described in text.
+        return ", ".join(f"`{getattr(v, 'name', type(v).__name__)}`" for v in value)
     if isinstance(value, timedelta):
         return f"`{format_duration(value).replace(' ', '')}`"
     if value in (None, {}, []):

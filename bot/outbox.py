@@ -26,6 +26,13 @@ A lookup that keeps failing (`missing_scope` when the app lacks channels:history
 a P0, unsent for ever: after `MAX_LOOKUP_FAILURES` failed lookups the row is sent again
 unchecked, logged as a possible duplicate and counted in
 `chatops_outbox_resent_unverified_total`. A duplicate is better than a lost page.
+
+Uploads (op `upload`, files in `outbox_files`) follow Slack's flow:
+files.getUploadURLExternal, the bytes POSTed to the URL it returns, then
+files.completeUploadExternal into the channel or the thread of `message_key`. A 429 or
+a failure at any of the three restarts the flow at its next try (an upload never
+completed is discarded by Slack); an upload completed by a replica that died before
+recording it is shared again.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.claims import Replica
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.storage.models import OutboxEntry, SlackMessage
+from bot.storage.models import OutboxEntry, OutboxFile, SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +65,10 @@ METHOD = {
     "update": "chat.update",
     "reply": "chat.postMessage",
     "ephemeral": "chat.postEphemeral",
+    "upload": "files.completeUploadExternal",
 }
 POSTING = ("post", "reply")  # chat.postMessage: what Slack's per-channel limit counts
+PACED = (*POSTING, "upload")  # a shared file is a message in the channel too
 MAX_BACKOFF = timedelta(minutes=5)
 METADATA_EVENT = "chatops_outbox"
 
@@ -266,7 +275,7 @@ class Outbox:
         for row_id, channel, op in candidates:
             if channel in stopped:
                 continue
-            if op in POSTING:
+            if op in PACED:
                 if self.pacer.available(channel, now) < 1.0:
                     stopped.add(channel)  # keep the channel's order: nothing jumps ahead
                     ready = self.pacer.ready_at(channel, now)
@@ -341,6 +350,8 @@ class Outbox:
     async def _send(
         self, row: OutboxEntry, parents: dict[str, tuple[str, str] | None]
     ) -> dict[str, Any]:
+        if row.op == "upload":
+            return await self._upload(row, parents)
         payload = dict(row.payload)
         args: dict[str, Any] = {"channel": row.channel, "text": payload.get("text", "")}
         if payload.get("blocks"):
@@ -377,6 +388,74 @@ class Outbox:
             raise _Retry(backoff(row.attempts), f"network error: {type(exc).__name__}") from exc
         self._metrics.slack_calls.labels(method, "ok").inc()
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def _upload(
+        self, row: OutboxEntry, parents: dict[str, tuple[str, str] | None]
+    ) -> dict[str, Any]:
+        payload = dict(row.payload)
+        channel, thread_ts = row.channel, None
+        if row.message_key:
+            channel, thread_ts = _parent(row, parents)
+        async with self._sessions() as session:
+            content = await session.scalar(
+                select(OutboxFile.content).where(OutboxFile.id == payload.get("file"))
+            )
+        if not content:
+            raise _Permanent("the file to upload is missing from outbox_files")
+        filename = str(payload.get("filename") or "file")
+        method = "files.getUploadURLExternal"
+        try:
+            ask: dict[str, Any] = {"filename": filename, "length": len(content)}
+            if payload.get("alt_text"):
+                ask["alt_txt"] = payload["alt_text"]
+            got = await self._client.files_getUploadURLExternal(**ask)
+            self._metrics.slack_calls.labels(method, "ok").inc()
+            file_id = str(got["file_id"])
+            method = "upload"
+            await self._send_bytes(str(got["upload_url"]), filename, content)
+            self._metrics.slack_calls.labels(method, "ok").inc()
+            method = "files.completeUploadExternal"
+            done = await self._client.files_completeUploadExternal(
+                files=[{"id": file_id, "title": payload.get("title") or filename}],
+                channel_id=channel,
+                thread_ts=thread_ts,
+                initial_comment=payload.get("text") or None,
+            )
+        except SlackApiError as exc:
+            raise self._classify(method, row, exc) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self._metrics.slack_calls.labels(method, "network_error").inc()
+            raise _Retry(backoff(row.attempts), f"network error: {type(exc).__name__}") from exc
+        self._metrics.slack_calls.labels(method, "ok").inc()
+        data = dict(done.data) if isinstance(done.data, dict) else {}
+        return {"ok": True, "channel": channel, "file_id": file_id, "files": data.get("files")}
+
+    async def _send_bytes(self, url: str, filename: str, content: bytes) -> None:
+        """Step two of the upload flow: the file's bytes to the URL Slack handed out."""
+        http = self._client.session
+        own = http is None
+        if http is None:
+            http = aiohttp.ClientSession()
+        try:
+            form = aiohttp.FormData()
+            form.add_field("file", content, filename=filename)
+            async with http.post(url, data=form, timeout=aiohttp.ClientTimeout(total=60)) as r:
+                status, retry_after = r.status, r.headers.get("Retry-After")
+                await r.read()
+        finally:
+            if own:
+                await http.close()
+        if status == 200:
+            return
+        if status == 429:
+            self._metrics.slack_calls.labels("upload", "ratelimited").inc()
+            seconds = _retry_after({"Retry-After": retry_after})
+            raise _Retry(timedelta(seconds=seconds), "ratelimited")
+        if status >= 500:
+            self._metrics.slack_calls.labels("upload", "server_error").inc()
+            raise _Retry(backoff(1), f"the upload URL answered {status}")
+        self._metrics.slack_calls.labels("upload", "error").inc()
+        raise _Permanent(f"the upload URL answered {status}")
 
     def _classify(self, method: str, row: OutboxEntry, exc: SlackApiError) -> Exception:
         status = getattr(exc.response, "status_code", 200)

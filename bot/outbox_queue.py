@@ -17,9 +17,10 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage.models import OutboxEntry
+from bot.storage.models import OutboxEntry, OutboxFile
 
-Op = Literal["post", "update", "reply", "ephemeral"]
+Op = Literal["post", "update", "reply", "ephemeral", "upload"]
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024  # Slack's limit for one file
 
 
 async def enqueue(
@@ -68,6 +69,19 @@ async def enqueue(
             )
             if last_sent is not None:
                 not_before = max(now, last_sent + min_spacing)
+    return _add(session, op, channel, message_key, priority, payload, not_before, now)
+
+
+def _add(
+    session: AsyncSession,
+    op: Op,
+    channel: str,
+    message_key: str | None,
+    priority: int,
+    payload: dict[str, Any],
+    not_before: datetime,
+    now: datetime,
+) -> OutboxEntry:
     entry = OutboxEntry(
         op=op,
         channel=channel,
@@ -81,6 +95,39 @@ async def enqueue(
     )
     session.add(entry)
     return entry
+
+
+async def enqueue_upload(
+    session: AsyncSession,
+    *,
+    channel: str,
+    content: bytes,
+    filename: str,
+    now: datetime,
+    title: str | None = None,
+    alt_text: str | None = None,
+    comment: str | None = None,
+    message_key: str | None = None,
+    priority: int = 2,
+) -> OutboxEntry:
+    """Queue a file for Slack's upload flow (files.getUploadURLExternal, the upload,
+    files.completeUploadExternal). With `message_key` it goes into that message's thread,
+    after the message itself has been posted; `comment` is the text shown with it."""
+    if not content:
+        raise ValueError("an upload needs content: Slack refuses empty files")
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise ValueError(f"{len(content)} bytes is more than Slack accepts for one file")
+    stored = OutboxFile(content=content, created_at=now)
+    session.add(stored)
+    await session.flush()
+    payload: dict[str, Any] = {"file": stored.id, "filename": filename, "length": len(content)}
+    if title:
+        payload["title"] = title
+    if alt_text:
+        payload["alt_text"] = alt_text[:1000]  # Slack's limit for alt_txt
+    if comment:
+        payload["text"] = comment
+    return _add(session, "upload", channel, message_key, priority, payload, now, now)
 
 
 async def channel_backlog(session: AsyncSession, channel: str) -> int:

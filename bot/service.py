@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from actions.alertmanager import AlertmanagerClient
+from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot import audit, migrate
 from bot.clicks import clicked_at
@@ -31,6 +32,7 @@ from bot.metrics import Metrics
 from bot.operations.feature import Operations
 from bot.outbox import Outbox, make_client
 from bot.outbox_queue import enqueue
+from bot.prometheus_check import analysed_environments
 from bot.replay_guard import ReplayGuard
 from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
@@ -111,8 +113,14 @@ class Service:
             on_storms=self.metrics.storms_open.set,
             on_failure=self._count_failure,
         )
+        self.prometheus: PrometheusClient | None = None
         self.operations = Operations(
-            self.sessions, config.deploy, self.clock, self.slack_client, on_outbox=self.outbox.wake
+            self.sessions,
+            config.deploy,
+            self.clock,
+            self.slack_client,
+            on_outbox=self.outbox.wake,
+            prometheus=lambda: self.prometheus,
         )
         try:
             # Runbook steps that change things are approved through the operations' reactions.
@@ -163,6 +171,14 @@ class Service:
         self.slack_client.session = self.http
         if self.settings.alertmanager_url:
             self.alertmanager = AlertmanagerClient(self.http, self.settings.alertmanager_url)
+        if self.settings.prometheus_url:
+            self.prometheus = PrometheusClient(self.http, self.settings.prometheus_url)
+        elif analysed_environments(self.config):
+            log.warning(
+                "bake analysis is configured for %s but PROMETHEUS_URL is not set: every "
+                "analysis run will fail and shifts there will end their bake failed",
+                ", ".join(analysed_environments(self.config)),
+            )
         if self.run_workers:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         description="The basic-auth username Alertmanager must send with the webhook token.",
     )
     alertmanager_url: str | None = None
+    prometheus_url: str | None = Field(
+        default=None,
+        description="Prometheus's HTTP API root, for bake analysis and graphs (optional).",
+    )
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com"
     pagerduty_api_url: str = "https://api.pagerduty.com"

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from alerts.config import CHANNEL_ID
 from alerts.durations import Duration
+from commands.analysis_config import AnalysisConfig
 
 PRINCIPAL_ID = r"^[UWS][A-Z0-9]{2,}$"
 
@@ -39,6 +40,10 @@ class EnvironmentConfig(_Strict):
     """After each shift, how long a P0/P1 alert for the service rolls it back."""
     bake_policy: Literal["auto", "propose"] = "auto"
     """`auto` rolls back at once; `propose` posts a one-click rollback request instead."""
+    analysis: AnalysisConfig | None = None
+    """PromQL checks run against Prometheus (`PROMETHEUS_URL`) during each bake; a breach
+    beyond the failure limit ends the bake like a P0/P1 alert does (`bake_policy`). Unset:
+    the bake watches alerts only."""
     health_url: str | None = None
     """Checked after a deploy and after each shift; a failure rolls the change back."""
     health_expect_status: int = Field(default=200, ge=100, le=599)
@@ -63,6 +68,16 @@ class EnvironmentConfig(_Strict):
     """dryrun backend only: the version blue runs before any deploy (default v0.0.0)."""
 
     _principals = field_validator("deployers", "approvers")(_check_principals)
+
+    @model_validator(mode="after")
+    def _analysis_needs_a_bake(self) -> EnvironmentConfig:
+        if self.analysis is None:
+            return self
+        if self.bake.total_seconds() <= 0:
+            raise ValueError("analysis runs during the bake: set bake above 0s")
+        if self.analysis.interval > self.bake:
+            raise ValueError("analysis.interval is longer than the bake: no check would run")
+        return self
 
     @field_validator("steps")
     @classmethod

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the real services the tests use are here: PostgreSQL on 127.0.0.1:5432,
-# Debian's Alertmanager binary and promtool. Installs them with apt when run as root on a
+# Debian's Alertmanager binary, and Prometheus with promtool. Installs them with apt when run as root on a
 # machine without them; otherwise says what is missing (the tests then skip, or fail under CI=true).
 set -uo pipefail
 
@@ -17,9 +17,10 @@ if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
   apt_install prometheus-alertmanager || echo "services: Alertmanager missing (apt-get install -y prometheus-alertmanager)"
 fi
 
-# promtool (in Debian's prometheus package) checks and unit-tests monitoring/'s alert rules.
-if ! command -v promtool >/dev/null 2>&1; then
-  echo "services: installing prometheus (for promtool)"
+# Debian's prometheus package: promtool checks and unit-tests monitoring/'s alert rules and
+# the bake analysis queries; the tests start the prometheus server itself on loopback.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "services: installing prometheus (server and promtool)"
   apt_install prometheus || echo "services: promtool missing (apt-get install -y prometheus)"
 fi
 

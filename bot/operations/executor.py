@@ -398,18 +398,23 @@ class Executor:
             await self._finish(operation_id, Outcome.SUCCEEDED, result_succeeded(plan), "succeeded")
 
     async def handle_bake_alerts(self) -> None:
-        """Operations the bake watch marked: roll back (`auto`) or propose a rollback."""
+        """Operations the bake watch or the bake analysis marked: roll back (`auto`) or
+        propose a rollback."""
         async with self._sessions() as session:
             marked = (
                 await session.scalars(
                     select(OperationRow).where(OperationRow.status == "bake_failed")
                 )
             ).all()
-            items = [(o.id, OperationPlan.from_dict(o.plan), o.bake_alert or "") for o in marked]
-        for operation_id, plan, alert in items:
+            items = [
+                (o.id, OperationPlan.from_dict(o.plan), o.bake_alert or "", o.bake_failure)
+                for o in marked
+            ]
+        for operation_id, plan, alert, failure in items:
             target = plan.target
             env = self._config.services[target.service].environments[target.environment]
-            reason = f"{alert} fired during the bake"
+            # The bake analysis says why itself; an alert is named by the bake watch.
+            reason = failure or f"{alert} fired during the bake"
             if env.bake_policy == "propose":
                 await self._finish(
                     operation_id,

@@ -18,9 +18,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.health import HealthCheck
+from actions.prometheus import PrometheusClient
 from bot.clock import Clock
+from bot.operations.analysis import BakeAnalysis
 from bot.operations.backends import Backends
 from bot.operations.bake import BakeWatch
+from bot.operations.bake_chart import BakeCharts
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import Executor
 from bot.operations.kinds import ApprovalKind
@@ -40,6 +43,7 @@ class Operations:
         slack_client: AsyncWebClient,
         *,
         on_outbox: Callable[[], None] = lambda: None,
+        prometheus: Callable[[], PrometheusClient | None] = lambda: None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -52,6 +56,8 @@ class Operations:
             sessions, config, clock, self.backends, self.directory, self.executor.run
         )
         self.bake_watch = BakeWatch(self.wake)
+        self.analysis = BakeAnalysis(sessions, config, clock, prometheus, self.wake)
+        self.charts = BakeCharts(sessions, self.analysis, clock, prometheus)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
@@ -124,10 +130,13 @@ class Operations:
         self._wake.set()
 
     async def sweep(self) -> None:
-        """Expire due requests, finish bakes, act on alerts during bakes."""
+        """Expire due requests, run due bake analyses, act on alerts and failed analyses
+        during bakes, finish bakes, chart the bakes that ended."""
         await self.requests.expire_due()
+        await self.analysis.run_due()
         await self.executor.handle_bake_alerts()
         await self.executor.finish_bakes()
+        await self.charts.post_due()
         self._on_outbox()
 
     async def _run(self, interval: float) -> None:

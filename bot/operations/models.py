@@ -64,6 +64,14 @@ class OperationRow(Base):
     superseded_by: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Migration 0012, bake analysis (bot/operations/analysis.py): when the next run of the
+    # checks is due, how many ran and failed, why the bake failed, and when its chart was
+    # posted (or given up on).
+    analysis_next_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    analysis_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    analysis_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    bake_failure: Mapped[str | None] = mapped_column(Text)
+    chart_done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         Index("ix_operations_status", "status"),

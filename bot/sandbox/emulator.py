@@ -35,6 +35,7 @@ from aiohttp import web
 
 from bot.sandbox.control import add_control_routes
 from bot.sandbox.driver import BotDriver, BotResponse
+from bot.sandbox.files import Files
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
@@ -91,6 +92,8 @@ class SlackEmulator:
         self._clock = clock
         self.store = Store(wall_clock)
         self.api = WebApi(self.store, clock, self._notify)
+        self.files = Files(self.store, clock, self._notify, lambda: self.url)
+        self.api.methods.update(self.files.methods)
         self._buckets = TokenBuckets(clock)
         self._faults = Faults()
         self._driver = BotDriver(
@@ -120,6 +123,7 @@ class SlackEmulator:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
         self.incoming_webhooks.add_routes(app)
+        self.files.add_routes(app)
         self.socket.add_routes(app)
         add_control_routes(app, self)
         self._runner = web.AppRunner(app, access_log=None)

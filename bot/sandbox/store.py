@@ -99,6 +99,8 @@ class Message:
     # chat.postMessage's `metadata` ({event_type, event_payload}); Slack returns it from
     # conversations.history / replies only when asked with include_all_metadata.
     metadata: JSON | None = None
+    # Files shared with the message (files.completeUploadExternal), as Slack lists them.
+    files: list[JSON] = field(default_factory=list)
 
     @property
     def updates(self) -> list[MessageVersion]:
@@ -131,6 +133,9 @@ class Message:
                 out["parent_user_id"] = BOT_USER_ID
         if self.metadata is not None:
             out["metadata"] = self.metadata
+        if self.files:
+            out["files"] = self.files
+            out["upload"] = True
         if self.reactions:
             out["reactions"] = [
                 {"name": name, "users": list(users), "count": len(users)}

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -177,7 +178,7 @@ class OutboxEntry(Base):
     __tablename__ = "slack_outbox"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    op: Mapped[str] = mapped_column(String(16))  # post|update|reply|ephemeral
+    op: Mapped[str] = mapped_column(String(16))  # post|update|reply|ephemeral|upload
     channel: Mapped[str] = mapped_column(String(32))
     message_key: Mapped[str | None] = mapped_column(String(255))
     priority: Mapped[int] = mapped_column(Integer, default=2)
@@ -199,6 +200,17 @@ class OutboxEntry(Base):
         Index("ix_slack_outbox_key", "message_key", "state"),
         Index("ix_slack_outbox_channel_state", "channel", "state"),
     )
+
+
+class OutboxFile(Base):
+    """The bytes of a file an outbox row uploads (op `upload`, migration 0012): kept apart
+    so that claiming rows does not read images."""
+
+    __tablename__ = "outbox_files"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AlertStorm(Base):

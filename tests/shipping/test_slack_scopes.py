@@ -38,6 +38,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users.lookupByEmail": {"users:read.email"},
     "conversations.info": {"channels:read", "groups:read"},
     "chat.getPermalink": set(),
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
     "auth.test": set(),
 }
 # Called with the app-level token (its own scope, connections:write), not the bot's.

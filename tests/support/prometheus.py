@@ -38,9 +38,13 @@ class Exporter:
     url: str = ""
     _runner: web.AppRunner | None = field(default=None, repr=False)
 
+    def exposition(self) -> str:
+        """What a scrape gets now (subclasses compute it at scrape time)."""
+        return self.text
+
     async def start(self) -> None:
         async def metrics(_request: web.Request) -> web.Response:
-            return web.Response(text=self.text, content_type="text/plain", charset="utf-8")
+            return web.Response(text=self.exposition(), content_type="text/plain", charset="utf-8")
 
         app = web.Application()
         app.router.add_get("/metrics", metrics)

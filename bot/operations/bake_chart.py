@@ -1,0 +1,206 @@
+"""A picture of each bake: every analysis check's series over the bake, posted in the thread.
+
+When a bake with analysis ends (passed, rolled back, failed or cancelled) the sweep
+queries each check's range over the bake window (plus a lead-in before the shift, so the
+chart shows what changed), draws it with its threshold line and the moments of the shift
+and of the end marked, and uploads the PNGs through the outbox into the operation's
+thread. Rendering runs in a thread: matplotlib's CPU time must not delay Slack calls or
+webhooks. `chart_done_at` makes it once per bake, also across replicas and restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from actions.deploy.base import other
+from actions.prometheus import PrometheusClient, PrometheusError, RangeSeries, series_label
+from alerts.slack_text import escape
+from bot.charts.timeseries import Chart, Series, render
+from bot.clock import Clock
+from bot.operations import messaging
+from bot.operations.analysis import NO_PROMETHEUS, BakeAnalysis
+from bot.operations.models import ApprovalRequestRow, OperationRow
+from bot.operations.store import message_key
+from bot.outbox_queue import enqueue_upload
+from commands.analysis_config import AnalysisCheck, AnalysisConfig
+from commands.plan import OperationPlan
+
+log = logging.getLogger(__name__)
+
+ENDED = ("succeeded", "rolled_back", "failed", "interrupted", "superseded")
+END_MARK = {
+    "succeeded": "bake passed",
+    "rolled_back": "rolled back",
+    "failed": "bake failed",
+    "interrupted": "interrupted",
+    "superseded": "superseded",
+}
+TOO_OLD = timedelta(hours=6)  # after a long outage, old bakes are not charted any more
+POINTS = 120  # per series: enough for a smooth line, small enough for a quick query
+CHART_COMMENT = "📈 The bake of {colour} at {percent}% in {service}/{environment}: {checks}"
+NO_CHART = "📈 No chart of `{check}`: {problem}"
+
+# pyplot keeps global state; one render at a time, whichever thread runs it.
+_RENDER_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Ended:
+    id: int
+    request_id: str
+    status: str
+    plan: OperationPlan
+    analysis: AnalysisConfig
+    shifted_at: datetime
+    ended_at: datetime
+
+
+def _render(chart: Chart) -> bytes:
+    with _RENDER_LOCK:
+        return render(chart)
+
+
+class BakeCharts:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        analysis: BakeAnalysis,
+        clock: Clock,
+        prometheus: Callable[[], PrometheusClient | None],
+    ) -> None:
+        self._sessions = sessions
+        self._analysis = analysis
+        self._clock = clock
+        self._prometheus = prometheus
+
+    async def post_due(self) -> None:
+        now = self._clock.now()
+        ended: list[_Ended] = []
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OperationRow).where(
+                        OperationRow.status.in_(ENDED),
+                        OperationRow.bake_until.is_not(None),
+                        OperationRow.chart_done_at.is_(None),
+                        OperationRow.finished_at >= now - TOO_OLD,
+                    )
+                )
+            ).all()
+            for op in rows:
+                analysis = self._analysis.analysis_for(op.service, op.environment)
+                if analysis is None or op.bake_until is None or op.finished_at is None:
+                    continue
+                plan = OperationPlan.from_dict(op.plan)
+                bake = plan.steps[max(op.step, 1) - 1].seconds or 0.0
+                shifted = op.bake_until - timedelta(seconds=bake)
+                ended.append(
+                    _Ended(op.id, op.request_id, op.status, plan, analysis, shifted, op.finished_at)
+                )
+        for item in ended:
+            try:
+                await self._post(item)
+            except Exception:
+                log.exception("could not post the bake chart of operation %s", item.id)
+
+    async def _post(self, item: _Ended) -> None:
+        plan, analysis = item.plan, item.analysis
+        colour = other(plan.baseline.colour)
+        lead = max(analysis.window, analysis.interval)
+        start = item.shifted_at - lead
+        end = max(item.ended_at, item.shifted_at + timedelta(seconds=1))
+        marks = [
+            (item.shifted_at, f"shift to {plan.percent}%"),
+            (item.ended_at, END_MARK.get(item.status, item.status)),
+        ]
+        images: list[tuple[AnalysisCheck, bytes]] = []
+        problems: list[str] = []
+        client = self._prometheus()
+        for check in analysis.checks:
+            if client is None:
+                problems.append(NO_CHART.format(check=check.name, problem=NO_PROMETHEUS))
+                continue
+            expr = check.render(
+                service=plan.target.service,
+                environment=plan.target.environment,
+                colour=colour,
+                window=analysis.window,
+            )
+            step = max((end - start) / POINTS, timedelta(seconds=1))
+            try:
+                found = await client.query_range(expr, start, end, step)
+            except PrometheusError as exc:
+                problems.append(NO_CHART.format(check=check.name, problem=escape(str(exc))))
+                continue
+            chart = self._chart(check, plan, colour, found, marks)
+            images.append((check, await asyncio.to_thread(_render, chart)))
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(OperationRow)
+                .where(OperationRow.id == item.id, OperationRow.chart_done_at.is_(None))
+                .values(chart_done_at=now)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # another replica posted it
+            row = await session.get(ApprovalRequestRow, item.request_id)
+            channel = row.channel if row is not None else ""
+            for text in problems:
+                await messaging.reply(session, item.request_id, channel, text, now)
+            for index, (check, png) in enumerate(images):
+                comment = None
+                if index == 0:
+                    comment = CHART_COMMENT.format(
+                        colour=colour,
+                        percent=plan.percent,
+                        service=plan.target.service,
+                        environment=plan.target.environment,
+                        checks=", ".join(f"`{c.name}`" for c, _ in images),
+                    )
+                await enqueue_upload(
+                    session,
+                    channel=channel,
+                    content=png,
+                    filename=f"bake-{plan.target.service}-{plan.target.environment}-"
+                    f"{check.name}.png",
+                    title=f"{check.name}: {plan.target.service}/{plan.target.environment}",
+                    alt_text=f"{check.name} of {colour} during the bake, with its threshold",
+                    comment=comment,
+                    message_key=message_key(item.request_id),
+                    now=now,
+                )
+
+    @staticmethod
+    def _chart(
+        check: AnalysisCheck,
+        plan: OperationPlan,
+        colour: str,
+        found: list[RangeSeries],
+        marks: list[tuple[datetime, str]],
+    ) -> Chart:
+        scale = 100.0 if check.show_as == "percent" else 1.0
+        unit = {"percent": "%", "seconds": "seconds"}.get(check.show_as, "")
+        limit = check.max if check.max is not None else check.min
+        series = [
+            Series(
+                series_label(s.labels) if s.labels else check.name,
+                [(t, v * scale) for t, v in s.points],
+            )
+            for s in found
+        ]
+        return Chart(
+            title=f"{check.name}: {plan.target.service}/{plan.target.environment} {colour}",
+            series=series,
+            threshold=None if limit is None else limit * scale,
+            threshold_label="max" if check.max is not None else "min",
+            marks=marks,
+            unit=unit,
+        )
