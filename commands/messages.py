@@ -190,6 +190,15 @@ PROGRESS_SUPERSEDED = (
     "⏹️ Superseded by rollback `{command}` (request `{id}`, requested by <@{requester}>, "
     "approved by {approvers}): this {kind} stops here and the rollback sets the traffic."
 )
+PROGRESS_LATE_STEP = (
+    "⏹️ Step {index} ({step}) was in flight when the rollback took over; it ended after "
+    "it, so traffic was set back to {traffic}."
+)
+PROGRESS_LATE_STEP_FAILED = (
+    "⚠️ Step {index} ({step}) was in flight when the rollback took over and ended after it; "
+    "setting traffic back to {traffic} failed: {error}. Check the traffic and run "
+    "`/rollback` again if needed."
+)
 STATE_RUNNING = "running"
 STATE_BAKING = "baking"
 STATE_BAKE_FAILED = "rolling back after a bake alert"

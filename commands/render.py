@@ -311,6 +311,17 @@ def progress_superseded(rollback: ApprovalRequest, cancelled: OperationPlan) -> 
     )
 
 
+def progress_late_step(plan: OperationPlan, index: int, problem: str | None) -> str:
+    """A step that was in flight when a rollback took over, and finished after it."""
+    step = describe_step(plan.steps[index - 1], plan)
+    traffic = describe_weights(plan.rollback_weights or {})
+    if problem is None:
+        return m.PROGRESS_LATE_STEP.format(index=index, step=step, traffic=traffic)
+    return m.PROGRESS_LATE_STEP_FAILED.format(
+        index=index, step=step, traffic=traffic, error=escape(problem)
+    )
+
+
 def preempt_line(
     plan: OperationPlan, requester: str, status: str, step: int, bake_until: datetime | None
 ) -> str:

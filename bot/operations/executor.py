@@ -24,12 +24,12 @@ from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
+from bot.operations.preemption import supersede
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     PREEMPTIBLE,
     add_request,
     firing_alerts,
-    hand_over_lock,
     last_baseline,
     load_request,
     lock_holder,
@@ -52,16 +52,14 @@ from commands.render import (
     describe_step,
     progress_finished,
     progress_interrupted,
-    progress_preempting,
+    progress_late_step,
     progress_rolled_back,
     progress_started,
     progress_step_finished,
     progress_step_started,
-    progress_superseded,
     result_failed,
     result_rolled_back,
     result_succeeded,
-    result_superseded,
 )
 
 log = logging.getLogger(__name__)
@@ -159,7 +157,7 @@ class Executor:
             request = start(request, now)
             await self._show(session, row, request, now)
             if preempted is not None:
-                await self._supersede(session, preempted, request, row.channel, now)
+                await supersede(session, preempted, request, row.channel, self._config, now)
             operation = OperationRow(
                 request_id=request.id,
                 service=target.service,
@@ -187,52 +185,6 @@ class Executor:
                 environment=target.environment,
             )
         await self._steps(operation_id, request, row.channel, backend)
-
-    async def _supersede(
-        self,
-        session: AsyncSession,
-        operation: OperationRow,
-        rollback: ApprovalRequest,
-        channel: str,
-        now: datetime,
-    ) -> None:
-        """End `operation` (a shift, running or baking) because `rollback` runs instead.
-
-        Everything is in the rollback's transaction, with the lock and the operation rows
-        locked: the replica running the shift sees `superseded` at its next step, and its
-        sweep no longer finishes the bake."""
-        await hand_over_lock(session, rollback.target, rollback.id, now)
-        was = operation.status
-        operation.status = "superseded"
-        operation.superseded_by = rollback.id
-        operation.finished_at = now
-        found = await load_request(session, operation.request_id, for_update=True)
-        if found is None:
-            return
-        row, request = found
-        await messaging.reply(
-            session, rollback.id, channel, progress_preempting(request.operation, was), now
-        )
-        if request.status is not Outcome.RUNNING:
-            return
-        request = finish(request, Outcome.FAILED, result_superseded(rollback), now)
-        await self._show(session, row, request, now)
-        await messaging.reply(
-            session, request.id, row.channel, progress_superseded(rollback, request.operation), now
-        )
-        await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
-        audit.record(
-            session,
-            at=now,
-            actor=SYSTEM,
-            action="operation.superseded",
-            subject=subject(request.id),
-            by=subject(rollback.id),
-            was=was,
-            outcome=request.status.value,
-            approvers=list(request.approved_by),
-            requester=request.requester,
-        )
 
     async def _steps(
         self, operation_id: int, request: ApprovalRequest, channel: str, backend: Backend
@@ -264,6 +216,13 @@ class Executor:
                 error = f"unexpected error ({type(exc).__name__})"
             ended = self._clock.now()
             async with self._sessions.begin() as session:
+                operation = await session.get(OperationRow, operation_id, with_for_update=True)
+                superseded = operation is not None and operation.status == "superseded"
+            if superseded:
+                # A rollback took over while this step was in flight.
+                await self._in_flight_when_superseded(request, index, channel, backend, error)
+                return
+            async with self._sessions.begin() as session:
                 text = progress_step_finished(plan, index, ended - began, error=error)
                 await messaging.reply(session, request.id, channel, text, ended)
                 audit.record(
@@ -283,6 +242,31 @@ class Executor:
                 await self._failed(operation_id, plan, index, error, backend)
                 return
         await self._finish(operation_id, Outcome.SUCCEEDED, result_succeeded(plan), "succeeded")
+
+    async def _in_flight_when_superseded(
+        self,
+        request: ApprovalRequest,
+        index: int,
+        channel: str,
+        backend: Backend,
+        error: str | None,
+    ) -> None:
+        """A step that moved traffic may have landed after the rollback's own weights: set
+        the traffic back to where the rollback puts it (the same baseline colour at 100%),
+        so the order in which two replicas' calls arrived does not decide the outcome."""
+        plan = request.operation
+        step = plan.steps[index - 1]
+        if step.kind != "set_weights" or error is not None or not plan.rollback_weights:
+            return
+        try:
+            await backend.set_weights(plan.target, dict(plan.rollback_weights))
+            problem = None
+        except BackendError as exc:
+            problem = str(exc) or type(exc).__name__
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            text = progress_late_step(plan, index, problem)
+            await messaging.reply(session, request.id, channel, text, now)
 
     async def _do(self, step: Step, target: Target, backend: Backend) -> None:
         if step.kind == "deploy":

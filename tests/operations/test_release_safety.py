@@ -84,26 +84,57 @@ async def test_a_rollback_approved_during_a_bake_cancels_the_bake_and_runs_at_on
     assert "Running" in flow.header(again)
 
 
-@pytest.fixture
-async def health() -> AsyncIterator[tuple[str, asyncio.Event]]:
-    """A health endpoint that answers at once, unless `hold` is cleared: then it waits."""
-    release = asyncio.Event()
-    release.set()
+class Health:
+    """A health endpoint that answers 200 at once, except while held: then the requests
+    that arrive wait (all of them, or only the next one) until released."""
 
-    async def ready(_request: web.Request) -> web.Response:
-        await release.wait()
+    def __init__(self) -> None:
+        self.url = ""
+        self._all = asyncio.Event()
+        self._all.set()
+        self._next = asyncio.Event()
+        self._next_armed = False
+
+    def hold(self, *, only_next: bool = False) -> None:
+        if only_next:
+            self._next.clear()
+            self._next_armed = True
+        else:
+            self._all.clear()
+
+    def release(self) -> None:
+        self._all.set()
+        self._next.set()
+
+    async def ready(self, _request: web.Request) -> web.Response:
+        if self._next_armed:
+            self._next_armed = False
+            await self._next.wait()
+        else:
+            await self._all.wait()
         return web.Response(status=200)
 
+
+@pytest.fixture
+async def health() -> AsyncIterator[Health]:
+    server = Health()
     app = web.Application()
-    app.router.add_get("/ready", ready)
+    app.router.add_get("/ready", server.ready)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/ready", release
-    release.set()
+    server.url = f"http://127.0.0.1:{port}/ready"
+    yield server
+    server.release()
     await runner.cleanup()
+
+
+def with_health_check(config: Config, url: str) -> Config:
+    data = config.model_dump(mode="json")
+    data["deploy"]["services"]["api"]["environments"]["production"]["health_url"] = url
+    return Config.model_validate(data)
 
 
 async def until(flow: Flow, condition: Callable[[], bool]) -> None:
@@ -121,12 +152,10 @@ async def test_a_rollback_approved_while_a_rollback_runs_is_refused_not_queued(
     start_service: StartService,
     emulator: SlackEmulator,
     example_config: Config,
-    health: tuple[str, asyncio.Event],
+    health: Health,
 ) -> None:
-    url, release = health
-    data = example_config.model_dump(mode="json")
-    data["deploy"]["services"]["api"]["environments"]["production"]["health_url"] = url
-    flow = Flow(await start_service(sqlite_url, config=Config.model_validate(data)), emulator)
+    config = with_health_check(example_config, health.url)
+    flow = Flow(await start_service(sqlite_url, config=config), emulator)
     await flow.request_and_approve("/deploy", "api v1.4.0 production")
     await flow.request_and_approve("/shift", "10 api production")
     await flow.command("/rollback", "api production")
@@ -135,7 +164,7 @@ async def test_a_rollback_approved_while_a_rollback_runs_is_refused_not_queued(
     second = flow.latest().ts
     assert first != second
 
-    release.clear()  # the first rollback's health check hangs: it stays in flight
+    health.hold()  # the first rollback's health check hangs: it stays in flight
     await flow.react(first, APPROVERS[0])
     await emulator.send_reaction(
         user=APPROVERS[1], reaction="white_check_mark", channel=CHANNEL, ts=first
@@ -151,9 +180,51 @@ async def test_a_rollback_approved_while_a_rollback_runs_is_refused_not_queued(
     assert "already running and is not cancelled by another one" in flow.text(second)
     assert "Running" in flow.header(first)  # untouched
 
-    release.set()
+    health.release()
     await flow.settle()
     assert "Succeeded" in flow.header(first)
+    assert (await flow.dryrun_state())["weights"] == {"blue": 100, "green": 0}
+
+
+async def test_a_rollback_cancels_a_shift_whose_step_is_still_in_flight(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    health: Health,
+) -> None:
+    config = with_health_check(example_config, health.url)
+    flow = Flow(await start_service(sqlite_url, config=config), emulator)
+    await flow.request_and_approve("/deploy", "api v1.4.0 production")
+    await flow.command("/shift", "10 api production")
+    shift = flow.latest().ts
+    health.hold(only_next=True)  # the shift's health check (step 2 of 3) hangs
+    await flow.react(shift, APPROVERS[0])
+    await emulator.send_reaction(
+        user=APPROVERS[1], reaction="white_check_mark", channel=CHANNEL, ts=shift
+    )
+    await until(flow, lambda: any("Step 2/3: Health check" in t for t in flow.thread(shift)))
+    assert (await flow.dryrun_state())["weights"] == {"blue": 90, "green": 10}
+
+    # Not flow.command/react: they wait for every task, and the shift's task is waiting.
+    await emulator.send_command("/rollback", "api production", user=DEPLOYER, channel=CHANNEL)
+    await until(flow, lambda: flow.latest().ts != shift)
+    rollback = flow.latest().ts
+    assert "the running `/shift 10 api production`" in flow.text(rollback)
+    assert "at step 2/3" in flow.text(rollback)
+    for approver in APPROVERS:
+        await emulator.send_reaction(
+            user=approver, reaction="white_check_mark", channel=CHANNEL, ts=rollback
+        )
+        await until(flow, lambda: "0 of 2" not in flow.text(rollback))
+    await until(flow, lambda: "Succeeded" in flow.header(rollback))
+    assert "Failed" in flow.header(shift)
+    assert any("Superseded by rollback" in t for t in flow.thread(shift))
+
+    health.release()  # the shift's step ends after the rollback: the shift goes no further
+    await flow.settle()
+    assert "Failed" in flow.header(shift)
+    assert not any("Step 3/3" in t for t in flow.thread(shift))
     assert (await flow.dryrun_state())["weights"] == {"blue": 100, "green": 0}
 
 
