@@ -9,12 +9,16 @@ plays the socket side.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import shutil
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 from pydantic import SecretStr
 
@@ -29,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Not a secret: the sandbox only listens on loopback and talks to its own emulator.
 SANDBOX_WEBHOOK_TOKEN = "sandbox-token"  # noqa: S105
+# The sandbox's PagerDuty stand-in: a routing key of the documented length, and the secret
+# its webhooks are signed with. Both fixed fakes, like the token above.
+SANDBOX_ROUTING_KEY = "sandbox0routing0key0000000000000"
+SANDBOX_PAGERDUTY_SECRET = "sandbox-pagerduty-secret"  # noqa: S105
 
 
 async def serve(
@@ -49,7 +57,11 @@ async def serve(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if settings.sandbox:
-        emulator, settings = await start_sandbox(settings, host, port, sandbox_port)
+        try:
+            emulator, settings = await start_sandbox(settings, config, host, port, sandbox_port)
+        except OSError as exc:
+            print(f"error: {_port_problem(host, sandbox_port, exc)}", file=sys.stderr)
+            return 2
     try:
         service = Service(settings, config)
     except StartupError as exc:
@@ -63,7 +75,14 @@ async def serve(
     runner = app_runner(service.web_app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        print(f"error: {_port_problem(host, port, exc)}", file=sys.stderr)
+        await runner.cleanup()
+        if emulator is not None:
+            await emulator.stop()
+        return 2
     log.info("listening on http://%s:%s", host, port)
     if socket_mode is not None:
         try:
@@ -117,14 +136,39 @@ async def reload_secrets(service: Service) -> None:
     log.info("SIGHUP: secrets reloaded")
 
 
+MANIFEST = Path(__file__).resolve().parent.parent / "examples" / "slack-app-manifest.yaml"
+
+
+def manifest_commands(path: Path) -> set[str] | None:
+    """The slash commands the Slack app manifest registers; None without a manifest."""
+    if not path.exists():
+        return None
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    listed = (manifest.get("features") or {}).get("slash_commands") or []
+    return {str(c["command"]) for c in listed if isinstance(c, dict) and c.get("command")}
+
+
+def _port_problem(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another `chatops serve` or sandbox?); "
+            "stop it or pick other ports with --port / --sandbox-port"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
 async def start_sandbox(
-    settings: Settings, host: str, port: int, sandbox_port: int
+    settings: Settings, config: Config, host: str, port: int, sandbox_port: int
 ) -> tuple[Any, Settings]:
     from bot.sandbox.emulator import SlackEmulator, default_workspace
     from bot.sandbox.render import render_text
+    from bot.sandbox.roles import sandbox_roles
 
     emulator = SlackEmulator()
     default_workspace(emulator)
+    emulator.slash_commands = manifest_commands(MANIFEST)
+    groups = {g.id: g.users for g in emulator.store.usergroups.values()}
+    emulator.page.roles = sandbox_roles(config, emulator.store.users, groups)
 
     def show(kind: str, message: Any) -> None:
         print(f"\n--- Slack {kind} ---\n{render_text(message)}", flush=True)
@@ -137,16 +181,40 @@ async def start_sandbox(
         emulator.app_token = settings.slack_app_token.get_secret_value()
     await emulator.start(host=host, port=sandbox_port)
     emulator.bot_url = f"http://{host}:{port}/slack/events"
-    updated = settings.model_copy(
-        update={
-            "slack_bot_token": SecretStr(emulator.token),
-            "slack_signing_secret": SecretStr(emulator.signing_secret),
-            "slack_api_url": emulator.base_url,
-            "alertmanager_webhook_token": settings.alertmanager_webhook_token
-            or SecretStr(SANDBOX_WEBHOOK_TOKEN),
+    webhook_token = settings.alertmanager_webhook_token or SecretStr(SANDBOX_WEBHOOK_TOKEN)
+    emulator.page.alertmanager_url = f"http://{host}:{port}/webhooks/alertmanager"
+    emulator.page.alertmanager_token = webhook_token.get_secret_value()
+    update: dict[str, Any] = {
+        "slack_bot_token": SecretStr(emulator.token),
+        "slack_signing_secret": SecretStr(emulator.signing_secret),
+        "slack_api_url": emulator.base_url,
+        "alertmanager_webhook_token": webhook_token,
+    }
+    if settings.pagerduty_routing_key is None:
+        # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here.
+        update |= {
+            "pagerduty_routing_key": SecretStr(SANDBOX_ROUTING_KEY),
+            "pagerduty_events_url": f"{emulator.url}pagerduty",
+            "pagerduty_webhook_secret": SecretStr(SANDBOX_PAGERDUTY_SECRET),
         }
-    )
-    return emulator, updated
+        emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
+        emulator.pagerduty.webhook_secret = SANDBOX_PAGERDUTY_SECRET
+    return emulator, settings.model_copy(update=update)
+
+
+def chatops_command() -> str:
+    """How to type `chatops` in a second terminal: bare when it is on PATH, else the
+    virtualenv's script (activation is not something a newcomer has done)."""
+    found = shutil.which("chatops")
+    beside = Path(sys.executable).parent / "chatops"
+    if found is not None and Path(found).resolve() == beside.resolve():
+        return "chatops"
+    if beside.exists():
+        try:
+            return str(beside.relative_to(Path.cwd()))
+        except ValueError:
+            return str(beside)
+    return "chatops" if found is not None else f"{sys.executable} -m bot"
 
 
 def _print_sandbox_banner(
@@ -154,14 +222,18 @@ def _print_sandbox_banner(
 ) -> None:
     if socket_mode:
         print("Socket Mode: the bot is connected to the emulator by WebSocket.", flush=True)
+    cli = chatops_command()
     print(
         f"""
+Open http://{host}:{sandbox_port}/ in a browser: Slack, Alertmanager and PagerDuty.
+
 Sandbox mode: no SLACK_BOT_TOKEN, so the bot talks to a Slack emulator on
 http://{host}:{sandbox_port}/ and prints every message here.
 From a second terminal:
-  chatops sandbox alert examples/alerts/high-latency-firing.json
-  chatops sandbox alert examples/alerts/high-latency-resolved.json
-  chatops sandbox messages
+  {cli} sandbox users
+  {cli} sandbox alert api-down-p0
+  {cli} sandbox messages --channel C0000INCID
+  {cli} sandbox click C0000INCID latest Acknowledge --as U0000ONC01
 Alertmanager webhook: http://{host}:{port}/webhooks/alertmanager (token {SANDBOX_WEBHOOK_TOKEN})
 """,
         flush=True,

@@ -24,6 +24,14 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   apt_install prometheus || echo "services: promtool missing (apt-get install -y prometheus)"
 fi
 
+# Chromium and its WebDriver run the sandbox page's browser tests (tests/sandbox_page);
+# the emoji font makes the screenshots show reactions as people see them.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "services: installing chromium and chromium-driver"
+  apt_install chromium chromium-driver fonts-noto-color-emoji \
+    || echo "services: Chromium missing (apt-get install -y chromium chromium-driver)"
+fi
+
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! pg_up; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.clicks import LATEST, find_target
 from bot.sandbox.driver import BotResponse, control_body
+from bot.sandbox.emoji import is_known_emoji
 from bot.sandbox.render import render_text
 from bot.sandbox.store import JSON, Message
 
@@ -29,32 +31,80 @@ Forward = Callable[[JSON], Awaitable[BotResponse]]
 
 
 def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
+    def known(body: JSON) -> tuple[str, str]:
+        """The acting user and channel, each named in a clear 404 when unknown."""
+        user, channel = _str(body, "user"), _str(body, "channel")
+        store = emulator.store
+        if user not in store.users or store.users[user].is_bot:
+            people = ", ".join(f"{u['id']} ({u['real_name']})" for u in emulator.page.users())
+            raise LookupError(f"unknown user {user!r}; the sandbox users are: {people}")
+        if channel not in store.channels:
+            names = ", ".join(f"{c.id} (#{c.name})" for c in store.channels.values())
+            raise LookupError(f"unknown channel {channel!r}; the channels are: {names}")
+        return user, channel
+
     async def command(body: JSON) -> BotResponse:
+        user, channel = known(body)
+        name = _str(body, "command")
+        name = name if name.startswith("/") else f"/{name}"
+        known_commands = emulator.slash_commands
+        if known_commands is not None and name not in known_commands:
+            # What Slack itself answers: an unregistered command never reaches the app.
+            raise LookupError(
+                f"{name} is not a valid command; the app's commands are: "
+                + ", ".join(sorted(known_commands))
+            )
         return await emulator.send_command(
-            _str(body, "command"),
+            name,
             str(body.get("text", "")),
-            user=_str(body, "user"),
-            channel=_str(body, "channel"),
+            user=user,
+            channel=channel,
         )
 
     async def reaction(body: JSON) -> BotResponse:
+        user, channel = known(body)
+        ts, name = _str(body, "ts"), _str(body, "reaction").strip(":")
+        if ts == LATEST:
+            newest = emulator.messages(channel)
+            ts = newest[-1].ts if newest else ts
+        if emulator.message(channel, ts) is None:
+            raise LookupError(
+                f"no message {ts} in {channel}; `chatops sandbox messages` lists them"
+            )
+        if not is_known_emoji(name):
+            raise _BadRequest(f"invalid_name: no emoji called :{name}:")
         return await emulator.send_reaction(
-            user=_str(body, "user"),
-            reaction=_str(body, "reaction"),
-            channel=_str(body, "channel"),
-            ts=_str(body, "ts"),
+            user=user,
+            reaction=name,
+            channel=channel,
+            ts=ts,
             removed=bool(body.get("removed", False)),
         )
 
     async def action(body: JSON) -> BotResponse:
+        user, channel = known(body)
         block_id = body.get("block_id")
+        ts = _str(body, "message_ts")
+        if block_id is not None:
+            # A button the message no longer shows: exactly as addressed.
+            return await emulator.send_block_action(
+                user=user,
+                action_id=_str(body, "action_id"),
+                value=str(body.get("value", "")),
+                channel=channel,
+                message_ts=ts,
+                block_id=str(block_id),
+            )
+        wanted = str(body.get("label") or "") or _str(body, "action_id")
+        target = find_target(emulator.store, channel, ts, wanted)
+        value = body.get("value")
         return await emulator.send_block_action(
-            user=_str(body, "user"),
-            action_id=_str(body, "action_id"),
-            value=str(body.get("value", "")),
-            channel=_str(body, "channel"),
-            message_ts=_str(body, "message_ts"),
-            block_id=None if block_id is None else str(block_id),
+            user=user,
+            action_id=target.action_id,
+            value=target.value if value is None or value == "" else str(value),
+            channel=channel,
+            message_ts=target.message.ts,
+            block_id=target.block_id,
         )
 
     async def messages(request: web.Request) -> web.Response:

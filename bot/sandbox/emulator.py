@@ -39,6 +39,8 @@ from bot.sandbox.files import Files
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
+from bot.sandbox.page import WorkspacePage
+from bot.sandbox.pagerduty import PagerDutyEmulator
 from bot.sandbox.response_url import apply_response
 from bot.sandbox.socket_mode import AckTimeout, Delivery, NoSocketConnection, SocketModeServer
 from bot.sandbox.store import (
@@ -113,8 +115,34 @@ class SlackEmulator:
             down=lambda: self.down,
             notify=self._notify,
         )
+        # The app's slash commands (its manifest); None accepts any, as tests want.
+        self.slash_commands: set[str] | None = None
+        # Changes the Web API calls do not show: PagerDuty incidents, for the page's stream.
+        self._changes = 0
+        self.pagerduty = PagerDutyEmulator(lambda: self.url, self._changed)
+        self.page = WorkspacePage(self, self._fingerprint)
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
+
+    def _changed(self) -> None:
+        self._changes += 1
+
+    def _fingerprint(self) -> tuple[int, ...]:
+        """Moves on whenever anything the workspace page shows has changed."""
+        store = self.store
+        reactions = sum(
+            len(users)
+            for messages in store.channel_messages.values()
+            for message in messages
+            for users in message.reactions.values()
+        )
+        return (
+            len(store.calls),
+            len(store.responses),
+            len(store.ephemerals),
+            reactions,
+            self._changes,
+        )
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -126,6 +154,8 @@ class SlackEmulator:
         self.files.add_routes(app)
         self.socket.add_routes(app)
         add_control_routes(app, self)
+        self.pagerduty.add_routes(app)
+        self.page.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -135,6 +165,8 @@ class SlackEmulator:
         self._root = f"http://{shown_host}:{bound_port}/"
 
     async def stop(self) -> None:
+        self.page.close()
+        await self.pagerduty.close()
         await self.socket.close()
         await self._driver.close()
         if self._runner is not None:

@@ -168,6 +168,11 @@ def block_actions(
     }
     if element is not None and isinstance(element.get("text"), dict):
         action["text"] = element["text"]
+    if element is not None and element.get("type") in ("overflow", "static_select"):
+        # A menu sends the option chosen, not a value of its own.
+        action["type"] = element["type"]
+        action["selected_option"] = _option(element, value)
+        del action["value"]
     return {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
@@ -189,3 +194,11 @@ def block_actions(
         "response_url": response_url,
         "actions": [action],
     }
+
+
+def _option(element: JSON, value: str) -> JSON:
+    options = element.get("options")
+    for option in options if isinstance(options, list) else []:
+        if isinstance(option, dict) and option.get("value") == value:
+            return option
+    return {"text": {"type": "plain_text", "text": value}, "value": value}

@@ -151,7 +151,9 @@ def test_sandbox_prints_each_message_and_the_sandbox_commands_drive_it(
     assert "P2 · FIRING · HighLatency" in printed
     assert "[Acknowledge]" in printed  # buttons shown as readable text
 
-    listed = chatops("sandbox", *urls, "messages", "--channel", "C0000ALERT", tmp_path=tmp_path)
+    listed = chatops(
+        "sandbox", *urls, "messages", "--channel", "C0000ALERT", "--json", tmp_path=tmp_path
+    )
     messages = json.loads(listed.stdout)
     ts = messages[0]["ts"] if isinstance(messages, list) else messages["messages"][0]["ts"]
     clicked = chatops(
