@@ -16,7 +16,7 @@ from urllib.parse import quote
 from alerts import messages as m
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR
-from alerts.slack_text import escape, inline_code, join_url, link
+from alerts.slack_text import escape, inline_code, join_url, link, web_url
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -24,6 +24,7 @@ MAX_FIELD = 2000
 MAX_HEADER = 150
 MAX_CONTEXT_ELEMENT = 2000
 MAX_FALLBACK = 3000
+MAX_IMAGE_URL = 3000
 LABELS_THAT_MATTER = ("service", "namespace", "instance", "job", "cluster", "team")
 
 Block = dict[str, Any]
@@ -135,8 +136,11 @@ def values_text(alert: AlertView) -> str:
 
 
 def _image(group: GroupView) -> Block | None:
-    url = next((a.extras["image_url"] for a in group.alerts if a.extras.get("image_url")), "")
-    if not url:
+    found = next((a.extras["image_url"] for a in group.alerts if a.extras.get("image_url")), "")
+    # Slack refuses the whole message for an image URL it cannot use: only http(s), and
+    # within its length limit, or no image at all (the alert itself must get through).
+    url = web_url(str(found))
+    if url is None or len(url) > MAX_IMAGE_URL:
         return None
     return {"type": "image", "image_url": url, "alt_text": m.GRAFANA_IMAGE}
 

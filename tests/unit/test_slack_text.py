@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from alerts.render import render_group
 from alerts.slack_text import code_block, escape, inline_code, join_url, link
 from bot.runbooks.executors import output_block
+from bot.sandbox.blocks import validate_blocks
+from tests.unit.test_render_alert_group import NOW, alert, group
 
 MARKUP = "<!channel> <!here> <@U0000APR01> <https://evil.example|Click> & co"
 
@@ -47,3 +52,11 @@ def test_join_url_keeps_the_base_path_and_query_out_of_the_way() -> None:
         "http://alertmanager:9093/#/x"
     )
     assert join_url("file:///etc/passwd", "/") is None
+
+
+def test_an_image_url_slack_cannot_use_leaves_out_the_image_not_the_alert() -> None:
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "https://g.example/" + "x" * 3000):
+        view = group([replace(alert(1), extras={"image_url": bad})], source="grafana")
+        message = render_group(view, NOW)
+        assert validate_blocks(message["blocks"]) == []
+        assert not [b for b in message["blocks"] if b["type"] == "image"], bad
