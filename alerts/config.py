@@ -137,17 +137,17 @@ class AlertsConfig(_Strict):
     max_alerts_shown: int = Field(
         default=10, ge=1, le=20, description="Alerts listed in one message; the rest are '+N more'."
     )
-    storm_threshold: int | None = Field(
-        default=20,
-        ge=1,
-        description=(
-            "Storm mode: when a channel has this many messages waiting to be posted, new "
-            "P2/P3 groups there are folded into one summary message (null turns it off)."
-        ),
-    )
+    storm_threshold: int | None = Field(default=8, ge=1)
+    """Storm mode, in seconds: when a channel's queue of posts would take longer than this
+    to go out at Slack's rate (about one message per second per channel), new P2/P3 groups
+    there are named in one summary message instead of posted one by one, so that every
+    group is visible within seconds (null turns it off)."""
     storm_calm: Duration = Field(
         default=timedelta(seconds=30),
-        description="A storm ends when no group was folded for this long and the backlog is low.",
+        description=(
+            "A storm ends when no group was folded for this long and the queue is under half "
+            "the threshold; its groups stay in the summary."
+        ),
     )
 
     _responders = field_validator("responders")(check_principals)

@@ -122,19 +122,24 @@ PD_NO_USER = (
 PD_NOT_CONFIGURED = "PagerDuty actions need PAGERDUTY_API_TOKEN to be set for the bot."
 PD_ACTION_FAILED = "PagerDuty did not accept that: {error}"
 
-# Storm mode (issue 6).
-STORM_TITLE = "🌩️ Alert storm · {count} more alert group(s) firing"
-STORM_OVER_TITLE = "🌤️ Storm over · {count} alert group(s) were folded here"
+# Storm mode (issues 6 and 12).
+STORM_TITLE = "🌩️ Alert storm · {count} alert group(s) firing, listed here"
+STORM_OVER_TITLE = "🌤️ Storm over · {firing} of {count} alert group(s) listed here still firing"
 STORM_FOOTER = (
-    "This channel had more than {threshold} messages waiting, so new P2/P3 alert groups are "
-    "listed here instead of posted one by one. P0 and P1 always get their own message."
+    "This channel's queue would take more than {threshold}s to post at Slack's rate, so new "
+    "P2/P3 alert groups are listed here instead of posted one by one. P0 and P1 always get "
+    "their own message."
 )
 STORM_OVER_FOOTER = (
-    "The backlog is down again: groups still firing are posted individually below, "
-    "the resolved ones stay listed here."
+    "The queue is short again: new alert groups get their own message. The groups listed "
+    "here stay here until they resolve, rise to P0/P1 (then they are posted on their own) "
+    "or are opened."
 )
-STORM_MORE = "…and {count} more."
+STORM_FIRING = "{count} firing"
+STORM_RESOLVED = "{count} resolved"
+STORM_MORE = "…and {count} more line(s) of alert groups."
 STORM_OWN_MESSAGE = "posted separately"
+STORM_REMINDER = "*{name}*: {text}"
 
 # Link labels: fixed words, never text from the alert (alerts/slack_text.link).
 LINK_SOURCE = "Source"

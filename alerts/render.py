@@ -475,39 +475,3 @@ def render_incident(incident: IncidentView) -> dict[str, Any]:
         )
     # The header is plain_text (no markup); the fallback text is parsed like mrkdwn.
     return {"text": clip(escape(heading), MAX_FALLBACK), "blocks": blocks}
-
-
-@dataclass(frozen=True)
-class StormItem:
-    name: str
-    status: str
-    own_message: bool = False  # its priority rose, so it was posted on its own
-
-
-def render_storm(
-    items: list[StormItem], *, threshold: int, over: bool = False, shown: int = 40
-) -> dict[str, Any]:
-    """One message per channel and storm, listing the folded groups, rewritten in place."""
-    firing = [i for i in items if i.status == "firing" and not i.own_message]
-    heading = (
-        m.STORM_OVER_TITLE.format(count=len(items))
-        if over
-        else m.STORM_TITLE.format(count=len(firing))
-    )
-    ordered = sorted(items, key=lambda i: (i.status != "firing", i.own_message))
-    lines = []
-    for item in ordered[:shown]:
-        icon = m.RESOLVED_ICON if item.status != "firing" else "•"
-        note = f" _({m.STORM_OWN_MESSAGE})_" if item.own_message else ""
-        lines.append(f"{icon} {escape(item.name)}{note}")
-    if len(ordered) > shown:
-        lines.append(m.STORM_MORE.format(count=len(ordered) - shown))
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}}
-    ]
-    blocks.extend(packed_sections(lines)[: MAX_BLOCKS - 3])
-    footer = m.STORM_OVER_FOOTER if over else m.STORM_FOOTER.format(threshold=threshold)
-    blocks.append(_context(footer))
-    names = ", ".join(escape(i.name) for i in firing[:10])
-    fallback = f"{heading}: {names}" if names else heading
-    return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}

@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
+from alerts.slack_text import escape
 from bot import storm
 from bot.outbox_queue import enqueue
 from bot.pagerduty.status import pagerduty_note
@@ -111,20 +113,17 @@ async def refresh_message(
     *,
     first: bool = False,
     truncated: int = 0,
-    unfold: bool = False,
 ) -> None:
     key = message_key(group)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
     posted = False if first else await has_message(session, key)
     if not posted and is_digest(policy):
         return  # gathered into the channel's digest instead (bot/escalation/digest.py)
-    if not posted and not unfold and await storm.fold(session, group, config, now):
+    if not posted and await storm.fold(session, group, config, now):
         return  # listed in the channel's storm summary instead (bot/storm.py)
     view = await load_view(session, group, config, truncated=truncated)
     payload = render_group(view, now, max_alerts=config.max_alerts_shown)
     priority = priority_rank(group.priority)
-    if unfold:
-        priority = max(priority, storm.UNFOLD_PRIORITY)  # never ahead of live traffic
     await enqueue(
         session,
         # A group first gathered into a digest gets its own message once its priority rises.
@@ -155,16 +154,26 @@ async def reply(
     *,
     blocks: list[dict[str, Any]] | None = None,
     priority: int | None = None,
+    in_summary: bool = False,
 ) -> bool:
-    """Queue a reply in the group's thread; False when the group has no message of its own."""
-    if not await has_message(session, message_key(group)):
-        return False  # a digest-only group has no thread to reply in
+    """Queue a reply in the group's thread; False when the group has no thread.
+
+    A group folded into a storm summary has no thread of its own: with `in_summary`
+    (escalation reminders) the line goes to the summary's thread, naming the group; other
+    lines are shown by the summary itself."""
+    if await has_message(session, message_key(group)):
+        key = message_key(group)
+    elif in_summary and group.storm_id is not None:
+        key = storm.summary_key(group.storm_id)
+        text = m.STORM_REMINDER.format(name=escape(storm.group_name(group)), text=text)
+    else:
+        return False  # a digest-only or folded group has no thread to reply in
     await enqueue(
         session,
         op="reply",
         channel=group.channel,
         payload={"text": text, "blocks": blocks} if blocks else {"text": text},
-        message_key=message_key(group),
+        message_key=key,
         priority=priority_rank(group.priority) if priority is None else priority,
         now=now,
     )

@@ -272,6 +272,7 @@ async def process_notification(
         # A new incident needs someone to pick it up again.
         group.acked_by = None
         group.acked_at = None
+        await storm.release_after_storm(session, group)
         await notify(listeners, session, group, "refired", now)
         await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
         await reply(session, group, m.THREAD_REFIRED.format(ago=resolved_ago), now)

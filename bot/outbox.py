@@ -7,12 +7,16 @@ channel's calls stay in order), and records every outcome in one transaction. So
 never waits behind another channel's backlog or another channel's 429, and the database
 sees a handful of statements per pass, not one round trip per call.
 
-Pacing: after a channel's first 429 the channel is paced at Slack's documented rate
-(about one message per second, short bursts) for ten minutes, so a storm costs one 429
-per channel rather than one per message; `Retry-After` is always honoured, for that
-channel only. A 5xx or a network error backs off; a permanent error (Slack said the
-call itself is wrong) is kept as `failed` with Slack's error, counted and logged.
-Nothing is deleted, so nothing is lost without a trace.
+Pacing: every channel is paced from its first post at Slack's documented rate (about
+one message per second per channel, short bursts), whether or not Slack ever answered 429,
+because above that rate Slack may hide an app's messages instead of refusing them. Part
+of each channel's bucket is a reserve that only P0/P1 posts may spend, so a P0 goes out
+the moment it is claimed even in a channel with a long backlog. `Retry-After` is always
+honoured, for that channel only, and when it ends the bucket holds exactly the one token
+Slack has refilled by then: the most urgent waiting post is the first call sent. A 5xx or
+a network error backs off; a permanent error (Slack said the call itself is wrong) is
+kept as `failed` with Slack's error, counted and logged. Nothing is deleted, so nothing
+is lost without a trace.
 
 Exactly once towards Slack: every post carries message metadata naming its outbox row.
 A row left `sending` by a replica that died (see bot/claims.py) is looked up in the
@@ -74,7 +78,10 @@ METADATA_EVENT = "chatops_outbox"
 
 PACE_PER_SECOND = 1.0  # Slack: about one message per second per channel
 PACE_BURST = 3.0  # short bursts are tolerated (the emulator's bucket holds 3)
-PACE_MEMORY = 600.0  # seconds a channel stays paced after its last 429
+# Tokens only P0/P1 posts may spend: one post, plus a quarter second of slack for the
+# network and clock jitter between our bucket and Slack's.
+PACE_RESERVE = 1.25
+URGENT_PRIORITY = 1  # outbox priorities 0 (P0) and 1 (P1) may spend the reserve
 PER_CHANNEL = 5  # rows per channel considered in one pass
 CONCURRENCY = 16  # channels sent to at the same time
 RECOVER_EVERY = 2.0  # seconds between looks for claims left by dead replicas
@@ -107,38 +114,45 @@ def make_client(token: str, base_url: str) -> AsyncWebClient:
 
 
 class Pacer:
-    """Per-channel token buckets for chat.postMessage, engaged by a channel's 429."""
+    """Per-channel token buckets for chat.postMessage, on from a channel's first post.
+
+    Low-priority posts leave `PACE_RESERVE` tokens in the bucket; urgent ones may take
+    the last token. After a 429 the bucket is empty until `Retry-After` ends, then holds
+    one token (what Slack has refilled), so the next urgent post goes first and the
+    backlog resumes only once the reserve has refilled.
+    """
 
     def __init__(self) -> None:
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
-        self._engaged: dict[str, float] = {}  # channel -> until
         self._blocked: dict[str, float] = {}  # channel -> Retry-After ends
 
     def available(self, channel: str, now: float) -> float:
         if self._blocked.get(channel, 0.0) > now:
             return 0.0
-        if self._engaged.get(channel, 0.0) <= now:
-            return math.inf
         tokens, at = self._buckets.get(channel, (PACE_BURST, now))
         return min(PACE_BURST, tokens + max(0.0, now - at) * PACE_PER_SECOND)
 
+    @staticmethod
+    def needed(urgent: bool) -> float:
+        return 1.0 if urgent else 1.0 + PACE_RESERVE
+
+    def can_take(self, channel: str, now: float, *, urgent: bool) -> bool:
+        return self.available(channel, now) >= self.needed(urgent)
+
     def take(self, channel: str, now: float) -> None:
-        if self._engaged.get(channel, 0.0) <= now:
-            return
         self._buckets[channel] = (self.available(channel, now) - 1.0, now)
 
-    def ready_at(self, channel: str, now: float) -> float:
-        """When the channel can post again."""
+    def ready_at(self, channel: str, now: float, *, urgent: bool = False) -> float:
+        """When the channel can take a post of this urgency."""
         blocked = self._blocked.get(channel, 0.0)
-        if blocked > now:
-            return blocked
-        tokens = self.available(channel, now)
-        return now if tokens >= 1.0 else now + (1.0 - tokens) / PACE_PER_SECOND
+        start = max(now, blocked)
+        missing = self.needed(urgent) - self.available(channel, start)
+        return start if missing <= 0 else start + missing / PACE_PER_SECOND
 
     def throttled(self, channel: str, now: float, retry_after: float) -> None:
-        self._blocked[channel] = now + retry_after
-        self._engaged[channel] = now + PACE_MEMORY
-        self._buckets[channel] = (0.0, now + retry_after)
+        ends = now + retry_after
+        self._blocked[channel] = ends
+        self._buckets[channel] = (1.0, ends)
 
 
 @dataclass
@@ -194,16 +208,22 @@ class Outbox:
             except TimeoutError:
                 pass
 
-    async def drain(self, max_passes: int = 1000) -> None:
+    async def drain(self, max_passes: int = 1000, *, paced: bool = True) -> None:
         """Send everything that is due now (tests, shutdown).
 
         Called with the `run` loop stopped, so this replica's own rows still `sending`
-        were cut off mid-call: they are looked up like a dead replica's first.
+        were cut off mid-call: they are looked up like a dead replica's first. `paced=False`
+        is for tests on a clock that only moves when told to, where a paced channel would
+        wait forever (a row Slack answered 429 still waits out its `Retry-After`). Paced,
+        it waits for the channel's next slot when that is due within two seconds.
         """
         await self.recover(include_own=True)
         for _ in range(max_passes):
-            if not await self.drain_once():
+            if await self.drain_once(paced=paced):
+                continue
+            if not paced or self._next_at is None or self._next_at > self._now() + 2.0:
                 return
+            await asyncio.sleep(max(0.01, self._next_at - self._now()))  # a paced post
 
     async def close(self) -> None:
         await self.replica.close()
@@ -211,13 +231,13 @@ class Outbox:
     def _now(self) -> float:
         return self._clock.now().timestamp()
 
-    async def drain_once(self) -> int:
+    async def drain_once(self, *, paced: bool = True) -> int:
         """One pass over due rows; returns how many rows changed state."""
         await self.replica.ensure()
         if time.monotonic() - self._recovered_at >= RECOVER_EVERY:
             self._recovered_at = time.monotonic()
             await self.recover()
-        rows, parents = await self._claim()
+        rows, parents = await self._claim(paced)
         if not rows:
             await self.update_gauges()  # idle: exact figures; busy: once a second
             return 0
@@ -238,7 +258,9 @@ class Outbox:
 
     # -- choosing and claiming ------------------------------------------------------
 
-    async def _claim(self) -> tuple[list[OutboxEntry], dict[str, tuple[str, str] | None]]:
+    async def _claim(
+        self, paced: bool = True
+    ) -> tuple[list[OutboxEntry], dict[str, tuple[str, str] | None]]:
         now_dt = self._clock.now()
         now = now_dt.timestamp()
         rank = (
@@ -250,14 +272,21 @@ class Outbox:
             .label("rank")
         )
         due = (
-            select(OutboxEntry.id, OutboxEntry.channel, OutboxEntry.op, OutboxEntry.priority, rank)
+            select(
+                OutboxEntry.id,
+                OutboxEntry.channel,
+                OutboxEntry.op,
+                OutboxEntry.priority,
+                OutboxEntry.message_key,
+                rank,
+            )
             .where(OutboxEntry.state == "pending", OutboxEntry.not_before <= now_dt)
             .subquery()
         )
         async with self._sessions() as session:
             candidates = (
                 await session.execute(
-                    select(due.c.id, due.c.channel, due.c.op)
+                    select(due.c.id, due.c.channel, due.c.op, due.c.priority, due.c.message_key)
                     .where(due.c.rank <= PER_CHANNEL)
                     .order_by(due.c.priority, due.c.id)
                     .limit(self._batch)
@@ -272,13 +301,14 @@ class Outbox:
         picked: list[int] = []
         stopped: set[str] = set()
         next_at: float | None = None
-        for row_id, channel, op in candidates:
+        for row_id, channel, op, priority, key in candidates:
             if channel in stopped:
                 continue
             if op in PACED:
-                if self.pacer.available(channel, now) < 1.0:
+                urgent = _urgent(priority, key)
+                if paced and not self.pacer.can_take(channel, now, urgent=urgent):
                     stopped.add(channel)  # keep the channel's order: nothing jumps ahead
-                    ready = self.pacer.ready_at(channel, now)
+                    ready = self.pacer.ready_at(channel, now, urgent=urgent)
                     next_at = ready if next_at is None else min(next_at, ready)
                     continue
                 self.pacer.take(channel, now)
@@ -690,6 +720,13 @@ class Outbox:
             if not data.get("has_more") or not cursor:
                 return None
         return None
+
+
+def _urgent(priority: int, message_key: str | None) -> bool:
+    """Whether a post may spend its channel's reserve: a P0/P1 group's own messages and
+    threads. A storm summary sits at P1 in the queue (ahead of the backlog it replaces) but
+    leaves the reserve to the P0 that may come next."""
+    return priority <= URGENT_PRIORITY and not (message_key or "").startswith("storm:")
 
 
 def _match(data: Any, row_id: int, channel: str) -> dict[str, Any] | None:

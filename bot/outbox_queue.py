@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox import PACE_PER_SECOND, PACED
 from bot.storage.models import OutboxEntry, OutboxFile
 
 Op = Literal["post", "update", "reply", "ephemeral", "upload"]
@@ -138,21 +139,12 @@ async def channel_backlog(session: AsyncSession, channel: str) -> int:
         .where(
             OutboxEntry.channel == channel,
             OutboxEntry.state.in_(("pending", "sending")),
-            OutboxEntry.op.in_(("post", "reply")),
+            OutboxEntry.op.in_(PACED),
         )
     )
     return int(count or 0)
 
 
-async def rate_limited_since(session: AsyncSession, channel: str, since: datetime) -> bool:
-    """Whether Slack answered 429 for `channel` lately (the outbox keeps the last error)."""
-    found = await session.scalar(
-        select(OutboxEntry.id)
-        .where(
-            OutboxEntry.channel == channel,
-            OutboxEntry.last_error == "ratelimited",
-            OutboxEntry.not_before >= since,
-        )
-        .limit(1)
-    )
-    return found is not None
+async def backlog_seconds(session: AsyncSession, channel: str) -> float:
+    """How long `channel`'s waiting posts take to go out at the rate the outbox paces."""
+    return await channel_backlog(session, channel) / PACE_PER_SECOND

@@ -1,22 +1,21 @@
-"""Storm mode: when a channel's backlog is long, new low-priority groups share one message.
+"""Storm mode: when a channel's queue is long, new low-priority groups share one message.
 
-A storm opens in a channel when a new P2/P3 group would be posted while the channel
-already has `alerts.storm_threshold` messages waiting and Slack answered 429 there in
-the last ten minutes (Slack posts about one message per second per channel, so that is
-a queue of that many seconds; when Slack takes every post at once, no storm is needed).
-While it is open, every new P2/P3 group of the channel is folded: it gets no message of
-its own, and one
-summary message per storm lists the folded groups ("37 more alert groups firing: ..."),
-rewritten in place as groups come and resolve. Those rewrites coalesce in the outbox,
-so a storm of hundreds of groups costs a handful of Slack calls. P0 and P1 groups are
-never folded; a folded group whose priority rises to P0/P1 is posted on its own at once.
+A channel is in a storm when its backlog of posts would take more than
+`alerts.storm_threshold` seconds to drain at the rate the outbox paces it (Slack's
+documented one message per second per channel). The queue decides, not Slack's 429s:
+Slack may hide an app's messages past its rate instead of refusing them. While a storm is
+open every new P2/P3 group of the channel is folded: it gets no message of its own, and
+one summary message per storm names every folded group (alerts/storm_summary.py),
+rewritten in place as groups come, change and resolve. Those rewrites coalesce in the
+outbox, so a storm of hundreds of groups costs a handful of Slack calls.
 
-Unfolding: a storm closes when nothing was folded for `alerts.storm_calm` and the
-channel's backlog is under half the threshold. The groups still firing then get their
-own message (with the buttons, runbook and escalation thread that a line in a summary
-cannot have), queued behind every other message so that they never delay live
-traffic; the resolved ones stay only in the summary, which says the storm is over. A
-group that fires again after its storm gets its own message as usual.
+A folded group stays in its summary until it resolves (then it is marked resolved
+there), rises to P0/P1 (then it is posted on its own at once) or is opened from the
+summary. When the storm calms (nothing folded for `alerts.storm_calm` and the queue
+short again) the summary says so; nothing is re-posted, so the channel is not flooded
+with the groups it already lists. A folded group that fires again after its storm is
+over is a new incident and gets its own message. Escalation reminders of folded groups
+go to the summary's thread.
 """
 
 from __future__ import annotations
@@ -27,25 +26,22 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.config import AlertsConfig
-from alerts.render import StormItem, render_storm
+from alerts.storm_summary import StormItem, render_storm
 from bot import audit
 from bot.claims import xact_lock
-from bot.outbox_queue import channel_backlog, enqueue, rate_limited_since
+from bot.outbox_queue import backlog_seconds, enqueue
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
 OWN_MESSAGE = ("P0", "P1")
 SUMMARY_PRIORITY = 1  # the summary goes ahead of the channel's P2/P3 backlog
-UNFOLD_PRIORITY = 4  # after every live message
-LISTED = 200
-RATE_LIMIT_MEMORY = timedelta(minutes=10)
-
+SCOPE_LABELS = ("namespace", "cluster", "instance", "pod", "job")
 
 # A summary changes with every folded group; Slack sees its newest state at most this often.
 SUMMARY_SPACING = timedelta(seconds=2)
 
 
-def summary_key(storm: AlertStorm) -> str:
-    return f"storm:{storm.id}"
+def summary_key(storm_id: int) -> str:
+    return f"storm:{storm_id}"
 
 
 async def open_storm(session: AsyncSession, channel: str) -> AlertStorm | None:
@@ -70,21 +66,17 @@ async def fold(
     threshold = config.storm_threshold
     if group.storm_id is not None:
         storm = await session.get(AlertStorm, group.storm_id)
-        if storm is None or storm.state != "open":
-            return False  # the storm is over: the group gets its own message
+        if storm is None:
+            return False
         await refresh_summary(session, storm, config, now)
-        return group.priority not in OWN_MESSAGE
+        return group.priority not in OWN_MESSAGE  # risen: posted on its own, at once
     if threshold is None or group.priority in OWN_MESSAGE:
         return False
     # One storm per channel even with several replicas deciding at the same time.
     await xact_lock(session, f"storm:{group.channel}")
     storm = await open_storm(session, group.channel)
     if storm is None:
-        if await channel_backlog(session, group.channel) < threshold:
-            return False
-        # Only a channel Slack is holding back is in a storm: when Slack takes every post
-        # at once, a long queue drains in moments and each group keeps its own message.
-        if not await rate_limited_since(session, group.channel, now - RATE_LIMIT_MEMORY):
+        if await backlog_seconds(session, group.channel) <= threshold:
             return False
         storm = AlertStorm(channel=group.channel, state="open", opened_at=now, last_fold_at=now)
         session.add(storm)
@@ -104,33 +96,40 @@ async def fold(
     return True
 
 
+async def release_after_storm(session: AsyncSession, group: AlertGroup) -> None:
+    """A folded group firing again once its storm is over is a new incident: it leaves
+    the summary and gets its own message."""
+    if group.storm_id is None:
+        return
+    storm = await session.get(AlertStorm, group.storm_id)
+    if storm is None or storm.state != "open":
+        group.storm_id = None
+
+
 async def refresh_summary(
     session: AsyncSession, storm: AlertStorm, config: AlertsConfig, now: datetime
 ) -> None:
     groups = (
         await session.scalars(
-            select(AlertGroup)
-            .where(AlertGroup.storm_id == storm.id)
-            .order_by(AlertGroup.id)
-            .limit(LISTED)
+            select(AlertGroup).where(AlertGroup.storm_id == storm.id).order_by(AlertGroup.id)
         )
     ).all()
-    folded = await session.scalar(
-        select(func.count()).select_from(AlertGroup).where(AlertGroup.storm_id == storm.id)
+    keys = [f"alert-group:{g.id}" for g in groups]
+    own = set(
+        (
+            await session.scalars(
+                select(OutboxEntry.message_key).where(
+                    OutboxEntry.message_key.in_(keys), OutboxEntry.op == "post"
+                )
+            )
+        ).all()
     )
     items = [
-        StormItem(
-            name=_name(g),
-            status=g.status,
-            own_message=g.priority in OWN_MESSAGE,
-        )
+        storm_item(g, own_message=f"alert-group:{g.id}" in own or g.priority in OWN_MESSAGE)
         for g in groups
     ]
-    more = int(folded or 0) - len(items)
     payload = render_storm(items, threshold=config.storm_threshold or 0, over=storm.state != "open")
-    if more > 0:
-        payload["text"] += f" (+{more})"
-    key = summary_key(storm)
+    key = summary_key(storm.id)
     posted = await session.scalar(
         select(OutboxEntry.id)
         .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
@@ -152,8 +151,6 @@ async def close_calm_storms(
     session: AsyncSession, config: AlertsConfig, now: datetime
 ) -> list[int]:
     """Close the storms that have passed; returns their ids (see the module's notes)."""
-    from bot.alert_groups import has_message, message_key, refresh_message
-
     storms = (
         await session.scalars(
             select(AlertStorm)
@@ -165,22 +162,17 @@ async def close_calm_storms(
     closed = []
     for storm in storms:
         threshold = config.storm_threshold or 1
-        if await channel_backlog(session, storm.channel) >= max(1, threshold // 2):
+        if await backlog_seconds(session, storm.channel) > threshold / 2:
             continue
         await xact_lock(session, f"storm:{storm.channel}")
         storm.state = "closed"
         storm.closed_at = now
         await session.flush()
-        groups = (
-            await session.scalars(
-                select(AlertGroup)
-                .where(AlertGroup.storm_id == storm.id, AlertGroup.status == "firing")
-                .order_by(AlertGroup.id)
-            )
-        ).all()
-        for group in groups:
-            if not await has_message(session, message_key(group)):
-                await refresh_message(session, group, config, now, unfold=True)
+        firing = await session.scalar(
+            select(func.count())
+            .select_from(AlertGroup)
+            .where(AlertGroup.storm_id == storm.id, AlertGroup.status == "firing")
+        )
         await refresh_summary(session, storm, config, now)
         audit.record(
             session,
@@ -188,7 +180,7 @@ async def close_calm_storms(
             actor=audit.SYSTEM,
             action="alert.storm_closed",
             subject=f"channel:{storm.channel}",
-            unfolded=len(groups),
+            still_firing=int(firing or 0),
         )
         closed.append(storm.id)
     return closed
@@ -201,14 +193,25 @@ async def open_count(session: AsyncSession) -> int:
     return int(count or 0)
 
 
-def _name(group: AlertGroup) -> str:
+def storm_item(group: AlertGroup, *, own_message: bool = False) -> StormItem:
     labels = {**group.group_labels, **group.common_labels}
-    name = str(labels.get("alertname") or group.group_key_text or group.group_key)
-    extra = [
-        f"{k}={labels[k]}"
-        for k in ("service", "namespace", "cluster", "instance")
-        if k in labels and k not in group.group_labels
-    ]
-    scope = [f"{k}={v}" for k, v in group.group_labels.items() if k != "alertname"]
-    parts = scope or extra[:2]
-    return f"{name} ({', '.join(parts)})" if parts else name
+    alertname = str(labels.get("alertname") or group.group_key_text or group.group_key)
+    service = str(labels.get("service") or "")
+    scope = [
+        str(v) for k, v in group.group_labels.items() if k not in ("alertname", "service")
+    ] or [str(labels[k]) for k in SCOPE_LABELS if k in labels][:1]
+    return StormItem(
+        group_id=group.id,
+        alertname=alertname,
+        service=service,
+        scope=" ".join(scope),
+        status=group.status,
+        changed_at=group.updated_at,
+        own_message=own_message,
+    )
+
+
+def group_name(group: AlertGroup) -> str:
+    """How the summary and its thread name a group: alertname, service and scope."""
+    item = storm_item(group)
+    return " · ".join(part for part in (item.alertname, item.service, item.scope) if part)

@@ -295,7 +295,11 @@ class EscalationEngine:
         elif step.kind == "renotify":
             mention = mention_markup(policy.mention) + " " if policy and policy.mention else ""
             await reply(
-                session, group, m.THREAD_RENOTIFY.format(mention=mention, duration=age), now
+                session,
+                group,
+                m.THREAD_RENOTIFY.format(mention=mention, duration=age),
+                now,
+                in_summary=True,
             )
             audit.record(
                 session, at=now, actor=audit.SYSTEM, action="escalation.renotified", subject=subject
@@ -313,7 +317,7 @@ class EscalationEngine:
                     )
                 )
         elif step.kind == "remind":
-            await reply(session, group, m.THREAD_REMIND.format(duration=age), now)
+            await reply(session, group, m.THREAD_REMIND.format(duration=age), now, in_summary=True)
             audit.record(
                 session, at=now, actor=audit.SYSTEM, action="escalation.reminded", subject=subject
             )

@@ -146,10 +146,11 @@ async def test_a_storm_summary_lists_hostile_names_as_text(
     bot: Bot = await start_bot(
         sqlite_url, config=example_config.model_copy(update={"alerts": alerts})
     )
-    # Slack holds the channel back: the first group's post is answered 429.
-    emulator.fail_next("chat.postMessage", status=429, retry_after=1)
+    # Slack holds the channel back: the first two posts wait out a long Retry-After, so the
+    # channel's queue is longer than the threshold (1 s at one post a second): a storm.
+    emulator.fail_next("chat.postMessage", status=429, retry_after=30, times=2)
     await bot.fire(notification(group_key="first"))
-    for index in range(3):  # the channel has a backlog and was rate limited: a storm
+    for index in range(3):
         await bot.fire(hostile_group(f"Storm{index}", alerts=1))
     await bot.at(timedelta(seconds=5))
     summaries = [c.args for c in emulator.calls("chat.postMessage") if "storm" in c.args["text"]]

@@ -50,12 +50,18 @@ async def storm_emulator() -> AsyncIterator[SlackEmulator]:
     await emu.stop()
 
 
-def storm_config(tmp_path: Path, *, threshold: int = 3, calm: str = "1s") -> Path:
+def storm_config(
+    tmp_path: Path, *, threshold: int = 3, calm: str = "1s", p0_channel: str | None = None
+) -> Path:
+    """The bundled example with the 20 storm channels routed by `shard`; `p0_channel`
+    posts P0s there instead of #incidents (a P0 inside the storm's channel)."""
     data: dict[str, Any] = yaml.safe_load(BUNDLED_EXAMPLE.read_text())
     routes = [{"match": {"shard": f"{i:02d}"}, "channel": c} for i, c in enumerate(CHANNELS)]
     data["alerts"]["routes"] = routes + data["alerts"]["routes"]
     data["alerts"]["storm_threshold"] = threshold
     data["alerts"]["storm_calm"] = calm
+    if p0_channel is not None:
+        data["alerts"]["escalation"]["P0"]["channel"] = p0_channel
     path = tmp_path / "chatops.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -315,3 +321,21 @@ async def timer_leader_gauge(http: aiohttp.ClientSession, replica: Replica) -> f
         if line.startswith("chatops_timer_leader "):
             return float(line.split()[1])
     return None
+
+
+def block_texts(blocks: list[Any]) -> str:
+    """Every text of a message's blocks, joined (what a reader of the message sees)."""
+    found: list[str] = []
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            found.append(str(text.get("text", "")))
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("type") in ("mrkdwn", "plain_text"):
+                found.append(str(element.get("text", "")))
+    return "\n".join(found)
+
+
+def named_in_summaries(emulator: SlackEmulator) -> str:
+    """What the storm summaries say now (their latest version)."""
+    return "\n".join(block_texts(m.blocks) for m in summaries(emulator))

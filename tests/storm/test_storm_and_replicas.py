@@ -12,14 +12,12 @@ import aiohttp
 
 from bot.sandbox.emulator import SlackEmulator
 from tests.storm.conftest import (
-    CHANNELS,
     P0_CHANNEL,
     StartReplica,
     group_notification,
     own_posts,
     post,
     storm_config,
-    summaries,
     wait_until,
 )
 
@@ -122,11 +120,9 @@ async def test_a_storm_with_the_rate_limit_on_delivers_the_p0_first_and_all_once
     await asyncio.sleep(1.5)
     assert_exactly_once(storm_emulator, 200)
     assert len(own_posts(storm_emulator, "Storm999")) == 1
-    # Storm mode folded groups into per-channel summaries, later unfolded.
-    assert summaries(storm_emulator)
-    assert any("Storm over" in m.text for m in summaries(storm_emulator))
-    limited = [c for c in storm_emulator.calls() if c.status == 429]
-    assert len(limited) <= 3 * len(CHANNELS), "pacing should keep 429s rare"
+    # Every channel is paced from its first post: Slack never has to say 429. (Ten groups
+    # a channel never queue past the threshold: the summary is tested in test_storm_summary.)
+    assert [c for c in storm_emulator.calls() if c.status == 429] == []
     assert time.monotonic() - started < 60
 
 

@@ -1,0 +1,48 @@
+"""The outbox paces every channel at Slack's documented rate and keeps a reserve for P0/P1."""
+
+from __future__ import annotations
+
+from bot.outbox import Pacer
+
+
+def takes(pacer: Pacer, channel: str, now: float, *, urgent: bool) -> bool:
+    if not pacer.can_take(channel, now, urgent=urgent):
+        return False
+    pacer.take(channel, now)
+    return True
+
+
+def test_a_channel_is_paced_from_its_first_post_without_any_429() -> None:
+    pacer = Pacer()
+    burst = [takes(pacer, "C1", 0.0, urgent=False) for _ in range(5)]
+    assert burst == [True, False, False, False, False]  # the rest of the burst is reserve
+    assert pacer.ready_at("C1", 0.0) == 0.25
+    assert takes(pacer, "C1", 0.25, urgent=False)
+    # From then on one post a second, as Slack documents.
+    assert not takes(pacer, "C1", 1.2, urgent=False)
+    assert takes(pacer, "C1", 1.25, urgent=False)
+    # Another channel has its own bucket.
+    assert takes(pacer, "C2", 1.25, urgent=False)
+
+
+def test_a_p0_spends_the_reserve_the_backlog_leaves() -> None:
+    pacer = Pacer()
+    now = 0.0
+    for _ in range(30):  # a backlog drained as fast as the pacer allows
+        now = pacer.ready_at("C1", now)
+        assert takes(pacer, "C1", now, urgent=False)
+    assert not pacer.can_take("C1", now, urgent=False)
+    assert takes(pacer, "C1", now, urgent=True)  # the P0, at once
+    assert not pacer.can_take("C1", now, urgent=True)
+
+
+def test_after_retry_after_the_urgent_post_goes_first() -> None:
+    pacer = Pacer()
+    pacer.throttled("C1", 10.0, retry_after=2.0)
+    assert not pacer.can_take("C1", 11.9, urgent=True)
+    assert pacer.ready_at("C1", 10.0, urgent=True) == 12.0
+    # When Retry-After ends Slack has refilled one token: the P0 takes it, the backlog
+    # waits until the reserve is back.
+    assert not pacer.can_take("C1", 12.0, urgent=False)
+    assert takes(pacer, "C1", 12.0, urgent=True)
+    assert pacer.ready_at("C1", 12.0) == 14.25
