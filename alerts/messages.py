@@ -140,6 +140,20 @@ STORM_RESOLVED = "{count} resolved"
 STORM_MORE = "…and {count} more line(s) of alert groups."
 STORM_OWN_MESSAGE = "posted separately"
 STORM_REMINDER = "*{name}*: {text}"
+STORM_ACKED = "{count} acknowledged"
+STORM_ACK_ALL = "Acknowledge all"
+STORM_SILENCE_ALL = "Silence all 1h"
+STORM_OPEN = "Open a group…"
+STORM_NOTHING_TO_DO = "No alert group listed here is still firing without its own message."
+STORM_SOME_NOT_YOURS = (
+    "{done} alert group(s) done; {left} left alone: only their responders may act on them."
+)
+STORM_SOME_FAILED = "{done} alert group(s) done; {failed} not: {error}"
+STORM_NOT_IN_STORM = "That alert group is not listed in this summary any more."
+STORM_ALREADY_OPEN = "That alert group already has its own message."
+STORM_NOT_FROM_SUMMARY = (
+    "That control does not belong to the summary it was used on, so nothing was done."
+)
 
 # Link labels: fixed words, never text from the alert (alerts/slack_text.link).
 LINK_SOURCE = "Source"

@@ -237,12 +237,12 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
     if not resolved:
         buttons: list[Block] = []
         if not group.acked_by:
-            buttons.append(_button(m.ACK_BUTTON, "alert.ack", str(group.id), style="primary"))
-        buttons.append(_button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
+            buttons.append(button(m.ACK_BUTTON, "alert.ack", str(group.id), style="primary"))
+        buttons.append(button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
         if group.runbook_id:
-            buttons.append(_button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
+            buttons.append(button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
         if hidden:
-            buttons.append(_button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0"))
+            buttons.append(button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0"))
         blocks.append(
             {"type": "actions", "block_id": f"alert-actions-{group.id}", "elements": buttons}
         )
@@ -251,7 +251,7 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
             {
                 "type": "actions",
                 "block_id": f"alert-actions-{group.id}",
-                "elements": [_button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0")],
+                "elements": [button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0")],
             }
         )
 
@@ -331,7 +331,7 @@ def render_alert_page(
             {
                 "type": "actions",
                 "block_id": f"alert-page-{group_id}-{following}",
-                "elements": [_button(label, "alert.page", f"{group_id}:{following}")],
+                "elements": [button(label, "alert.page", f"{group_id}:{following}")],
             }
         )
     return {"text": heading.replace("*", ""), "blocks": blocks[:MAX_BLOCKS]}
@@ -360,16 +360,16 @@ def _context(text: str) -> Block:
     }
 
 
-def _button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
-    button: Block = {
+def button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": label, "emoji": True},
         "action_id": action_id,
         "value": value,
     }
     if style:
-        button["style"] = style
-    return button
+        element["style"] = style
+    return element
 
 
 @dataclass(frozen=True)
@@ -467,9 +467,9 @@ def render_incident(incident: IncidentView) -> dict[str, Any]:
         buttons: list[Block] = []
         if incident.status != "acknowledged":
             buttons.append(
-                _button(m.PD_ACK_BUTTON, "pagerduty.ack", incident.incident_id, style="primary")
+                button(m.PD_ACK_BUTTON, "pagerduty.ack", incident.incident_id, style="primary")
             )
-        buttons.append(_button(m.PD_RESOLVE_BUTTON, "pagerduty.resolve", incident.incident_id))
+        buttons.append(button(m.PD_RESOLVE_BUTTON, "pagerduty.resolve", incident.incident_id))
         blocks.append(
             {"type": "actions", "block_id": f"pd-{incident.incident_id}", "elements": buttons}
         )

@@ -15,10 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from alerts import messages as m
-from alerts.render import MAX_BLOCKS, MAX_FALLBACK, MAX_HEADER, Block, clip, packed_sections
+from alerts.render import (
+    MAX_BLOCKS,
+    MAX_FALLBACK,
+    MAX_HEADER,
+    Block,
+    button,
+    clip,
+    packed_sections,
+)
 from alerts.slack_text import escape
 
 RESERVED_BLOCKS = 3  # the header, the footer and the actions row
+MAX_OPTIONS = 100  # Slack: options in a static_select
+MAX_OPTION_TEXT = 75  # Slack: characters of an option's text
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class StormItem:
     status: str  # firing | resolved
     changed_at: datetime
     own_message: bool = False  # rose to P0/P1 or was opened: it has a message of its own
+    acked: bool = False
 
 
 def _line(items: Sequence[StormItem]) -> str:
@@ -42,8 +53,11 @@ def _line(items: Sequence[StormItem]) -> str:
     counts = [m.STORM_FIRING.format(count=firing)] if firing else []
     if len(items) - firing:
         counts.append(m.STORM_RESOLVED.format(count=len(items) - firing))
+    acked = sum(1 for i in items if i.acked and i.status == "firing")
+    if acked:
+        counts.append(m.STORM_ACKED.format(count=acked))
     if len(items) == 1 and not first.scope and not first.own_message:
-        return f"{head} · {counts[0]}"  # the alertname and service name the group
+        return f"{head} · {', '.join(counts)}"  # the alertname and service name the group
     names = []
     for item in items:
         name = escape(item.scope) if item.scope else f"#{item.group_id}"
@@ -63,15 +77,50 @@ def summary_lines(items: Sequence[StormItem]) -> list[str]:
     return [_line(group) for group in lines.values()]
 
 
+def actionable(items: Sequence[StormItem]) -> list[StormItem]:
+    """The groups the summary's controls act on: firing, without a message of their own."""
+    return [i for i in items if i.status == "firing" and not i.own_message]
+
+
+def item_title(item: StormItem) -> str:
+    return " · ".join(part for part in (item.alertname, item.service, item.scope) if part)
+
+
+def storm_actions(storm_id: int, items: Sequence[StormItem]) -> Block:
+    """Acknowledge all, Silence all 1h, and a menu that opens one group in the thread."""
+    elements: list[Block] = [
+        button(m.STORM_ACK_ALL, "storm.ack_all", str(storm_id), style="primary"),
+        button(m.STORM_SILENCE_ALL, "storm.silence_all", str(storm_id)),
+    ]
+    newest = sorted(items, key=lambda i: (i.changed_at, i.group_id), reverse=True)
+    options = [
+        {
+            "text": {"type": "plain_text", "text": clip(item_title(i), MAX_OPTION_TEXT)},
+            "value": str(i.group_id),
+        }
+        for i in newest[:MAX_OPTIONS]
+    ]
+    if options:
+        elements.append(
+            {
+                "type": "static_select",
+                "action_id": "storm.open",
+                "placeholder": {"type": "plain_text", "text": m.STORM_OPEN},
+                "options": options,
+            }
+        )
+    return {"type": "actions", "block_id": f"storm-actions-{storm_id}", "elements": elements}
+
+
 def render_storm(
     items: Sequence[StormItem],
     *,
     threshold: int,
     over: bool = False,
-    actions: Block | None = None,
+    storm_id: int | None = None,
 ) -> dict[str, Any]:
     """The summary message, rewritten in place as groups fold, change and resolve."""
-    firing = [i for i in items if i.status == "firing" and not i.own_message]
+    firing = actionable(items)
     if over:
         heading = m.STORM_OVER_TITLE.format(count=len(items), firing=len(firing))
     else:
@@ -87,8 +136,8 @@ def render_storm(
     blocks.extend(sections)
     footer = m.STORM_OVER_FOOTER if over else m.STORM_FOOTER.format(threshold=threshold)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-    if actions is not None and firing:
-        blocks.append(actions)
+    if storm_id is not None and firing:
+        blocks.append(storm_actions(storm_id, firing))
     names = ", ".join(escape(i.alertname + (f" {i.scope}" if i.scope else "")) for i in firing[:10])
     fallback = f"{heading}: {names}" if names else heading
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}

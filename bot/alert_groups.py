@@ -113,16 +113,21 @@ async def refresh_message(
     *,
     first: bool = False,
     truncated: int = 0,
+    thread_ts: str | None = None,
 ) -> None:
+    """Queue the group's post or in-place update. `thread_ts` posts it in that thread
+    (a group opened from a storm summary), whatever digest or storm would do with it."""
     key = message_key(group)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
-    posted = False if first else await has_message(session, key)
-    if not posted and is_digest(policy):
+    posted = False if first or thread_ts else await has_message(session, key)
+    if not posted and not thread_ts and is_digest(policy):
         return  # gathered into the channel's digest instead (bot/escalation/digest.py)
-    if not posted and await storm.fold(session, group, config, now):
+    if not posted and not thread_ts and await storm.fold(session, group, config, now):
         return  # listed in the channel's storm summary instead (bot/storm.py)
     view = await load_view(session, group, config, truncated=truncated)
     payload = render_group(view, now, max_alerts=config.max_alerts_shown)
+    if thread_ts:
+        payload["thread_ts"] = thread_ts
     priority = priority_rank(group.priority)
     await enqueue(
         session,

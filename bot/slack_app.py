@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts import messages as m
-from bot import alert_buttons, alert_pages
+from bot import alert_buttons, alert_pages, storm_actions
 from bot.clicks import clicked_in_thread_of, clicked_on
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
@@ -52,13 +52,7 @@ def register(app: AsyncApp, service: Service) -> None:
         if not from_its_message:
             # The value names a group the clicked message was not posted for.
             reason, answer = "button not from the group's message", m.NOT_FROM_ITS_MESSAGE
-        elif await alert_buttons.may_respond(
-            service.sessions,
-            service.config.alerts,
-            group_id=group_id,
-            user=user,
-            members=service.operations.directory.members,
-        ):
+        elif await is_responder(group_id, user):
             return False
         else:
             reason, answer = "not a responder", m.NOT_A_RESPONDER
@@ -70,6 +64,15 @@ def register(app: AsyncApp, service: Service) -> None:
             reason=reason,
         )
         return True
+
+    async def is_responder(group_id: int, user: str) -> bool:
+        return await alert_buttons.may_respond(
+            service.sessions,
+            service.config.alerts,
+            group_id=group_id,
+            user=user,
+            members=service.operations.directory.members,
+        )
 
     async def is_approver(user: str) -> bool:
         """`runbooks.approvers`, else `deploy.approvers`: who may confirm a broad silence."""
@@ -83,6 +86,26 @@ def register(app: AsyncApp, service: Service) -> None:
         groups = await service.operations.directory.groups_of(user, wanted)
         return is_member(principals, user, groups)
 
+    async def acknowledge(group_id: int, user: str) -> alert_buttons.Outcome:
+        return await alert_buttons.acknowledge(
+            service.sessions,
+            service.config.alerts,
+            service.clock,
+            group_id=group_id,
+            user=user,
+            listeners=service.group_listeners,
+        )
+
+    async def silence(group_id: int, user: str) -> alert_buttons.Outcome:
+        return await alert_buttons.silence(
+            service.sessions,
+            service.alertmanager,
+            service.clock,
+            group_id=group_id,
+            user=user,
+            may_confirm=is_approver,
+        )
+
     async def on_ack(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         group_id, user = _button(body)
@@ -91,15 +114,7 @@ def register(app: AsyncApp, service: Service) -> None:
             return
         if await refused(body, group_id, user, "acknowledge"):
             return
-        outcome = await alert_buttons.acknowledge(
-            service.sessions,
-            service.config.alerts,
-            service.clock,
-            group_id=group_id,
-            user=user,
-            listeners=service.group_listeners,
-        )
-        await _answer(service, body, outcome)
+        await _answer(service, body, await acknowledge(group_id, user))
 
     async def on_silence(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -109,15 +124,7 @@ def register(app: AsyncApp, service: Service) -> None:
             return
         if await refused(body, group_id, user, "silence"):
             return
-        outcome = await alert_buttons.silence(
-            service.sessions,
-            service.alertmanager,
-            service.clock,
-            group_id=group_id,
-            user=user,
-            may_confirm=is_approver,
-        )
-        await _answer(service, body, outcome)
+        await _answer(service, body, await silence(group_id, user))
 
     async def on_page(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -137,6 +144,9 @@ def register(app: AsyncApp, service: Service) -> None:
     app.action("alert.ack")(on_ack)
     app.action("alert.silence")(on_silence)
     app.action("alert.page")(on_page)
+    storm_actions.register(
+        app, service, is_responder=is_responder, acknowledge=acknowledge, silence=silence
+    )
     # Slash commands and approval reactions.
     operations.register(app, service)
     runbooks.register(app, service)

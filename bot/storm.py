@@ -128,7 +128,12 @@ async def refresh_summary(
         storm_item(g, own_message=f"alert-group:{g.id}" in own or g.priority in OWN_MESSAGE)
         for g in groups
     ]
-    payload = render_storm(items, threshold=config.storm_threshold or 0, over=storm.state != "open")
+    payload = render_storm(
+        items,
+        threshold=config.storm_threshold or 0,
+        over=storm.state != "open",
+        storm_id=storm.id,
+    )
     key = summary_key(storm.id)
     posted = await session.scalar(
         select(OutboxEntry.id)
@@ -208,6 +213,7 @@ def storm_item(group: AlertGroup, *, own_message: bool = False) -> StormItem:
         status=group.status,
         changed_at=group.updated_at,
         own_message=own_message,
+        acked=group.acked_by is not None,
     )
 
 
