@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from bot.clock import SystemClock
 from bot.sandbox.emulator import Message, SlackEmulator
-from bot.storage.models import Alert, AlertGroup, WebhookDelivery
+from bot.storage.models import Alert, AlertGroup, OutboxEntry, WebhookDelivery
 from tests.conformance.support import button
 from tests.conftest import WEBHOOK_TOKEN, RunningService, StartService, bolt_listeners_done
 from tests.support.alertmanager import RunningAlertmanager, alertmanager
@@ -28,7 +28,9 @@ from tests.support.alertmanager import RunningAlertmanager, alertmanager
 CHANNEL = "C0000ALERT"
 
 
-def config(*, max_alerts: int, group_by: str = "[alertname]", matchers: str = "") -> str:
+def config(
+    *, max_alerts: int, group_by: str = "[alertname]", matchers: str = "", repeat: str = "3s"
+) -> str:
     """An Alertmanager config; `{url}` and `{token}` are filled in by the fixture."""
     route_matchers = f"\n      matchers: ['{matchers}']" if matchers else ""
     return f"""\
@@ -39,7 +41,7 @@ route:
       group_by: {group_by}
       group_wait: 1s
       group_interval: 1s
-      repeat_interval: 3s
+      repeat_interval: {repeat}
 receivers:
   - name: blackhole
   - name: chatops
@@ -272,4 +274,43 @@ async def test_group_keys_over_1024_characters_from_group_by_all_labels(
         )
         assert LONG_NAMESPACES[0] in text_of(resolved)
         assert len(emulator.messages(CHANNEL)) == 3
+        no_failures(am)
+
+
+async def test_1000_groups_at_once_are_all_accepted_and_shown(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    """`group_by: ['...']` makes every alert its own group: 1,000 notifications at once."""
+    bot = await start_bot(start_service, sqlite_url)
+    webhook = f"{bot.url}/webhooks/alertmanager"
+    template = config(max_alerts=0, group_by="['...']", repeat="1h")
+    async with alertmanager(webhook, WEBHOOK_TOKEN, tmp_path, config_template=template) as am:
+        await push(am, [waiting(i) for i in range(1000)])
+        deadline = asyncio.get_running_loop().time() + 120
+        while asyncio.get_running_loop().time() < deadline:
+            done = [d for d in await deliveries(bot) if d.state == "done"]
+            if len({d.group_key for d in done}) >= 1000:
+                break
+            await asyncio.sleep(0.5)
+        async with bot.service.sessions() as session:
+            groups = (await session.scalars(select(AlertGroup))).all()
+            posted = set(
+                (
+                    await session.scalars(
+                        select(OutboxEntry.message_key).where(OutboxEntry.op == "post")
+                    )
+                ).all()
+            )
+        assert len(groups) == 1000
+        # Each group has a message of its own, or is listed in the channel's storm summary.
+        unseen = [g.id for g in groups if f"alert-group:{g.id}" not in posted and not g.storm_id]
+        assert unseen == []
+        if any(g.storm_id for g in groups):
+            summary = await emulator.wait_for(
+                lambda: next(
+                    (m for m in emulator.messages(CHANNEL) if "Alert storm" in m.text), None
+                ),
+                timeout=30,
+            )
+            assert "KubeContainerWaiting" in text_of(summary)
         no_failures(am)
