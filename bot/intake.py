@@ -55,11 +55,16 @@ def delivery_priority(body: dict[str, Any], config: AlertsConfig | None) -> int 
     alerts = [a for a in body.get("alerts") or [] if isinstance(a, dict)]
     firing = [a for a in alerts if a.get("status") == "firing"] or alerts
     ranks = [
-        priority_rank(priority_of(dict(a.get("labels") or {}), config))
+        priority_rank(priority_of(_text_labels(a["labels"]), config))
         for a in firing
         if isinstance(a.get("labels"), dict)
     ]
     return min(ranks) if ranks else None
+
+
+def _text_labels(labels: dict[str, Any]) -> dict[str, str]:
+    # The reader takes numbers as label values (`severity: 2`); so must this.
+    return {str(k): str(v) for k, v in labels.items() if isinstance(v, str | int | float)}
 
 
 # Groups larger than this are parsed in a worker thread and written in parts, so that a

@@ -97,3 +97,20 @@ async def test_a_refusal_names_every_problem_and_stores_nothing(
     assert all(problem in body["error"] for problem in body["problems"])
     async with bot.service.sessions() as session:
         assert (await session.scalars(select(WebhookDelivery))).all() == []
+
+
+async def test_a_numeric_severity_label_is_read_as_text(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator
+) -> None:
+    bot = await start_service(sqlite_url)
+    payload = captured()
+    for alert in payload["alerts"]:
+        alert["labels"].pop("priority")
+        alert["labels"]["severity"] = 2  # a sender that writes numbers
+    payload["commonLabels"].pop("priority")
+    payload["commonLabels"]["severity"] = 2
+    status, _ = await post_json(bot, payload)
+    assert status == 200
+    await bot.settle()
+    [message] = emulator.messages("C0000ALERT")
+    assert "P2" in json.dumps(message.blocks)  # no severity mapped: the default priority
