@@ -4,10 +4,10 @@ PostgreSQL.
 
     .venv/bin/python benchmarks/storm/run.py --runs 1
 
-500 groups over 20 channels (25 a channel), each sent as Alertmanager sends a growing
-group (5 alerts, then 10): 1,000 notifications evenly over 10 s. Twenty P0s, one every
-0.4 s from the 1st second, each routed into a storm channel (`CSTORM00`..), so
-every P0 competes with a backlog. Reports, per run and over all P0s of all runs:
+500 groups over 20 channels (25 a channel; `--channels 1` puts them all in one), each
+sent as Alertmanager sends a growing group (5 alerts, then 10): 1,000 notifications
+evenly over 10 s. Twenty P0s, one every 0.4 s from the 1st second, each routed into a
+storm channel (`CSTORM00`..), so every P0 competes with a backlog. Reports, per run and over all P0s of all runs:
 
 * P0 webhook -> Slack, p50 / p99 (from just before its POST to the emulator recording its
   chat.postMessage; same process, same monotonic clock);
@@ -56,8 +56,8 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def p0_body(n: int) -> dict[str, Any]:
-    return helpers.group_notification(900 + n, alerts=1, severity="critical", shard=f"{n:02d}")
+def p0_body(shard: int, index: int) -> dict[str, Any]:
+    return helpers.group_notification(index, alerts=1, severity="critical", shard=f"{shard:02d}")
 
 
 def named(emu: SlackEmulator, names: list[str], seen: dict[str, float]) -> None:
@@ -75,7 +75,7 @@ def named(emu: SlackEmulator, names: list[str], seen: dict[str, float]) -> None:
             seen[name] = now
 
 
-async def one_run(threshold: int) -> dict[str, Any]:
+async def one_run(threshold: int, channels: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="storm-bench-"))
     emu = SlackEmulator(token=helpers.BOT_TOKEN, signing_secret=helpers.SIGNING_SECRET)
     default_workspace(emu)
@@ -94,10 +94,10 @@ async def one_run(threshold: int) -> dict[str, Any]:
             config.write_text(yaml.safe_dump(data))
             replica = await start(url, config, "bench")
             bodies = [
-                helpers.group_notification(i, alerts=5, shard=f"{i % 20:02d}")
+                helpers.group_notification(i, alerts=5, shard=f"{i % channels:02d}")
                 for i in range(GROUPS)
             ] + [
-                helpers.group_notification(i, alerts=ALERTS_PER_GROUP, shard=f"{i % 20:02d}")
+                helpers.group_notification(i, alerts=ALERTS_PER_GROUP, shard=f"{i % channels:02d}")
                 for i in range(GROUPS)
             ]
             names = [f"Storm{i:03d}" for i in range(GROUPS)]
@@ -116,9 +116,8 @@ async def one_run(threshold: int) -> dict[str, Any]:
                     tasks.append(asyncio.create_task(helpers.post(http, replica.url, body)))
                     if next_p0 < P0S and time.monotonic() - began >= 1.0 + next_p0 * 0.4:
                         p0_sent[f"Storm{900 + next_p0:03d}"] = time.monotonic()
-                        tasks.append(
-                            asyncio.create_task(helpers.post(http, replica.url, p0_body(next_p0)))
-                        )
+                        p0 = p0_body(next_p0 % channels, 900 + next_p0)
+                        tasks.append(asyncio.create_task(helpers.post(http, replica.url, p0)))
                         next_p0 += 1
                     if index % 50 == 0:
                         named(emu, names, seen)
@@ -172,10 +171,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--threshold", type=int, default=8)
+    parser.add_argument("--channels", type=int, default=20, help="storm channels (1-20)")
     args = parser.parse_args()
     latencies: list[float] = []
     for run in range(args.runs):
-        result = await one_run(args.threshold)
+        result = await one_run(args.threshold, args.channels)
         latencies += result["p0_latencies_s"]
         shown = {k: v for k, v in result.items() if k != "p0_latencies_s"}
         print(f"run {run + 1}: {shown}", flush=True)
