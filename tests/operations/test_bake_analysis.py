@@ -26,7 +26,7 @@ from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import OutboxEntry
 from commands.analysis_config import ERROR_RATIO
 from tests.conftest import StartService
-from tests.operations.conftest import CHANNEL, Flow
+from tests.operations.conftest import APPROVERS, CHANNEL, Flow
 from tests.support.prometheus import RunningPrometheus, prometheus_scraping
 from tests.support.traffic import TrafficExporter
 
@@ -222,3 +222,31 @@ async def test_prometheus_stopped_mid_bake_counts_as_failure_after_the_limit(set
         assert any(
             t.startswith("📈 No chart of `error-ratio`: Prometheus unreachable") for t in thread
         )
+
+
+async def test_without_prometheus_url_runs_fail_and_propose_posts_a_one_click_rollback(
+    database_url: str, start_service: StartService, emulator: SlackEmulator, example_config: Config
+) -> None:
+    config = analysed(example_config, bake="1m")
+    data = config.model_dump(mode="json")
+    data["deploy"]["services"]["api"]["environments"]["production"]["bake_policy"] = "propose"
+    flow = Flow(await start_service(database_url, config=Config.model_validate(data)), emulator)
+    await flow.request_and_approve("/deploy", "api v1.4.0 production")
+    shift = await flow.request_and_approve("/shift", "10")
+    for _ in range(2):
+        flow.bot.clock.advance(timedelta(seconds=INTERVAL))
+        await flow.sweep()
+    runs = [t for t in flow.thread(shift) if "Bake analysis" in t]
+    assert len(runs) == 2
+    assert all("not checked: PROMETHEUS_URL is not set" in r for r in runs)
+    assert "Failed" in flow.header(shift) and "rollback request was posted" in flow.text(shift)
+    assert (await flow.dryrun_state())["weights"] == {"blue": 90, "green": 10}
+    proposal = flow.latest().ts
+    assert "Roll back api/production to blue" in flow.header(proposal)
+    await flow.react(proposal, APPROVERS[0])  # one click
+    assert "Succeeded" in flow.header(proposal)
+    assert (await flow.dryrun_state())["weights"] == {"blue": 100, "green": 0}
+    # Nothing to draw from: the thread says so instead of showing an empty chart.
+    assert any(
+        "No chart of `error-ratio`: PROMETHEUS_URL is not set" in t for t in flow.thread(shift)
+    )
