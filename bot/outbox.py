@@ -442,7 +442,7 @@ class Outbox:
             self._metrics.slack_calls.labels(method, "ok").inc()
             file_id = str(got["file_id"])
             method = "upload"
-            await self._send_bytes(str(got["upload_url"]), filename, content)
+            await self._send_bytes(str(got["upload_url"]), filename, content, row.attempts)
             self._metrics.slack_calls.labels(method, "ok").inc()
             method = "files.completeUploadExternal"
             done = await self._client.files_completeUploadExternal(
@@ -460,7 +460,7 @@ class Outbox:
         data = dict(done.data) if isinstance(done.data, dict) else {}
         return {"ok": True, "channel": channel, "file_id": file_id, "files": data.get("files")}
 
-    async def _send_bytes(self, url: str, filename: str, content: bytes) -> None:
+    async def _send_bytes(self, url: str, filename: str, content: bytes, attempts: int) -> None:
         """Step two of the upload flow: the file's bytes to the URL Slack handed out."""
         http = self._client.session
         own = http is None
@@ -483,7 +483,7 @@ class Outbox:
             raise _Retry(timedelta(seconds=seconds), "ratelimited")
         if status >= 500:
             self._metrics.slack_calls.labels("upload", "server_error").inc()
-            raise _Retry(backoff(1), f"the upload URL answered {status}")
+            raise _Retry(backoff(attempts), f"the upload URL answered {status}")
         self._metrics.slack_calls.labels("upload", "error").inc()
         raise _Permanent(f"the upload URL answered {status}")
 

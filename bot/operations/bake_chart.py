@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.deploy.base import other
 from actions.prometheus import PrometheusClient, PrometheusError, RangeSeries, series_label
 from alerts.slack_text import escape
-from bot.charts.timeseries import Chart, Series, render
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.analysis import NO_PROMETHEUS, BakeAnalysis
@@ -63,7 +62,36 @@ class _Ended:
     ended_at: datetime
 
 
-def _render(chart: Chart) -> bytes:
+def _draw(
+    check: AnalysisCheck,
+    plan: OperationPlan,
+    colour: str,
+    found: list[RangeSeries],
+    marks: list[tuple[datetime, str]],
+) -> bytes:
+    """The PNG of one check; run in a thread. matplotlib is imported here, in that thread:
+    it takes seconds to import, which `chatops serve` should not spend before it answers
+    webhooks, nor the event loop at the first bake."""
+    from bot.charts.timeseries import Chart, Series, render
+
+    scale = 100.0 if check.show_as == "percent" else 1.0
+    unit = {"percent": "%", "seconds": "seconds"}.get(check.show_as, "")
+    limit = check.max if check.max is not None else check.min
+    series = [
+        Series(
+            series_label(s.labels) if s.labels else check.name,
+            [(t, v * scale) for t, v in s.points],
+        )
+        for s in found
+    ]
+    chart = Chart(
+        title=f"{check.name}: {plan.target.service}/{plan.target.environment} {colour}",
+        series=series,
+        threshold=None if limit is None else limit * scale,
+        threshold_label="max" if check.max is not None else "min",
+        marks=marks,
+        unit=unit,
+    )
     with _RENDER_LOCK:
         return render(chart)
 
@@ -109,7 +137,15 @@ class BakeCharts:
             try:
                 await self._post(item)
             except Exception:
+                # A chart is a picture of what the thread already says: give up on it
+                # rather than try (and log) again at every sweep.
                 log.exception("could not post the bake chart of operation %s", item.id)
+                async with self._sessions.begin() as session:
+                    await session.execute(
+                        update(OperationRow)
+                        .where(OperationRow.id == item.id)
+                        .values(chart_done_at=self._clock.now())
+                    )
 
     async def _post(self, item: _Ended) -> None:
         plan, analysis = item.plan, item.analysis
@@ -140,8 +176,8 @@ class BakeCharts:
             except PrometheusError as exc:
                 problems.append(NO_CHART.format(check=check.name, problem=escape(str(exc))))
                 continue
-            chart = self._chart(check, plan, colour, found, marks)
-            images.append((check, await asyncio.to_thread(_render, chart)))
+            png = await asyncio.to_thread(_draw, check, plan, colour, found, marks)
+            images.append((check, png))
         now = self._clock.now()
         async with self._sessions.begin() as session:
             claimed = await session.execute(
@@ -177,30 +213,3 @@ class BakeCharts:
                     message_key=message_key(item.request_id),
                     now=now,
                 )
-
-    @staticmethod
-    def _chart(
-        check: AnalysisCheck,
-        plan: OperationPlan,
-        colour: str,
-        found: list[RangeSeries],
-        marks: list[tuple[datetime, str]],
-    ) -> Chart:
-        scale = 100.0 if check.show_as == "percent" else 1.0
-        unit = {"percent": "%", "seconds": "seconds"}.get(check.show_as, "")
-        limit = check.max if check.max is not None else check.min
-        series = [
-            Series(
-                series_label(s.labels) if s.labels else check.name,
-                [(t, v * scale) for t, v in s.points],
-            )
-            for s in found
-        ]
-        return Chart(
-            title=f"{check.name}: {plan.target.service}/{plan.target.environment} {colour}",
-            series=series,
-            threshold=None if limit is None else limit * scale,
-            threshold_label="max" if check.max is not None else "min",
-            marks=marks,
-            unit=unit,
-        )

@@ -30,6 +30,10 @@ def render_text(message: Message, replies: Iterable[Message] = ()) -> str:
         lines[0] = f"(only visible to {message.ephemeral_user}) {lines[0]}"
     if message.deleted:
         lines = ["[deleted]"]
+    for shared in message.files:
+        lines.append(
+            f"[file: {shared.get('title') or shared.get('name')}, {shared.get('size')} bytes]"
+        )
     if message.reactions:
         lines.append(
             " ".join(f":{name}: {len(users)}" for name, users in message.reactions.items())

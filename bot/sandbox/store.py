@@ -157,6 +157,7 @@ class Message:
             "reactions": {name: list(users) for name, users in self.reactions.items()},
             "edits": len(self.updates),
             "deleted": self.deleted,
+            "files": self.files,
         }
 
 

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.render import render_text
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
@@ -37,6 +38,7 @@ async def test_get_url_upload_complete_shares_the_file_in_the_thread(
     assert reply.text == "the chart"
     assert reply.files[0]["title"] == "Bake" and reply.files[0]["mimetype"] == "image/png"
     assert emulator.files.content(got["file_id"]) == PNG
+    assert f"[file: Bake, {len(PNG)} bytes]" in render_text(reply)  # the sandbox's terminal
 
 
 async def test_slack_sdks_files_upload_v2_works_against_the_emulator(
