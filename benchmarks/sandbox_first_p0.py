@@ -75,8 +75,9 @@ def main() -> None:
     try:
         wait = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,))
         driver.get(url)
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-fire="api-down-p0"]')).click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-channel="C0000INCID"]')).click()
+        # The page redraws on every change: find and click in one step, again if replaced.
+        for css in ('[data-fire="api-down-p0"]', '[data-channel="C0000INCID"]'):
+            wait.until(lambda d, css=css: d.find_element(By.CSS_SELECTOR, css).click() or True)
         wait.until(lambda d: "P0 · FIRING · APIDown" in d.find_element(By.ID, "messages").text)
         on_screen = time.monotonic()
     finally:
