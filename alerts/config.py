@@ -47,6 +47,9 @@ class Route(_Strict):
     pagerduty_routing_key: str | None = Field(
         default=None, description="Pages for alerts on this route go to this PagerDuty service."
     )
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://")
+    """The Prometheus this route's alert graphs query, instead of `PROMETHEUS_URL` (a team
+    with its own Prometheus)."""
     responders: list[str] | None = Field(default=None)
     """Who may Acknowledge and Silence this route's alerts (user ids U... or user-group ids
     S...), replacing `alerts.responders` for it: a team owns its own alerts."""
@@ -116,6 +119,17 @@ DEFAULT_SEVERITIES: dict[str, Priority] = {
 }
 
 
+class GraphsConfig(_Strict):
+    """A graph of each alert's expression in its thread (when Prometheus can be asked)."""
+
+    enabled: bool = True
+    """Post graphs when `PROMETHEUS_URL` (or the route's `prometheus_url`) is set."""
+    range: Duration = Field(default=timedelta(hours=1))
+    """How far back the graph reaches from the moment it is drawn."""
+    timeout: Duration = Field(default=timedelta(seconds=10))
+    """How long one Prometheus query may take before the graph is given up."""
+
+
 class AlertsConfig(_Strict):
     priority_label: str = Field(default="priority", description="A label holding P0..P3 wins.")
     severity_map: dict[str, Priority] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
@@ -142,6 +156,8 @@ class AlertsConfig(_Strict):
     to go out at Slack's rate (about one message per second per channel), new P2/P3 groups
     there are named in one summary message instead of posted one by one, so that every
     group is visible within seconds (null turns it off)."""
+    graphs: GraphsConfig = Field(default_factory=GraphsConfig)
+    """Graphs of alert expressions in their threads."""
     storm_calm: Duration = Field(
         default=timedelta(seconds=30),
         description=(

@@ -17,6 +17,7 @@ COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _ARITHMETIC = re.compile(r"^[\d\s.eE+\-*/()]{1,64}$")
 MAX_EXPR = 4096
+MAX_GRAPHS = 1  # one graph per group: a group is almost always one rule
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,29 @@ def _top_level_comparison(expr: str) -> tuple[int, str] | None:
                     break
         index += 1
     return last
+
+
+@dataclass(frozen=True)
+class GraphPlan:
+    """What to draw for an alert group, or why nothing is drawn (`reason`)."""
+
+    prometheus_url: str | None
+    queries: tuple[GraphQuery, ...]
+    reason: str | None = None
+
+
+def plan_graph(
+    generator_urls: list[str], *, route_url: str | None, default_url: str | None
+) -> GraphPlan:
+    """The first expression among a group's alerts (a group is almost always one rule)."""
+    url = route_url or default_url
+    if not url:
+        return GraphPlan(None, (), "no Prometheus to ask (PROMETHEUS_URL is not set)")
+    exprs: list[str] = []
+    for generator_url in generator_urls:
+        expr = expression_from(generator_url)
+        if expr is not None and expr not in exprs:
+            exprs.append(expr)
+    if not exprs:
+        return GraphPlan(url, (), "the alerts' source link carries no PromQL expression")
+    return GraphPlan(url, tuple(graph_query(e) for e in exprs[:MAX_GRAPHS]))

@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.deliveries import Failure
 from bot.escalation.feature import Escalation
+from bot.graphs.feature import AlertGraphs
 from bot.group_events import GroupListener
 from bot.intake import DeliveryProcessor, IntakeWriter
 from bot.metrics import Metrics
@@ -152,6 +153,14 @@ class Service:
             timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
         )
         self.group_listeners.append(self.escalation.listener)
+        self.graphs = AlertGraphs(
+            self.sessions,
+            config.alerts,
+            self.clock,
+            prometheus_url=settings.prometheus_url,
+            on_outbox=self.outbox.wake,
+        )
+        self.group_listeners.append(self.graphs)
         self.http: aiohttp.ClientSession | None = None
         self.alertmanager: AlertmanagerClient | None = None
         self.web_app = build_web_app(self)
@@ -184,12 +193,14 @@ class Service:
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         await self.operations.start(run_workers=self.run_workers)
         self.escalation.start(self.http, run_workers=self.run_workers)
+        self.graphs.start(self.http, run_workers=self.run_workers)
 
     async def _on_cleanup(self, _app: web.Application) -> None:
         """Finish what was accepted: process stored deliveries and flush due Slack calls."""
         await self.intake.close()
         await self.operations.stop()
         await self.escalation.stop()
+        await self.graphs.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -1,0 +1,1 @@
+"""Graphs of alert expressions in their threads."""
