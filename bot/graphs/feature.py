@@ -158,7 +158,8 @@ class AlertGraphs:
                     content=png,
                     filename=name,
                     title=chart_or_reason.title,
-                    alt_text=f"Graph of {chart_or_reason.title} over the last "
+                    alt_text=f"Graph of {chart_or_reason.title}: "
+                    f"{len(chart_or_reason.series)} series over the last "
                     f"{format_duration(self._config.graphs.range)}",
                     message_key=message_key(group),
                     priority=GRAPH_PRIORITY,
