@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.audit_cli import parse_when
-from bot.report.chart import render_png
 from bot.report.collect import load_events
 from bot.report.figures import Figures, compute, previous_period
 from bot.report.render import to_json_data, to_markdown
@@ -64,6 +63,8 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     current, previous = asyncio.run(figures_for(Settings().database_url, since, until))
     if args.format == "png":
+        from bot.report.chart import render_png  # matplotlib takes seconds to import
+
         path = Path(args.output or "report.png")
         path.write_bytes(render_png(current))
         print(f"wrote {path}")
