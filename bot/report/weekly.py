@@ -9,6 +9,7 @@ tries again; after it, the outbox delivers the post and no pass queues a second 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import audit
 from bot.claims import xact_lock
 from bot.clock import Clock
-from bot.outbox_queue import enqueue
+from bot.outbox_queue import enqueue, enqueue_upload
 from bot.report.collect import load_events
-from bot.report.figures import compute
+from bot.report.figures import Figures, compute
 from bot.report.render import to_blocks
 from bot.report.schedule import ReportConfig, last_due, period_before
 from bot.storage.models import OutboxEntry
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 # A report more than this late (the bot was down all that time) is skipped, not posted
 # days later; the next period's report comes as usual.
 LATE_LIMIT = timedelta(hours=24)
+
+
+def _render_png(figures: Figures) -> bytes:
+    from bot.report.chart import render_png  # matplotlib takes seconds to import
+
+    return render_png(figures)
 
 
 def report_key(due: datetime) -> str:
@@ -97,6 +104,20 @@ class WeeklyReport:
                 f"{current.deploys} deploys, {current.rollbacks} rollbacks",
                 "blocks": to_blocks(current, previous, title=title),
             },
+            now=now,
+        )
+        # The charts go into the report's thread; rendered off the loop (once a week).
+        png = await asyncio.to_thread(_render_png, current)
+        await enqueue_upload(
+            session,
+            channel=config.channel,
+            content=png,
+            filename=f"operations-{since:%Y-%m-%d}.png",
+            title=title,
+            alt_text="Incidents per day by priority, MTTA and MTTR by priority, "
+            "deploys and rollbacks per day",
+            message_key=key,
+            priority=3,
             now=now,
         )
         audit.record(

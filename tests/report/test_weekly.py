@@ -87,6 +87,10 @@ async def test_posted_once_per_period_across_passes_and_a_restart(
     [message] = [m for m in emulator.messages(CHANNEL) if m.text == text]
     blocks = json.dumps(message.blocks)
     assert "P0 1" in blocks and "previous: P0 0" in blocks
+    [chart] = [m for m in emulator.replies(CHANNEL, message.ts) if m.files]
+    [shared] = chart.files
+    png = emulator.files.content(shared["id"])
+    assert png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
 
     await bot.stop()
     again = await start_service(database_url, config=config, clock=clock)
