@@ -59,6 +59,7 @@ class AlertGraphs:
         self._clock = clock
         self._default_url = prometheus_url
         self._on_outbox = on_outbox
+        self._any_route_url = any(route.prometheus_url for route in config.routes)
         self._queue: asyncio.Queue[tuple[int, Change]] = asyncio.Queue()
         self._http: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -69,6 +70,10 @@ class AlertGraphs:
         self, session: AsyncSession, group: AlertGroup, change: Change, now: datetime, actor: str
     ) -> None:
         if not self._config.graphs.enabled or change not in GRAPHED or group.storm_id:
+            return
+        if not self._default_url and not self._any_route_url:
+            # No Prometheus configured at all: graphs are off, and saying so in every
+            # alert's thread would be noise for a team that chose not to have them.
             return
         due: list[tuple[int, Change]] | None = session.info.get(PENDING)
         if due is None:
