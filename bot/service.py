@@ -132,6 +132,7 @@ class Service:
                 alertmanager=lambda: self.alertmanager,
                 operations=self.operations,
                 priorities=config.alerts,
+                alerts=config.alerts,
             )
         except RunbookError as exc:
             raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None

@@ -56,9 +56,10 @@ class RunbooksConfig(BaseModel):
         default_factory=list,
         description=(
             "Hosts an `http.check` URL may name when its host comes from alert data, and the "
-            "only hosts it may reach on a loopback, link-local or metadata address (checked "
-            "on every address the host resolves to). Empty: alert data may not pick a host, "
-            "and such addresses are never requested."
+            "only hosts it may reach on a loopback, link-local, private (10/8, 172.16/12, "
+            "192.168/16, fc00::/7), otherwise non-global or metadata address (checked on every "
+            "address the host resolves to). Empty: alert data may not pick a host, and such "
+            "addresses are never requested."
         ),
     )
     oncall: list[str] | None = Field(
@@ -67,7 +68,9 @@ class RunbooksConfig(BaseModel):
             "Who may click Run, Done and Skip: user ids (U...) or user-group ids (S...), "
             "resolved like deployers. Read-only steps run at once for them; steps that change "
             "things ask for approval. Others are told so ephemerally and nothing changes. "
-            "Unset: anyone in the channel may; an empty list: nobody."
+            "Unset: the alert's responders (its route's `responders`, else "
+            "`alerts.responders`, the people who may Acknowledge it; anyone when both are "
+            "unset); an empty list: nobody."
         ),
     )
     approvers: list[str] | None = Field(

@@ -2,8 +2,9 @@
 a step registry of its own with the executors bound, the intake linker and the use cases.
 
 Given the operations feature, steps that change things are approved by reaction through
-its flow (a `runbook_step` kind, bot/runbooks/approvals.py), and `runbooks.oncall` is
-resolved with its cached user-group directory."""
+its flow (a `runbook_step` kind, bot/runbooks/approvals.py), and who may click Run, Done
+and Skip (`runbooks.oncall`, else the alert's responders) is resolved with its cached
+user-group directory."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient
 from actions.steps.registry import StepRegistry, build_registry
+from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
+from bot.alert_buttons import may_respond
 from bot.clock import Clock
 from bot.runbooks.approvals import (
     ApprovalNotConnected,
@@ -54,8 +57,13 @@ class RunbookFeature:
         approvals: StepApprovals | None = None,
         operations: Operations | None = None,
         priorities: PriorityRules | None = None,
+        alerts: AlertsConfig | None = None,
     ) -> None:
+        """`alerts`: whose routes' `responders` (else `alerts.responders`) may click Run,
+        Done and Skip when `runbooks.oncall` is unset."""
         self.config = config
+        self.alerts = alerts
+        self.sessions = sessions
         # A registry per Service: tests run several services in one process.
         self.registry: StepRegistry = build_registry()
         self.runbooks: RunbookSet = load_runbooks(
@@ -85,7 +93,7 @@ class RunbookFeature:
             self.registry,
             approvals or self.approvals or ApprovalNotConnected(),
             scale_max=config.scale_max,
-            may_run=self._may_run if config.oncall is not None else None,
+            may_run=self._may_run,
             targets=config.targets,
             http_hosts=config.http_hosts,
         )
@@ -96,15 +104,33 @@ class RunbookFeature:
         answer = await self.steps.run_approved(request, approved_by=approved_by)
         return answer.ok, answer.ephemeral
 
-    async def _may_run(self, user: str) -> bool:
-        """Whether `user` is in `runbooks.oncall` (user ids, or user groups read from Slack
-        through the operations' cached directory; without it only user ids count)."""
-        principals = self.config.oncall or []
+    async def _may_run(self, user: str, group_id: int) -> bool:
+        """Whether `user` may click Run, Done or Skip on this group's checklist: the members
+        of `runbooks.oncall` when it is set, else the group's responders, exactly those who
+        may Acknowledge and Silence it (its route's `responders`, else `alerts.responders`;
+        both unset: anyone who sees it). User groups are read from Slack through the
+        operations' cached directory; without it only user ids count."""
+        principals = self.config.oncall
+        if principals is None:
+            if self.alerts is None:
+                return True
+            return await may_respond(
+                self.sessions,
+                self.alerts,
+                group_id=group_id,
+                user=user,
+                members=self._members,
+            )
         groups: set[str] = set()
         wanted = {p for p in principals if p.startswith("S")}
         if wanted and self.operations is not None:
             groups = await self.operations.directory.groups_of(user, wanted)
         return is_member(principals, user, groups)
+
+    async def _members(self, group: str) -> frozenset[str]:
+        if self.operations is None:
+            return frozenset()
+        return await self.operations.directory.members(group)
 
     async def close(self) -> None:
         await self.kube.close()

@@ -49,6 +49,7 @@ STEP_NOT_RUN = "⚠️ *{step}* was approved but not run: {reason}"
 STEP_INTERRUPTED = "the bot stopped before the step finished; check its effect, then Run it again"
 NOT_CONNECTED = "approval by reaction is not connected in this build"
 NOT_ONCALL = (
-    "Only the on-call group (`runbooks.oncall`) may run runbook steps or mark them Done or "
-    "Skip. Nothing was changed."
+    "Only the on-call group (`runbooks.oncall`, else this alert's responders: its route's "
+    "`responders` or `alerts.responders`) may run runbook steps or mark them Done or Skip. "
+    "Nothing was changed."
 )

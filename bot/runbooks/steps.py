@@ -5,7 +5,8 @@ be stale, or belong to another alert), writes an audit event with the user, and 
 the Slack changes through the outbox in the same transaction. Run validates every
 parameter before anything happens; steps that change things stop at the approval
 boundary (bot/runbooks/approvals.py: an approval request by reaction), read-only ones run
-at once. When `runbooks.oncall` is set, only its members may click Run.
+at once. Run, Done and Skip are for `runbooks.oncall`, else for the alert's responders
+(those who may Acknowledge it); anyone else is refused and nothing changes.
 """
 
 from __future__ import annotations
@@ -94,11 +95,12 @@ class RunbookSteps:
         approvals: StepApprovals,
         *,
         scale_max: int,
-        may_run: Callable[[str], Awaitable[bool]] | None = None,
+        may_run: Callable[[str, int], Awaitable[bool]] | None = None,
         targets: Mapping[str, Sequence[str]] | None = None,
         http_hosts: Sequence[str] = (),
     ) -> None:
-        """`may_run(user)`: whether `user` may click Run (None: everyone may). `targets` and
+        """`may_run(user, group_id)`: whether `user` may click Run, Done and Skip on that
+        group's checklist (None: everyone may). `targets` and
         `http_hosts`: what alert data may pick (runbooks.targets, runbooks.http_hosts)."""
         self.targets = dict(targets or {})
         self.http_hosts = tuple(http_hosts)
@@ -157,7 +159,7 @@ class RunbookSteps:
         now = self.clock.now()
         # Done and Skip say "handled" on the checklist everyone follows: the same people
         # as Run.
-        if self.may_run is not None and not await self.may_run(user):
+        if self.may_run is not None and not await self.may_run(user, button.alert_group_id):
             async with self.sessions.begin() as session:
                 audit.record(
                     session,
@@ -169,7 +171,7 @@ class RunbookSteps:
                     version=button.version,
                     step=button.step_id,
                     click=click,
-                    reason="not on call",
+                    reason="not on call or a responder",
                     via="slack",
                 )
             return Answer(False, m.NOT_ONCALL)

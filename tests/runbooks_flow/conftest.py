@@ -120,6 +120,11 @@ async def until(bot: RunningService, check: Callable[[], Any], *, timeout: float
         await asyncio.sleep(0.02)
 
 
+def ephemerals(emulator: SlackEmulator, user: str) -> list[str]:
+    """What the bot told `user` alone, oldest first."""
+    return [e.text for e in emulator.ephemerals if e.ephemeral_user == user]
+
+
 def text_of(message: Message) -> str:
     return message.text + json.dumps(message.blocks, ensure_ascii=False)
 

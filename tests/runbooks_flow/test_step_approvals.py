@@ -21,6 +21,7 @@ from tests.conftest import RunningService, StartService
 from tests.runbooks_flow.conftest import (
     CHANNEL,
     click,
+    ephemerals,
     fire,
     open_checklist,
     progress,
@@ -54,10 +55,6 @@ def header(emulator: SlackEmulator, message: Message) -> str:
     current = emulator.message(CHANNEL, message.ts)
     assert current is not None
     return str(current.blocks[0]["text"]["text"])
-
-
-def ephemerals(emulator: SlackEmulator, user: str) -> list[str]:
-    return [e.text for e in emulator.ephemerals if e.ephemeral_user == user]
 
 
 async def settle(bot: RunningService) -> None:

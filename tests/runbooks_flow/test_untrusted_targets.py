@@ -1,6 +1,6 @@
 """Alert data cannot pick what a runbook step reaches: targets outside `runbooks.targets`
 need approval to be read and are refused for changes; http.check never reaches loopback,
-link-local or metadata addresses, and takes a host from alert data only from
+link-local, private or metadata addresses, follows no redirect, and takes a host from alert data only from
 `runbooks.http_hosts`. A loopback listener shows that nothing is requested."""
 
 from __future__ import annotations
@@ -51,6 +51,18 @@ steps:
     action:
       type: http.check
       params: {{url: "http://127.0.0.1:{port}/admin/shutdown"}}
+  - id: private-literal
+    title: Check the cluster-internal service
+    detail: d
+    action:
+      type: http.check
+      params: {{url: "http://10.0.0.1:{port}/internal"}}
+  - id: redirecting
+    title: Check the page that redirects
+    detail: d
+    action:
+      type: http.check
+      params: {{url: "http://localhost:{port}/moved", expect_status: 302}}
 ---
 
 # Probe
@@ -64,6 +76,9 @@ async def listener() -> AsyncIterator[tuple[int, list[str]]]:
 
     async def record(request: web.Request) -> web.Response:
         received.append(request.path_qs)
+        if request.path == "/moved":
+            # Back to the same loopback listener: only a followed redirect would reach it.
+            raise web.HTTPFound(f"http://127.0.0.1:{request.url.port}/latest/meta-data/")
         return web.Response(text="ok")
 
     app = web.Application()
@@ -142,16 +157,32 @@ async def test_http_check_reaches_no_loopback_address_and_no_host_from_alert_dat
     (runbook_dir / "PROBE.md").write_text(PROBE.format(port=port))
     bot = await start_service(sqlite_url, config=with_runbooks(example_config, kube, runbook_dir))
     alert_ts, checklist = await probe_checklist(bot, emulator, {"target": f"127.0.0.1:{port}"})
-    for step in ("from-annotation", "localhost", "loopback-literal"):
+    for step in ("from-annotation", "localhost", "loopback-literal", "private-literal"):
         await click(emulator, checklist, "run", step_value(checklist, step))
     await until(
-        bot, lambda: thread_text(emulator, alert_ts).count("was not requested") == 2, timeout=10
+        bot, lambda: thread_text(emulator, alert_ts).count("was not requested") == 3, timeout=10
     )
     thread = thread_text(emulator, alert_ts)
     assert "not in runbooks.http_hosts" in thread
     assert "resolves to 127.0.0.1" in thread or "resolves to ::1" in thread
-    assert "loopback, link-local or metadata address" in thread
+    assert "127.0.0.1 is a loopback, link-local, private or metadata address" in thread
+    assert "10.0.0.1 is a loopback, link-local, private or metadata address" in thread
     assert received == []
+
+
+async def allowing_localhost(
+    start_service: StartService,
+    database_url: str,
+    example_config: Config,
+    kube: KubeApiServer,
+    runbook_dir: Path,
+    port: int,
+) -> RunningService:
+    """A bot with PROBE whose config lists `localhost` in runbooks.http_hosts."""
+    (runbook_dir / "PROBE.md").write_text(PROBE.format(port=port))
+    config = with_runbooks(example_config, kube, runbook_dir)
+    section = config.runbooks.model_copy(update={"http_hosts": ["localhost"]})
+    return await start_service(database_url, config=config.model_copy(update={"runbooks": section}))
 
 
 async def test_a_host_listed_in_http_hosts_is_reached(
@@ -164,11 +195,29 @@ async def test_a_host_listed_in_http_hosts_is_reached(
     listener: tuple[int, list[str]],
 ) -> None:
     port, received = listener
-    (runbook_dir / "PROBE.md").write_text(PROBE.format(port=port))
-    config = with_runbooks(example_config, kube, runbook_dir)
-    section = config.runbooks.model_copy(update={"http_hosts": ["localhost"]})
-    bot = await start_service(sqlite_url, config=config.model_copy(update={"runbooks": section}))
+    bot = await allowing_localhost(
+        start_service, sqlite_url, example_config, kube, runbook_dir, port
+    )
     _, checklist = await probe_checklist(bot, emulator, {})
     await click(emulator, checklist, "run", step_value(checklist, "localhost"))
     await until(bot, lambda: received, timeout=10)
     assert received == ["/admin/shutdown"]
+
+
+async def test_http_check_follows_no_redirect_even_from_an_allowed_host(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    kube: KubeApiServer,
+    runbook_dir: Path,
+    listener: tuple[int, list[str]],
+) -> None:
+    port, received = listener
+    bot = await allowing_localhost(
+        start_service, sqlite_url, example_config, kube, runbook_dir, port
+    )
+    alert_ts, checklist = await probe_checklist(bot, emulator, {})
+    await click(emulator, checklist, "run", step_value(checklist, "redirecting"))
+    await until(bot, lambda: "answered *302*" in thread_text(emulator, alert_ts), timeout=10)
+    assert received == ["/moved"]
