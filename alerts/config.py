@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.allow_lists import RouteRunbooks
 from alerts.durations import Duration
 
 Priority = Literal["P0", "P1", "P2", "P3"]
@@ -53,6 +54,9 @@ class Route(_Strict):
     responders: list[str] | None = Field(default=None)
     """Who may Acknowledge and Silence this route's alerts (user ids U... or user-group ids
     S...), replacing `alerts.responders` for it: a team owns its own alerts."""
+    runbooks: RouteRunbooks | None = None
+    """What runbook steps may reach when this route's alert data picks the target
+    (`targets`, `http_hosts`), replacing `runbooks.targets` / `runbooks.http_hosts`."""
 
     _responders = field_validator("responders")(check_principals)
 

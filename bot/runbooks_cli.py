@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from actions.steps.registry import REGISTRY
+from alerts.config import AlertsConfig
 from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks.linking import find_runbook
 from alerts.runbooks.loader import RunbookError, load_runbooks, runbook_files
 from alerts.runbooks.model import RunbookSet
-from alerts.runbooks.targets import unbounded_targets
-from bot.config import BUNDLED_EXAMPLE, load_config
+from alerts.runbooks.targets import route_scopes, unbounded_targets
+from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.runbooks.config import RunbooksConfig
 
 # The runbooks shipped beside the package (source checkout, editable install, image).
@@ -55,11 +56,13 @@ def lint(
     *,
     out: TextIO | None = None,
     config: RunbooksConfig | None = None,
+    alerts: AlertsConfig | None = None,
 ) -> int:
     """Print `OK: N runbooks` or every problem as `file:line: message`; 1 on a problem.
 
-    `config`'s allow-lists (default: CHATOPS_CONFIG's, else the bundled example's) decide
-    whether a step may let alert data pick its target or host."""
+    `config`'s allow-lists and those of `alerts`' routes (default: CHATOPS_CONFIG's, else
+    the bundled example's) decide whether a step may let alert data pick its target or
+    host."""
     out = out or sys.stdout
     folder = _shown(directory if directory is not None else default_directory())
     if not folder.is_dir():
@@ -75,13 +78,11 @@ def lint(
             print(problem, file=out)
         print(f"{len(exc.problems)} problem(s) in {folder}", file=out)
         return 1
-    section = config if config is not None else _runbooks_config()
-    unbounded = unbounded_targets(
-        list(runbooks),
-        REGISTRY,
-        targets=section.targets,
-        http_hosts=section.http_hosts,
-    )
+    if config is None:
+        loaded = _config()
+        config, alerts = loaded.runbooks, loaded.alerts
+    scopes = route_scopes(alerts, config.targets, config.http_hosts)
+    unbounded = unbounded_targets(list(runbooks), REGISTRY, scopes)
     if unbounded:
         for problem in unbounded:
             print(problem, file=out)
@@ -124,9 +125,9 @@ def uncovered_alerts(
     return list(dict.fromkeys(names))
 
 
-def _runbooks_config() -> RunbooksConfig:
+def _config() -> Config:
     path = Path(os.environ.get("CHATOPS_CONFIG", "chatops.yaml"))
-    return load_config(path if path.is_file() else BUNDLED_EXAMPLE).runbooks
+    return load_config(path if path.is_file() else BUNDLED_EXAMPLE)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:

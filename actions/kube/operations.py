@@ -184,6 +184,19 @@ class KubeOperations:
         new = (result.spec.replicas if result.spec else None) or 0
         return ScaleResult(namespace, deployment, old, new)
 
+    async def deployment_labels(self, namespace: str, deployment: str) -> dict[str, str]:
+        """The Deployment's own labels (what a label-selector allow-list is checked against)."""
+        check_name(namespace, "namespace", label=True)
+        check_name(deployment, "Deployment name")
+        found = await call(
+            f"reading Deployment {namespace}/{deployment}",
+            self._apps.read_namespaced_deployment(
+                deployment, namespace, _request_timeout=self._timeout
+            ),
+        )
+        labels = found.metadata.labels if found.metadata else None
+        return {str(k): str(v) for k, v in (labels or {}).items()}
+
     async def _pods_of(self, namespace: str, deployment: str) -> list[V1Pod]:
         found = await call(
             f"reading Deployment {namespace}/{deployment}",

@@ -176,6 +176,9 @@ class StepContext:
     user: str
     # The alert's labels: `alertmanager.silence` silences exactly these.
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The only hosts http.check may reach on a non-global address (the alert's route's
+    # `http_hosts`, else `runbooks.http_hosts`); empty: none.
+    http_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

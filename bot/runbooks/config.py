@@ -4,7 +4,9 @@ actions reach Kubernetes."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alerts.allow_lists import check_targets
 
 
 class KubernetesConnection(BaseModel):
@@ -46,10 +48,12 @@ class RunbooksConfig(BaseModel):
         default_factory=dict,
         description=(
             "What a step may reach when its namespace, workload or deployment comes from alert "
-            "data (`{{ labels.namespace }}`): namespace -> names, `*` for any in it. Outside "
-            "it, k8s.pods and k8s.logs need approval like a change, and k8s.restart and "
-            "k8s.scale are refused (a note in the thread, an audit event). Literal values in "
-            "a runbook are not limited by it."
+            "data (`{{ labels.namespace }}`): namespace -> Deployment names, `*` for any in "
+            "it, or label selectors (`app=api,tier=web`: Deployments whose labels hold all "
+            "of them). Outside it, k8s.pods and k8s.logs need approval like a change, and "
+            "k8s.restart and k8s.scale are refused (a note in the thread, an audit event). "
+            "A route's `runbooks.targets` replaces it for that route's alerts. Literal values "
+            "in a runbook are not limited by it."
         ),
     )
     http_hosts: list[str] = Field(
@@ -59,7 +63,8 @@ class RunbooksConfig(BaseModel):
             "only hosts it may reach on a loopback, link-local, private (10/8, 172.16/12, "
             "192.168/16, fc00::/7), otherwise non-global or metadata address (checked on every "
             "address the host resolves to). Empty: alert data may not pick a host, and such "
-            "addresses are never requested."
+            "addresses are never requested. A route's `runbooks.http_hosts` replaces it for "
+            "that route's alerts."
         ),
     )
     oncall: list[str] | None = Field(
@@ -91,3 +96,5 @@ class RunbooksConfig(BaseModel):
             "(one workload, `scale_max`)."
         ),
     )
+
+    _targets = field_validator("targets")(check_targets)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -192,13 +192,14 @@ class AlertmanagerSilence:
 
 
 class HttpCheck:
-    def __init__(self, allowed_hosts: Collection[str] = ()) -> None:
-        self._allowed = tuple(allowed_hosts)
+    """The hosts it may reach on non-global addresses come with each run (StepContext):
+    they depend on the alert's route."""
 
     async def __call__(self, params: HttpCheckParams, context: StepContext) -> StepOutcome:
         started = time.monotonic()
         host = urlsplit(params.url).hostname or ""
-        refused = literal_address_problem(host, self._allowed)
+        allowed = context.http_hosts
+        refused = literal_address_problem(host, allowed)
         if refused is not None:
             return StepOutcome(False, f"{inline_code(params.url)} was not requested: {refused}")
         try:
@@ -206,7 +207,7 @@ class HttpCheck:
             # No redirects: the runbook names the URL it means, and a redirect could lead
             # the bot somewhere the runbook's author did not intend.
             async with (
-                guarded_session(self._allowed, timeout=timeout) as http,
+                guarded_session(allowed, timeout=timeout) as http,
                 http.get(params.url, allow_redirects=False) as response,
             ):
                 status = response.status
@@ -229,7 +230,6 @@ def bind_executors(
     kube: KubeConnector,
     alertmanager: Callable[[], AlertmanagerClient | None],
     clock: Clock,
-    http_hosts: Collection[str] = (),
 ) -> None:
     executors: dict[str, Any] = {
         "k8s.pods": K8sPods(kube, clock),
@@ -237,7 +237,7 @@ def bind_executors(
         "k8s.restart": K8sRestart(kube, clock),
         "k8s.scale": K8sScale(kube),
         "alertmanager.silence": AlertmanagerSilence(alertmanager, clock),
-        "http.check": HttpCheck(http_hosts),
+        "http.check": HttpCheck(),
     }
     for action_type, executor in executors.items():
         registry.bind(action_type, executor)

@@ -8,17 +8,20 @@ user-group directory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient
+from actions.kube.client import KubeApiError
 from actions.steps.registry import StepRegistry, build_registry
 from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
+from alerts.runbooks.targets import TargetScope, scope_for
 from bot.alert_buttons import may_respond
 from bot.clock import Clock
 from bot.runbooks.approvals import (
@@ -35,6 +38,8 @@ from commands.approval import is_member
 
 if TYPE_CHECKING:
     from bot.operations.feature import Operations
+
+log = logging.getLogger(__name__)
 
 
 def runbooks_directory(config: RunbooksConfig) -> Path:
@@ -75,7 +80,6 @@ class RunbookFeature:
             kube=self.kube,
             alertmanager=alertmanager,
             clock=clock,
-            http_hosts=config.http_hosts,
         )
         self.linker = RunbookLinker(self.runbooks, priorities)
         self.operations = operations
@@ -94,8 +98,8 @@ class RunbookFeature:
             approvals or self.approvals or ApprovalNotConnected(),
             scale_max=config.scale_max,
             may_run=self._may_run,
-            targets=config.targets,
-            http_hosts=config.http_hosts,
+            scope_of=self._scope_of,
+            workload_labels=self._workload_labels,
         )
 
     async def _run_approved(
@@ -126,6 +130,20 @@ class RunbookFeature:
         if wanted and self.operations is not None:
             groups = await self.operations.directory.groups_of(user, wanted)
         return is_member(principals, user, groups)
+
+    def _scope_of(self, labels: Mapping[str, str]) -> TargetScope:
+        """The allow-lists for an alert group with `labels`: its route's, else the global."""
+        return scope_for(labels, self.alerts, self.config.targets, self.config.http_hosts)
+
+    async def _workload_labels(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Deployment's labels for a label-selector allow-list; None when it cannot be read
+        (then only names allow it)."""
+        try:
+            ops = await self.kube.operations()
+            return await ops.deployment_labels(namespace, name)
+        except (KubeApiError, ValueError) as exc:
+            log.info("no labels of Deployment %s/%s: %s", namespace, name, exc)
+            return None
 
     async def _members(self, group: str) -> frozenset[str]:
         if self.operations is None:

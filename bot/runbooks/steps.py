@@ -44,7 +44,7 @@ from alerts.runbooks import (
 )
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import FINISHED, StepButton, state_of
-from alerts.runbooks.targets import outside_allow_list
+from alerts.runbooks.targets import TargetScope, labels_needed, outside_allow_list
 from alerts.slack_text import escape
 from bot import audit
 from bot.alert_groups import message_key, priority_rank
@@ -96,14 +96,15 @@ class RunbookSteps:
         *,
         scale_max: int,
         may_run: Callable[[str, int], Awaitable[bool]] | None = None,
-        targets: Mapping[str, Sequence[str]] | None = None,
-        http_hosts: Sequence[str] = (),
+        scope_of: Callable[[Mapping[str, str]], TargetScope] | None = None,
+        workload_labels: Callable[[str, str], Awaitable[dict[str, str] | None]] | None = None,
     ) -> None:
         """`may_run(user, group_id)`: whether `user` may click Run, Done and Skip on that
-        group's checklist (None: everyone may). `targets` and
-        `http_hosts`: what alert data may pick (runbooks.targets, runbooks.http_hosts)."""
-        self.targets = dict(targets or {})
-        self.http_hosts = tuple(http_hosts)
+        group's checklist (None: everyone may). `scope_of(labels)`: what alert data may pick
+        for a group with those labels (None: nothing). `workload_labels(namespace, name)`: a
+        Deployment's labels, for label-selector allow-lists (None: names only)."""
+        self.scope_of = scope_of or (lambda _labels: TargetScope({}, ()))
+        self.workload_labels = workload_labels
         self.sessions = sessions
         self.may_run = may_run
         self.clock = clock
@@ -324,13 +325,9 @@ class RunbookSteps:
         except (TemplateError, ParamsError, UnknownActionError) as exc:
             return Answer(False, self._refuse(session, group, user, runbook, step, str(exc), now))
         spec = self.registry.spec(action.type)
-        outside = outside_allow_list(
-            spec.target_params,
-            action.params,
-            params.model_dump(),
-            targets=self.targets,
-            http_hosts=self.http_hosts,
-        )
+        route_labels = {**group.group_labels, **group.common_labels}
+        scope = self.scope_of(route_labels)
+        outside = await self._outside(spec.target_params, action.params, params, scope)
         if outside is not None and (spec.changes_things or action.type == "http.check"):
             # Alert data picked the target: the thread shows the refusal to everyone.
             text = self._refuse(session, group, user, runbook, step, outside, now)
@@ -344,6 +341,7 @@ class RunbookSteps:
             step_id=step.id,
             user=user,
             labels=dict(group.group_labels or group.common_labels),
+            http_hosts=tuple(scope.http_hosts),
         )
         # Reading pods or logs of a workload alert data picked outside the allow-list
         # shows what should not be shown: it needs the approval a change needs.
@@ -371,6 +369,22 @@ class RunbookSteps:
             )
             return Answer(False, m.NEEDS_APPROVAL_EPHEMERAL.format(step=escape(step.title)))
         return _Run(group.id, step, runbook, params, context)
+
+    async def _outside(
+        self,
+        target_params: Sequence[str],
+        raw: Mapping[str, Any],
+        params: Any,
+        scope: TargetScope,
+    ) -> str | None:
+        """Why alert data may not pick this target, or None; reads the Deployment's labels
+        only when a label selector of a listed namespace is all that could allow it."""
+        filled = params.model_dump()
+        needed = labels_needed(target_params, raw, filled, scope)
+        labels = None
+        if needed is not None and self.workload_labels is not None:
+            labels = await self.workload_labels(*needed)
+        return outside_allow_list(target_params, raw, filled, scope, workload_labels=labels)
 
     def _refuse(
         self,

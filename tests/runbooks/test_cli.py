@@ -223,3 +223,36 @@ def test_lint_flags_alert_data_picking_a_host_or_target_without_an_allow_list(
 
     allowed = RunbooksConfig(targets={"sergas": ["*"]}, http_hosts=["sam.sergas.example"])
     assert lint(tmp_path, out=io.StringIO(), config=allowed) == 0
+
+
+def test_lint_flags_a_route_whose_own_allow_list_is_empty(tmp_path: Path) -> None:
+    from alerts.allow_lists import RouteRunbooks
+    from bot.config import BUNDLED_EXAMPLE, load_config
+    from bot.runbooks.config import RunbooksConfig
+
+    (tmp_path / "PROBE.md").write_text(SSRF_RUNBOOK)
+    alerts = load_config(BUNDLED_EXAMPLE).alerts
+    allowed = RunbooksConfig(targets={"sergas": ["app=sam"]}, http_hosts=["sam.sergas.example"])
+    assert lint(tmp_path, out=io.StringIO(), config=allowed, alerts=alerts) == 0
+
+    # The payments route's own, empty targets replace runbooks.targets for its alerts.
+    own = RouteRunbooks(targets={}, http_hosts=["pay.example"])
+    routes = [alerts.routes[0].model_copy(update={"runbooks": own}), *alerts.routes[1:]]
+    out = io.StringIO()
+    narrowed = alerts.model_copy(update={"routes": routes})
+    assert lint(tmp_path, out=out, config=allowed, alerts=narrowed) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[-1].startswith("2 problem(s)")
+    assert "step pods: `namespace`" in lines[0] and "step pods: `workload`" in lines[1]
+    assert all("alerts.routes[0].runbooks.targets is empty" in line for line in lines[:2])
+
+
+def test_an_allow_list_entry_must_be_a_name_a_star_or_a_label_selector() -> None:
+    from pydantic import ValidationError
+
+    from bot.runbooks.config import RunbooksConfig
+
+    RunbooksConfig(targets={"prod": ["api-blue", "*", "app=api,tier=web"]})
+    for bad in ({"prod": ["Api Blue"]}, {"prod": ["app=="]}, {"Prod": ["*"]}, {"p": ["=x"]}):
+        with pytest.raises(ValidationError):
+            RunbooksConfig(targets=bad)

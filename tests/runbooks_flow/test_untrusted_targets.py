@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from alerts.allow_lists import RouteRunbooks
 from bot.config import Config
 from bot.sandbox.emulator import Message, SlackEmulator
 from bot.storage.models import AuditEvent
@@ -221,3 +222,77 @@ async def test_http_check_follows_no_redirect_even_from_an_allowed_host(
     await click(emulator, checklist, "run", step_value(checklist, "redirecting"))
     await until(bot, lambda: "answered *302*" in thread_text(emulator, alert_ts), timeout=10)
     assert received == ["/moved"]
+
+
+def with_targets(config: Config, targets: dict[str, list[str]], route: int | None = None) -> Config:
+    """`targets` as runbooks.targets, or as route number `route`'s own."""
+    if route is None:
+        section = config.runbooks.model_copy(update={"targets": targets})
+        return config.model_copy(update={"runbooks": section})
+    routes = list(config.alerts.routes)
+    routes[route] = routes[route].model_copy(update={"runbooks": RouteRunbooks(targets=targets)})
+    alerts = config.alerts.model_copy(update={"routes": routes})
+    return config.model_copy(update={"alerts": alerts})
+
+
+async def test_a_label_selector_allows_the_deployments_whose_labels_hold_it(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    kube: KubeApiServer,
+    runbook_dir: Path,
+) -> None:
+    # api-blue carries app=api (the kube fixture); a neighbour in the same namespace does not.
+    kube.add_deployment("prod", "billing", "reg/billing:v1", labels={"app": "billing"})
+    config = with_targets(with_runbooks(example_config, kube, runbook_dir), {"prod": ["app=api"]})
+    bot = await start_service(sqlite_url, config=config)
+
+    alert = await fire(bot, emulator)  # prod/api-blue
+    checklist = await open_checklist(bot, emulator, alert)
+    await click(emulator, checklist, "run", step_value(checklist, "check-pods"))
+    await until(bot, lambda: "pod(s) of" in thread_text(emulator, alert.ts))
+
+    other = await fire(
+        bot, emulator, group_key='{}:{alertname="DiskFull",x="1"}', labels={"deployment": "billing"}
+    )
+    checklist = await open_checklist(bot, emulator, other)
+    await click(emulator, checklist, "run", step_value(checklist, "scale-out"), user="U0000APR01")
+    await until(bot, lambda: "not in runbooks.targets" in thread_text(emulator, other.ts))
+    await click(emulator, checklist, "run", step_value(checklist, "check-pods"))
+    await until(bot, lambda: "needs approval" in thread_text(emulator, other.ts))
+    assert "pod(s) of" not in thread_text(emulator, other.ts)
+    assert not kube.requests_for("PATCH")
+
+
+async def test_a_routes_own_targets_replace_the_global_ones_for_its_alerts(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    kube: KubeApiServer,
+    runbook_dir: Path,
+) -> None:
+    kube.add_deployment("team-a", "worker", "reg/worker:v1", labels={"app": "worker"})
+    # runbooks.targets still lists prod/api-blue; the catch-all route (where the test
+    # alerts go) lists only team-a.
+    config = with_targets(with_runbooks(example_config, kube, runbook_dir), {"team-a": ["*"]}, 1)
+    bot = await start_service(sqlite_url, config=config)
+
+    alert = await fire(bot, emulator)  # prod/api-blue
+    checklist = await open_checklist(bot, emulator, alert)
+    await click(emulator, checklist, "run", step_value(checklist, "scale-out"), user="U0000APR01")
+    await until(
+        bot, lambda: "not in alerts.routes[1].runbooks.targets" in thread_text(emulator, alert.ts)
+    )
+
+    ours = await fire(
+        bot,
+        emulator,
+        group_key='{}:{alertname="DiskFull",x="1"}',
+        labels={"namespace": "team-a", "deployment": "worker"},
+    )
+    checklist = await open_checklist(bot, emulator, ours)
+    await click(emulator, checklist, "run", step_value(checklist, "check-pods"))
+    await until(bot, lambda: "pod(s) of" in thread_text(emulator, ours.ts))
+    assert not kube.requests_for("PATCH")
