@@ -1,4 +1,4 @@
-"""Alertmanager API v2 client: creating and expiring silences."""
+"""Alertmanager API v2 client: creating and expiring silences, and how far one would reach."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
+
+from alerts.silences import why_broader
 
 
 class SilenceError(Exception):
@@ -118,3 +120,15 @@ class AlertmanagerClient:
                     raise SilenceError(f"Alertmanager answered {response.status}")
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc
+
+
+async def silence_breadth(
+    client: AlertmanagerClient, labels: Mapping[str, str], ours: frozenset[str]
+) -> str | None:
+    """Why a silence on `labels` would reach beyond the group whose alerts are `ours`
+    (fingerprints), or None; asks Alertmanager which alerts it would match now.
+    Raises SilenceError when Alertmanager cannot say."""
+    if not labels.get("alertname"):
+        return why_broader(labels, 0)  # broad whatever Alertmanager holds now
+    outside = len(await client.fingerprints_matching(equality_matchers(labels)) - ours)
+    return why_broader(labels, outside)

@@ -25,6 +25,17 @@ def shared_labels(
     return dict(fallback) if shared is None else shared
 
 
+def silence_scope(
+    alerts: Iterable[tuple[str, Mapping[str, str]]], fallback: Mapping[str, str]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """What a silence of the group matches and covers: the labels its alerts (fingerprint,
+    labels) share, and their fingerprints. Silence 1h and the runbook step use the same."""
+    listed = list(alerts)
+    return shared_labels((labels for _, labels in listed), fallback), frozenset(
+        fingerprint for fingerprint, _ in listed
+    )
+
+
 def why_broader(labels: Mapping[str, str], outside: int) -> str | None:
     """Why a silence on `labels` would reach beyond the group, or None when it does not.
     `outside`: how many alerts Alertmanager knows that match it but are not the group's."""

@@ -14,12 +14,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
+from actions.alertmanager import (
+    AlertmanagerClient,
+    SilenceError,
+    equality_matchers,
+    silence_breadth,
+)
 from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import match_route
-from alerts.silences import shared_labels, why_broader
+from alerts.silences import silence_scope
 from alerts.slack_text import escape, inline_code
 from bot import audit
 from bot.alert_groups import refresh_message, reply
@@ -122,17 +127,17 @@ async def silence(
         if group is None:
             return Outcome(False, m.UNKNOWN_GROUP)
         alerts = (await session.scalars(select(Alert).where(Alert.group_id == group_id))).all()
-        labels = shared_labels((a.labels for a in alerts), group.common_labels)
-        ours = {a.fingerprint for a in alerts}
+        labels, ours = silence_scope(
+            ((a.fingerprint, a.labels) for a in alerts), group.common_labels
+        )
         channel = group.channel
     if alertmanager is None:
         return Outcome(False, m.SILENCE_NOT_CONFIGURED)
     matchers = equality_matchers(labels)
     try:
-        outside = len(await alertmanager.fingerprints_matching(matchers) - ours)
+        broader = await silence_breadth(alertmanager, labels, ours)
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
-    broader = why_broader(labels, outside)
     if broader is not None and not await may_confirm(user):
         async with sessions.begin() as session:
             audit.record(

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from actions.steps.registry import REGISTRY
 from alerts.config import AlertsConfig
 from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks.linking import find_runbook
 from alerts.runbooks.loader import RunbookError, load_runbooks, runbook_files
 from alerts.runbooks.model import RunbookSet
+from alerts.runbooks.specs import SPECS
 from alerts.runbooks.targets import route_scopes, unbounded_targets
 from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.runbooks.config import RunbooksConfig
@@ -82,7 +82,7 @@ def lint(
         loaded = _config()
         config, alerts = loaded.runbooks, loaded.alerts
     scopes = route_scopes(alerts, config.targets, config.http_hosts)
-    unbounded = unbounded_targets(list(runbooks), REGISTRY, scopes)
+    unbounded = unbounded_targets(list(runbooks), SPECS, scopes)
     if unbounded:
         for problem in unbounded:
             print(problem, file=out)

@@ -1,32 +1,22 @@
-"""Runbook step actions: the registry of types and parameter schemas, and (bound at wiring
-time) the executors that run them against Kubernetes, Alertmanager and HTTP endpoints."""
+"""Runbook step actions as they reach the world: the executors bound per type at wiring
+time, what each is told about its click, and what it answers. What a step declares (its
+parameters and targets, whether it changes things) is domain data: alerts/runbooks/specs.py.
+"""
 
 from actions.steps.registry import (
     REGISTRY,
-    ActionSpec,
-    ParamProblem,
-    Params,
-    ParamsError,
     StepContext,
     StepExecutor,
     StepOutcome,
     StepRegistry,
-    UnknownActionError,
     build_registry,
-    validate_scale,
 )
 
 __all__ = [
     "REGISTRY",
-    "ActionSpec",
-    "ParamProblem",
-    "Params",
-    "ParamsError",
     "StepContext",
     "StepExecutor",
     "StepOutcome",
     "StepRegistry",
-    "UnknownActionError",
     "build_registry",
-    "validate_scale",
 ]

@@ -4,7 +4,7 @@ to its runbook, filling step parameters from the alert, and rendering the checkl
 Pure: no Slack, database or Kubernetes calls. The bot loads the runbooks at start
 (`load_runbooks`), finds an alert's runbook (`find_runbook`), renders the checklist from
 the progress it stores, and hands validated parameters (`resolve_action`) to the step
-executors bound in `actions.steps.REGISTRY`.
+executors bound to the specs (alerts/runbooks/specs.py) in actions/steps/registry.py.
 """
 
 from alerts.runbooks.linking import RunbookLink, find_runbook, link_runbook, runbook_id_from_url

@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from actions.steps.registry import REGISTRY, StepRegistry
 from alerts.runbooks.model import (
     MAX_STEPS,
     MIN_STEPS,
@@ -27,6 +26,7 @@ from alerts.runbooks.model import (
     Runbook,
     RunbookSet,
 )
+from alerts.runbooks.specs import SPECS, StepSpecs
 from alerts.runbooks.templates import has_template, template_problems
 
 SKIPPED_FILES = frozenset({"README.md"})
@@ -51,7 +51,7 @@ def runbook_files(directory: str | Path) -> list[Path]:
     return sorted(found, key=lambda path: path.name.encode())
 
 
-def load_runbooks(directory: str | Path, *, registry: StepRegistry = REGISTRY) -> RunbookSet:
+def load_runbooks(directory: str | Path, *, registry: StepSpecs = SPECS) -> RunbookSet:
     """Every runbook in `directory`, or RunbookError listing every problem in every file."""
     problems: list[str] = []
     runbooks: list[Runbook] = []
@@ -75,7 +75,7 @@ def load_runbooks(directory: str | Path, *, registry: StepRegistry = REGISTRY) -
     return RunbookSet(runbooks)
 
 
-def parse_runbook(text: str, path: Path, *, registry: StepRegistry = REGISTRY) -> Runbook:
+def parse_runbook(text: str, path: Path, *, registry: StepSpecs = SPECS) -> Runbook:
     """One runbook from its text (`path` names it and gives the expected id)."""
     parsed = _parse(text, path, registry)
     if parsed.runbook is None:
@@ -91,7 +91,7 @@ class _Parsed:
     id_line: int = 1
 
 
-def _load_file(path: Path, registry: StepRegistry) -> _Parsed:
+def _load_file(path: Path, registry: StepSpecs) -> _Parsed:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,7 +112,7 @@ def _split(text: str) -> tuple[str, str] | None:
     return None
 
 
-def _parse(text: str, path: Path, registry: StepRegistry) -> _Parsed:
+def _parse(text: str, path: Path, registry: StepSpecs) -> _Parsed:
     split = _split(text)
     if split is None:
         message = "a runbook must open with YAML front matter between two '---' lines"
@@ -180,7 +180,7 @@ def _describe(error: Any) -> tuple[Loc, str]:
 
 
 def _semantic_problems(
-    data: dict[Any, Any], path: Path, registry: StepRegistry, line_of: Callable[[Loc], int]
+    data: dict[Any, Any], path: Path, registry: StepSpecs, line_of: Callable[[Loc], int]
 ) -> Iterable[tuple[Loc, str]]:
     """What the models cannot see alone: file name, duplicates, registry, templates.
 
@@ -215,7 +215,7 @@ def _semantic_problems(
 
 
 def _action_problems(
-    action: dict[Any, Any], loc: tuple[str | int, ...], registry: StepRegistry
+    action: dict[Any, Any], loc: tuple[str | int, ...], registry: StepSpecs
 ) -> Iterable[tuple[Loc, str]]:
     action_type = action.get("type")
     params = action.get("params", {})

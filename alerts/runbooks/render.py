@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from actions.steps.registry import REGISTRY, StepRegistry
 from alerts.durations import format_duration
 from alerts.render import clip, packed_sections
 from alerts.runbooks import messages as m
@@ -33,6 +32,7 @@ from alerts.runbooks.model import (
     Runbook,
     Step,
 )
+from alerts.runbooks.specs import SPECS, StepSpecs
 from alerts.runbooks.templates import TemplateError, fill
 from alerts.slack_text import escape
 
@@ -168,7 +168,7 @@ def _state_line(progress: Progress, step_id: str) -> str:
 
 def _action_line(
     step: Step,
-    registry: StepRegistry,
+    registry: StepSpecs,
     labels: Mapping[str, str] | None,
     annotations: Mapping[str, str] | None,
 ) -> str:
@@ -206,7 +206,7 @@ def _button(label: str, click: StepClick, value: str, style: str | None = None) 
 
 
 def _step_buttons(
-    alert_group_id: int, runbook: Runbook, step: Step, state: StepState, registry: StepRegistry
+    alert_group_id: int, runbook: Runbook, step: Step, state: StepState, registry: StepSpecs
 ) -> list[Block]:
     if state in FINISHED:
         return []
@@ -260,7 +260,7 @@ def render_checklist(
     alert_group_id: int,
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
-    registry: StepRegistry = REGISTRY,
+    registry: StepSpecs = SPECS,
 ) -> dict[str, Any]:
     """The checklist message ({"text", "blocks"}) for one alert group's thread.
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from actions.steps.registry import REGISTRY, ActionSpec, Params, ParamsError, StepRegistry
 from alerts.runbooks import messages as m
+from alerts.runbooks.specs import SPECS, ActionSpec, Params, ParamsError, StepSpecs
 
 Namespace = Literal["labels", "annotations"]
 
@@ -131,7 +131,7 @@ def resolve_action(
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
     *,
-    registry: StepRegistry = REGISTRY,
+    registry: StepSpecs = SPECS,
 ) -> Params:
     """The validated parameter model an executor takes, filled from the alert."""
     spec = registry.spec(action_type)

@@ -21,18 +21,16 @@ from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matc
 from actions.http_guard import ForbiddenAddress, guarded_session, literal_address_problem
 from actions.kube.client import KubeApiError, build_api_client
 from actions.kube.operations import KubeOperations, PodSummary
-from actions.steps.registry import (
+from actions.steps.registry import StepContext, StepOutcome, StepRegistry
+from alerts.durations import format_duration
+from alerts.runbooks.specs import (
     HttpCheckParams,
     K8sLogsParams,
     K8sPodsParams,
     K8sRestartParams,
     K8sScaleParams,
     SilenceParams,
-    StepContext,
-    StepOutcome,
-    StepRegistry,
 )
-from alerts.durations import format_duration
 from alerts.slack_text import code_block, escape, inline_code
 from bot.clock import Clock
 from bot.runbooks.config import KubernetesConnection

@@ -19,15 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.steps.registry import (
-    K8sScaleParams,
-    ParamsError,
-    StepContext,
-    StepOutcome,
-    StepRegistry,
-    UnknownActionError,
-    validate_scale,
-)
+from actions.steps.registry import StepContext, StepOutcome, StepRegistry
 from alerts.runbooks import (
     ButtonError,
     Runbook,
@@ -44,6 +36,7 @@ from alerts.runbooks import (
 )
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import FINISHED, StepButton, state_of
+from alerts.runbooks.specs import K8sScaleParams, ParamsError, UnknownActionError, validate_scale
 from alerts.runbooks.targets import TargetScope, labels_needed, outside_allow_list
 from alerts.slack_text import escape
 from bot import audit

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.steps.registry import BUILTIN_SPECS, StepRegistry
 from alerts.runbooks import RunbookError, load_runbooks, parse_runbook
+from alerts.runbooks.specs import BUILTIN_SPECS, StepSpecs
 from bot.runbooks_cli import DEFAULT_DIRECTORY
 
 BROKEN = Path(__file__).parent / "broken"
@@ -293,7 +293,7 @@ def test_missing_required_keys_are_named(tmp_path: Path) -> None:
 
 
 def test_action_types_come_from_the_registry_given(tmp_path: Path) -> None:
-    only_http = StepRegistry(spec for spec in BUILTIN_SPECS if spec.type == "http.check")
+    only_http = StepSpecs(spec for spec in BUILTIN_SPECS if spec.type == "http.check")
     (tmp_path / "small.md").write_text(VALID.format(id="small"))
 
     with pytest.raises(RunbookError) as caught:

@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from actions.steps.registry import (
-    K8sLogsParams,
-    ParamsError,
-    StepContext,
-    StepOutcome,
-    UnknownActionError,
-    build_registry,
-    validate_scale,
-)
+from actions.steps.registry import StepContext, StepOutcome, build_registry
+from alerts.runbooks.specs import K8sLogsParams, ParamsError, UnknownActionError, validate_scale
 
 
 def test_the_six_action_types_and_which_change_things() -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from actions.steps.registry import REGISTRY, K8sScaleParams
+from alerts.runbooks.specs import SPECS, K8sScaleParams
 from alerts.runbooks.templates import (
     TemplateError,
     fill,
@@ -18,7 +18,7 @@ from alerts.runbooks.templates import (
 
 LABELS = {"namespace": "sergas", "deployment": "api-blue", "instance": "sam.sergas.example"}
 ANNOTATIONS = {"summary": "p95 over 2s", "dashboard": "https://grafana.example/d/api"}
-PODS = REGISTRY.spec("k8s.pods")
+PODS = SPECS.spec("k8s.pods")
 POD_PARAMS = {"namespace": "{{ labels.namespace }}", "workload": "{{ labels.deployment }}"}
 
 
@@ -103,7 +103,7 @@ def test_a_value_is_never_evaluated_again() -> None:
 
 def test_a_url_filled_from_a_label_is_checked_as_a_url() -> None:
     params = {"url": "https://{{ labels.instance }}/health"}
-    spec = REGISTRY.spec("http.check")
+    spec = SPECS.spec("http.check")
 
     assert resolve(params, LABELS, {}, spec=spec) == {"url": "https://sam.sergas.example/health"}
     for instance in ("user:secret@evil.example", "evil example"):

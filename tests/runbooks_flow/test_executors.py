@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from actions.steps.registry import K8sLogsParams, StepContext
+from actions.steps.registry import StepContext
+from alerts.runbooks.specs import K8sLogsParams
 from bot.runbooks.config import KubernetesConnection
 from bot.runbooks.executors import MAX_OUTPUT, K8sLogs, KubeConnector, output_block
 from tests.servers.kube_api import KubeApiServer
