@@ -37,6 +37,7 @@ SANDBOX_WEBHOOK_TOKEN = "sandbox-token"  # noqa: S105
 # its webhooks are signed with. Both fixed fakes, like the token above.
 SANDBOX_ROUTING_KEY = "sandbox0routing0key0000000000000"
 SANDBOX_PAGERDUTY_SECRET = "sandbox-pagerduty-secret"  # noqa: S105
+SANDBOX_PAGERDUTY_API_TOKEN = "sandbox-pagerduty-api-token"  # noqa: S105
 
 
 async def serve(
@@ -191,14 +192,18 @@ async def start_sandbox(
         "alertmanager_webhook_token": webhook_token,
     }
     if settings.pagerduty_routing_key is None:
-        # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here.
+        # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here, and
+        # the incident buttons update incidents there through its REST API.
         update |= {
             "pagerduty_routing_key": SecretStr(SANDBOX_ROUTING_KEY),
             "pagerduty_events_url": f"{emulator.url}pagerduty",
             "pagerduty_webhook_secret": SecretStr(SANDBOX_PAGERDUTY_SECRET),
+            "pagerduty_api_url": f"{emulator.url}pagerduty/api",
+            "pagerduty_api_token": SecretStr(SANDBOX_PAGERDUTY_API_TOKEN),
         }
         emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
         emulator.pagerduty.webhook_secret = SANDBOX_PAGERDUTY_SECRET
+        emulator.pagerduty.api_token = SANDBOX_PAGERDUTY_API_TOKEN
     return emulator, settings.model_copy(update=update)
 
 

@@ -40,7 +40,9 @@ from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
 from bot.sandbox.page import WorkspacePage
-from bot.sandbox.pagerduty import PagerDutyEmulator
+from bot.sandbox.pagerduty import PagerDutyEmulator, Person
+from bot.sandbox.pagerduty_panel import add_panel_routes
+from bot.sandbox.pagerduty_rest import add_rest_routes
 from bot.sandbox.response_url import apply_response
 from bot.sandbox.socket_mode import AckTimeout, Delivery, NoSocketConnection, SocketModeServer
 from bot.sandbox.store import (
@@ -119,13 +121,18 @@ class SlackEmulator:
         self.slash_commands: set[str] | None = None
         # Changes the Web API calls do not show: PagerDuty incidents, for the page's stream.
         self._changes = 0
-        self.pagerduty = PagerDutyEmulator(lambda: self.url, self._changed)
+        self.pagerduty = PagerDutyEmulator(lambda: self.url, self._changed, self._people)
         self.page = WorkspacePage(self, self._fingerprint)
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
 
     def _changed(self) -> None:
         self._changes += 1
+
+    def _people(self) -> list[Person]:
+        """PagerDuty's users: the workspace's people, with the same names and emails."""
+        users = self.store.users.values()
+        return [Person.of(u.id, u.real_name, u.email) for u in users if not u.is_bot]
 
     def _fingerprint(self) -> tuple[int, ...]:
         """Moves on whenever anything the workspace page shows has changed."""
@@ -155,6 +162,8 @@ class SlackEmulator:
         self.socket.add_routes(app)
         add_control_routes(app, self)
         self.pagerduty.add_routes(app)
+        add_rest_routes(app, self.pagerduty)
+        add_panel_routes(app, self.pagerduty)
         self.page.add_routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

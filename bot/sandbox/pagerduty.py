@@ -7,9 +7,20 @@ documented contracts the bot uses against the real service:
 - Events API v2 in: `POST /pagerduty/v2/enqueue` (routing key of 32 characters;
   trigger opens or deduplicates an incident by dedup_key, acknowledge and resolve change
   it; events for unknown or resolved incidents are accepted and dropped, as PagerDuty does).
-- Incidents people act on from the sandbox page: acknowledge and resolve as a named user.
+- REST API v2, the part the bot calls (`bot.sandbox.pagerduty_rest`): the Acknowledge and
+  Resolve buttons on the bot's PagerDuty messages update the incident as the person who
+  clicked.
+- The sandbox page's PagerDuty panel (`bot.sandbox.pagerduty_panel`): acknowledge and
+  resolve as the chosen user, or open an incident by hand as someone would in PagerDuty's
+  web app (one the bot did not page, which it shows in its own message).
 - Webhooks v3 back to the bot for every incident change, signed with `X-PagerDuty-Signature:
   v1=<hex HMAC-SHA256 of the body>`, delivered one at a time in order.
+
+Every change, whichever of those doors it came through, goes through `change`, so the
+panel, the REST API and the webhooks never disagree about an incident.
+
+The people of this PagerDuty account are the sandbox workspace's people, with the same
+names and email addresses: `pagerduty.users` in the config maps Slack users to them.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +45,31 @@ ROUTING_KEY_LENGTH = 32
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
 SERVICE_ID = "PSERVC1"
+SERVICE = {"id": SERVICE_ID, "type": "service_reference", "summary": "Sandbox"}
 ESCALATION_POLICY = {"id": "PESCAL1", "type": "escalation_policy_reference", "summary": "On-call"}
-# Who the sandbox's escalation policy notifies first: the on-call engineer of the workspace.
-ON_CALL = {"id": "PUSER01", "type": "user_reference", "summary": "Olu Oncall"}
+# Who the sandbox's escalation policy notifies first: the on-call engineer of the workspace
+# (Slack's U0000ONC01, so the same id as `Person.of` gives that user).
+ON_CALL = {"id": "P0000ONC01", "type": "user_reference", "summary": "Olu Oncall"}
+INTEGRATION = "the integration (the bot)"
+
+Reference = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user of the sandbox's PagerDuty account."""
+
+    id: str
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, slack_id: str, real_name: str, email: str) -> Person:
+        # Slack's U... id with PagerDuty's P in front: the same person, recognisably.
+        return cls("P" + slack_id[1:], real_name, email)
+
+    def reference(self) -> Reference:
+        return {"id": self.id, "type": "user_reference", "summary": self.name}
 
 
 @dataclass
@@ -51,16 +84,17 @@ class Incident:
     number: int
     dedup_key: str
     title: str
-    severity: str
+    urgency: str
+    created_at: str
     status: str = "triggered"
-    created_at: str = ""
     log: list[LogEntry] = field(default_factory=list)
-
-    @property
-    def urgency(self) -> str:
-        return "high" if self.severity in ("critical", "error") else "low"
+    # Who changed the status last, and when (REST's last_status_change_*).
+    changed_at: str = ""
+    changed_by: Reference = field(default_factory=lambda: dict(SERVICE))
+    acknowledgements: list[tuple[str, Reference]] = field(default_factory=list)
 
     def to_view(self) -> dict[str, Any]:
+        """What the sandbox page shows."""
         return {
             "id": self.id,
             "number": self.number,
@@ -74,7 +108,7 @@ class Incident:
         }
 
 
-def _now() -> str:
+def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -106,21 +140,27 @@ def _event_errors(event: Any) -> list[str]:
 
 
 class PagerDutyEmulator:
-    def __init__(self, page_url: Callable[[], str], on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        page_url: Callable[[], str],
+        on_change: Callable[[], None],
+        people: Callable[[], Iterable[Person]] = tuple,
+    ) -> None:
         self.incidents: list[Incident] = []
         # Where webhooks go (the bot's /webhooks/pagerduty) and the secret they are signed with.
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.webhook_answers: list[int] = []
+        # The REST API token the bot must send; None: the REST API refuses every request.
+        self.api_token: str | None = None
         self._page_url = page_url
         self._on_change = on_change
+        self._people = people
         self._outgoing: asyncio.Queue[bytes] | None = None
         self._sender: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/pagerduty/v2/enqueue", self._enqueue)
-        app.router.add_get("/_emulator/pagerduty/incidents", self._list)
-        app.router.add_post("/_emulator/pagerduty/incidents/{id}/{action}", self._act)
 
     async def close(self) -> None:
         if self._sender is not None:
@@ -128,14 +168,72 @@ class PagerDutyEmulator:
             await asyncio.gather(self._sender, return_exceptions=True)
             self._sender = None
 
+    # -- state ----------------------------------------------------------------------
+
     def find(self, incident_id: str) -> Incident | None:
         return next((i for i in self.incidents if i.id == incident_id), None)
+
+    def people(self) -> list[Person]:
+        return list(self._people())
+
+    def person(self, *, email: str | None = None, id: str | None = None) -> Person | None:
+        for person in self._people():
+            if email is not None and person.email.lower() == email.strip().lower():
+                return person
+            if id is not None and person.id == id:
+                return person
+        return None
+
+    def html_url(self, incident: Incident) -> str:
+        return f"{self._page_url()}#pagerduty-{incident.id}"
+
+    @property
+    def root_url(self) -> str:
+        return self._page_url()
 
     def _open_by_key(self, dedup_key: str) -> Incident | None:
         return next(
             (i for i in self.incidents if i.dedup_key == dedup_key and i.status != "resolved"),
             None,
         )
+
+    def open(
+        self, title: str, urgency: str, *, dedup_key: str | None = None, by: Person | None = None
+    ) -> Incident:
+        """A new triggered incident, notified to the on-call engineer."""
+        incident = Incident(
+            id="Q" + uuid.uuid4().hex[:12].upper(),
+            number=len(self.incidents) + 1,
+            dedup_key=dedup_key or uuid.uuid4().hex,
+            title=title[:1024],
+            urgency=urgency,
+            created_at=now_text(),
+        )
+        incident.changed_at = incident.created_at
+        opened = "Triggered" if by is None else f"Opened by {by.name}"
+        incident.log.append(
+            LogEntry(incident.created_at, f"{opened}; notified {ON_CALL['summary']}")
+        )
+        self.incidents.append(incident)
+        self._on_change()
+        self._send("incident.triggered", incident, agent=None if by is None else by.reference())
+        return incident
+
+    def change(self, incident: Incident, status: str, by: Person | None, *, via: str = "") -> bool:
+        """Acknowledge or resolve; False when that changes nothing (or it is resolved)."""
+        if incident.status == status or incident.status == "resolved":
+            return False
+        at = now_text()
+        incident.status = status
+        incident.changed_at = at
+        incident.changed_by = dict(SERVICE) if by is None else by.reference()
+        if status == "acknowledged" and by is not None:
+            incident.acknowledgements.append((at, by.reference()))
+        who = INTEGRATION if by is None else by.name
+        incident.log.append(LogEntry(at, f"{status.capitalize()} by {who}{via}"))
+        self._on_change()
+        self._send(f"incident.{status}", incident, agent=None if by is None else by.reference())
+        return True
 
     # -- Events API v2 --------------------------------------------------------------
 
@@ -150,81 +248,23 @@ class PagerDutyEmulator:
             return web.json_response({**body, "errors": errors}, status=400)
         action = str(event["event_action"])
         dedup_key = str(event.get("dedup_key") or uuid.uuid4().hex)
-        if action == "trigger":
-            self._trigger(dedup_key, event["payload"])
-        else:
-            incident = self._open_by_key(dedup_key)
-            if incident is not None:
-                self._change(
-                    incident,
-                    "acknowledged" if action == "acknowledge" else "resolved",
-                    "the integration (the bot)",
-                    agent=None,
-                )
+        incident = self._open_by_key(dedup_key)
+        if action == "trigger" and incident is not None:
+            incident.log.append(LogEntry(now_text(), "Triggered again (deduplicated)"))
+            self._on_change()
+        elif action == "trigger":
+            payload = event["payload"]
+            urgency = "high" if payload["severity"] in ("critical", "error") else "low"
+            self.open(str(payload["summary"]), urgency, dedup_key=dedup_key)
+        elif incident is not None:
+            status = "acknowledged" if action == "acknowledge" else "resolved"
+            self.change(incident, status, None)
         body = {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
         return web.json_response(body, status=202)
 
-    def _trigger(self, dedup_key: str, payload: dict[str, Any]) -> None:
-        incident = self._open_by_key(dedup_key)
-        if incident is not None:
-            incident.log.append(LogEntry(_now(), "Triggered again (deduplicated)"))
-            self._on_change()
-            return
-        incident = Incident(
-            id="Q" + uuid.uuid4().hex[:12].upper(),
-            number=len(self.incidents) + 1,
-            dedup_key=dedup_key,
-            title=str(payload["summary"])[:1024],
-            severity=str(payload["severity"]),
-            created_at=_now(),
-        )
-        incident.log.append(
-            LogEntry(incident.created_at, f"Triggered; notified {ON_CALL['summary']}")
-        )
-        self.incidents.append(incident)
-        self._on_change()
-        self._send("incident.triggered", incident, agent=None)
-
-    def _change(
-        self, incident: Incident, status: str, by: str, *, agent: dict[str, Any] | None
-    ) -> bool:
-        if incident.status == status or incident.status == "resolved":
-            return False
-        incident.status = status
-        incident.log.append(LogEntry(_now(), f"{status.capitalize()} by {by}"))
-        self._on_change()
-        self._send(f"incident.{status}", incident, agent=agent)
-        return True
-
-    # -- people acting in "PagerDuty" (the sandbox page) ----------------------------
-
-    async def _list(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "incidents": [i.to_view() for i in self.incidents]})
-
-    async def _act(self, request: web.Request) -> web.Response:
-        incident = self.find(request.match_info["id"])
-        action = request.match_info["action"]
-        if incident is None:
-            return web.json_response({"ok": False, "error": "no such incident"}, status=404)
-        if action not in ("acknowledge", "resolve"):
-            return web.json_response(
-                {"ok": False, "error": "action must be acknowledge or resolve"}, status=400
-            )
-        if incident.status == "resolved":
-            return web.json_response({"ok": False, "error": "already resolved"}, status=409)
-        try:
-            body: Any = await request.json()
-        except ValueError:
-            body = {}
-        name = str(body.get("as") or ON_CALL["summary"]) if isinstance(body, dict) else ""
-        agent = {"id": "PUSER" + name.upper()[:6], "type": "user_reference", "summary": name}
-        status = "acknowledged" if action == "acknowledge" else "resolved"
-        changed = self._change(incident, status, name, agent=agent)
-        return web.json_response({"ok": True, "changed": changed, "incident": incident.to_view()})
-
     # -- webhooks v3 back to the bot ------------------------------------------------
 
-    def _send(self, event_type: str, incident: Incident, *, agent: dict[str, Any] | None) -> None:
+    def _send(self, event_type: str, incident: Incident, *, agent: Reference | None) -> None:
         if self.webhook_url is None or not self.webhook_secret:
             return
         envelope = {
@@ -232,7 +272,7 @@ class PagerDutyEmulator:
                 "id": uuid.uuid4().hex,
                 "event_type": event_type,
                 "resource_type": "incident",
-                "occurred_at": _now(),
+                "occurred_at": now_text(),
                 "agent": agent,
                 "client": None,
                 "data": self._incident_data(incident),
@@ -247,14 +287,14 @@ class PagerDutyEmulator:
         return {
             "id": incident.id,
             "type": "incident",
-            "html_url": f"{self._page_url()}#pagerduty-{incident.id}",
+            "html_url": self.html_url(incident),
             "number": incident.number,
             "status": incident.status,
             "incident_key": incident.dedup_key,
             "title": incident.title,
             "urgency": incident.urgency,
             "created_at": incident.created_at,
-            "service": {"id": SERVICE_ID, "type": "service_reference", "summary": "Sandbox"},
+            "service": SERVICE,
             "assignees": [ON_CALL],
             "escalation_policy": ESCALATION_POLICY,
         }

@@ -139,6 +139,37 @@ def test_acknowledging_in_the_pagerduty_panel_is_followed_in_slack(
     page.shot("acknowledged-in-pagerduty-followed-in-slack")
 
 
+def test_the_pagerduty_messages_acknowledge_acts_in_pagerduty_as_the_on_call_user(
+    sandbox: Sandbox, browser: Any
+) -> None:
+    page = Page(browser, sandbox, "pagerduty-rest")
+    page.fire("api-down-p0")
+    page.channel("C0000INCID")
+    page.until(lambda: "TRIGGERED" in page.text("#incidents .incident"))
+    page.shot("p0-paged-shown-in-pagerduty")
+
+    # An incident nobody paged through the bot, opened in "PagerDuty": the bot posts its
+    # own message for it, whose buttons call PagerDuty's REST API as the clicking person.
+    page.click("#pd-open-send")
+    ts = page.ts_of("PagerDuty #2 · TRIGGERED")
+    assert page.buttons(ts) == ["Acknowledge", "Resolve"]
+    page.shot("incident-opened-in-pagerduty-posted-in-slack")
+
+    page.be("U0000ONC01")
+    page.click(page.message(ts) + ' [data-action-id="pagerduty.ack"]')
+
+    page.until(lambda: page.count("#incidents .incident.acknowledged") == 1)
+    acknowledged = page.text("#incidents .incident.acknowledged")
+    assert "Checkout latency above SLO" in acknowledged
+    assert "Acknowledged by Olu Oncall (from Slack" in acknowledged
+    assert (
+        page.count("#incidents .incident") == 2
+    )  # the P0's incident is still there, still triggered
+    page.until(lambda: "PagerDuty #2 · ACKNOWLEDGED" in page.text(page.message(ts)))
+    assert page.buttons(ts) == ["Resolve"]
+    page.shot("acknowledged-from-slack-shown-in-pagerduty")
+
+
 def test_a_deploy_requested_and_approved_by_reaction_succeeds(
     sandbox: Sandbox, browser: Any
 ) -> None:

@@ -319,7 +319,7 @@ function renderExamples(state) {
 function renderIncidents(state) {
   const list = $("incidents");
   if (!state.incidents.length) {
-    list.replaceChildren(el("li", { class: "muted" }, "No incidents. Fire a P0 to page the on-call engineer."));
+    list.replaceChildren(el("li", { class: "muted" }, "No incidents. Fire a P0 to page the on-call engineer, or open one above."));
     return;
   }
   list.replaceChildren(...[...state.incidents].reverse().map((i) => el("li", {
@@ -387,8 +387,16 @@ function fire(name, resolve) {
 }
 
 function incidentAction(id, action) {
-  const me = ui.state.users.find((u) => u.id === ui.user);
-  return post(`/_emulator/pagerduty/incidents/${id}/${action}`, { as: me ? me.real_name : ui.user }).then(refresh);
+  return post(`/_emulator/pagerduty/incidents/${id}/${action}`, { user: ui.user }).then(refresh);
+}
+
+// An incident nobody paged through the bot: PagerDuty tells the bot by webhook, and the
+// bot posts it with its own Acknowledge/Resolve buttons (which act here by REST API).
+function openIncident(event) {
+  event.preventDefault();
+  const title = $("pd-title").value.trim();
+  if (!title) { notice("Say what is wrong: the incident needs a title", true); return null; }
+  return post("/_emulator/pagerduty/incidents", { title, user: ui.user }).then(refresh);
 }
 
 async function runCommand(event) {
@@ -440,5 +448,6 @@ $("user-switcher").addEventListener("change", (event) => {
   render();
 });
 $("composer").addEventListener("submit", runCommand);
+$("pd-open").addEventListener("submit", openIncident);
 $("thread-close").addEventListener("click", () => { ui.thread = null; render(); });
 refresh().then(listen);
