@@ -161,7 +161,7 @@ LINK_RUNBOOK_DOC = "Runbook doc"
 LINK_SILENCE = "Silence in Alertmanager"
 LINK_PAGERDUTY = "Open in PagerDuty"
 
-# Deliveries that could not be processed (bot/deliveries.py).
+# Deliveries that could not be processed (bot/alerts/deliveries.py).
 DELIVERY_FAILED = (
     "⚠️ 1 notification from {source} could not be shown: {error}, see `chatops deliveries show {id}`"
 )

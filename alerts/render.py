@@ -39,7 +39,7 @@ class AlertView:
     starts_at: datetime
     ends_at: datetime | None = None
     generator_url: str = ""
-    # Grafana's links and values, and "start_assumed" (alerts/grafana.py, bot/intake.py).
+    # Grafana's links and values, and "start_assumed" (alerts/grafana.py, bot/alerts/intake.py).
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -80,7 +80,7 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from bot import migrate
+    from bot.storage import migrate
     from bot.storage.engine import create_engine
 
     settings = Settings()
@@ -161,15 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.set_defaults(func=cmd_config_reference)
 
-    from bot.sandbox_cli import add_sandbox_commands
+    from bot.sandbox.cli import add_sandbox_commands
 
     add_sandbox_commands(sub)
 
+    from bot.runbooks.cli import add_runbooks_commands
     from bot.runbooks.coverage import stored_alerts
-    from bot.runbooks_cli import add_runbooks_commands
 
     add_runbooks_commands(sub, alerts=stored_alerts, priority_rules=_priority_rules)
-    from bot.audit_cli import add_audit_commands
+    from bot.audit.cli import add_audit_commands
 
     add_audit_commands(sub)
     from bot.escalation.cli import add_routes_commands
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.report.cli import add_report_commands
 
     add_report_commands(sub)
-    from bot.deliveries_cli import add_deliveries_commands
+    from bot.alerts.deliveries_cli import add_deliveries_commands
 
     add_deliveries_commands(sub)
     return parser

@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.config import AlertsConfig, PagerDutyConfig
-from bot.http_config import HttpConfig
-from bot.leadership import LeaderConfig
+from bot.http.config import HttpConfig
+from bot.replicas.leadership import LeaderConfig
 from bot.report.schedule import ReportConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig

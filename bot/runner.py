@@ -1,6 +1,6 @@
 """Running the service until SIGTERM, and sandbox mode's in-process Slack emulator.
 
-With SLACK_APP_TOKEN set the bot connects to Slack by Socket Mode (`bot.socket_mode`)
+With SLACK_APP_TOKEN set the bot connects to Slack by Socket Mode (`bot.slack.socket_mode`)
 once the service has started, and /slack/events is not served; webhooks, health and
 metrics stay on the HTTP port. In sandbox mode the emulator then accepts that token and
 plays the socket side.
@@ -23,11 +23,11 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from actions.aws.secrets import SecretsError
-from bot.access_log import app_runner
 from bot.config import Config
+from bot.http.access_log import app_runner
 from bot.service import Service, StartupError
 from bot.settings import Settings, with_secrets
-from bot.socket_mode import SocketMode, SocketModeError, serve_http_events_off
+from bot.slack.socket_mode import SocketMode, SocketModeError, serve_http_events_off
 
 log = logging.getLogger(__name__)
 

@@ -20,27 +20,28 @@ from sqlalchemy.orm import Session
 from actions.alertmanager import AlertmanagerClient
 from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
-from bot import audit, migrate
-from bot.clicks import clicked_at
+from bot.alerts.deliveries import Failure
+from bot.alerts.events import GroupListener
+from bot.alerts.intake import DeliveryProcessor, IntakeWriter
+from bot.audit import trail
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.deliveries import Failure
 from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
-from bot.group_events import GroupListener
-from bot.intake import DeliveryProcessor, IntakeWriter
+from bot.http.routes import build_web_app
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
-from bot.outbox import Outbox, make_client
-from bot.outbox_queue import enqueue
 from bot.prometheus_check import analysed_environments
-from bot.replay_guard import ReplayGuard
 from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
 from bot.settings import Settings
-from bot.slack_app import build_app, register
+from bot.slack.app import build_app, register
+from bot.slack.clicks import clicked_at
+from bot.slack.outbox import Outbox, make_client
+from bot.slack.outbox_queue import enqueue
+from bot.slack.replay_guard import ReplayGuard
+from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
-from bot.web import build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ class Service:
     ) -> None:
         """Audit a refused button click (with the message it came from) and tell the clicker."""
         async with self.sessions.begin() as session:
-            audit.record(
+            trail.record(
                 session,
                 at=self.clock.now(),
                 actor=str((body.get("user") or {}).get("id", "")),

@@ -1,6 +1,6 @@
-"""Alembic environment: runs on a connection handed over by bot.migrate, or on its own.
+"""Alembic environment: runs on a connection handed over by bot.storage.migrate, or on its own.
 
-bot.migrate opens the connection (and holds PostgreSQL's advisory lock on it) and passes
+bot.storage.migrate opens the connection (and holds PostgreSQL's advisory lock on it) and passes
 it in `config.attributes["connection"]`; the plain `alembic` CLI path builds an engine from
 DATABASE_URL for people who prefer Alembic's own commands.
 """

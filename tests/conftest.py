@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.access_log import app_runner
 from bot.clock import FakeClock
 from bot.config import BUNDLED_EXAMPLE, Config, load_config
+from bot.http.access_log import app_runner
 from bot.sandbox.emulator import SlackEmulator, default_workspace
 from bot.service import Service
 from bot.settings import Settings

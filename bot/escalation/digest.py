@@ -17,10 +17,10 @@ from alerts.config import AlertsConfig, EscalationPolicy
 from alerts.durations import format_duration
 from alerts.escalation import is_digest, next_after
 from alerts.render import DigestItem, render_digest, title
-from bot import audit
-from bot.alert_groups import has_message, load_view
+from bot.alerts.groups import has_message, load_view
+from bot.audit import trail
 from bot.escalation.models import EscalationStep
-from bot.outbox_queue import enqueue
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
 MAX_ITEMS = 100
@@ -111,10 +111,10 @@ async def run(
         priority=3,
         now=now,
     )
-    audit.record(
+    trail.record(
         session,
         at=now,
-        actor=audit.SYSTEM,
+        actor=trail.SYSTEM,
         action="escalation.digest",
         subject=f"channel:{step.channel}",
         groups=[item.group_id for item in items],

@@ -25,13 +25,13 @@ from alerts import messages as m
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR, first_steps, is_digest, next_after
 from alerts.render import mention_markup
-from bot import audit
-from bot.alert_groups import reply
+from bot.alerts.events import Change
+from bot.alerts.groups import reply
+from bot.audit import trail
 from bot.clock import Clock
 from bot.config import Config
 from bot.escalation import digest
 from bot.escalation.models import EscalationStep
-from bot.group_events import Change
 from bot.metrics import Metrics
 from bot.pagerduty import pages
 from bot.storage.models import AlertGroup
@@ -92,10 +92,10 @@ async def cancel_steps(session: AsyncSession, group: AlertGroup, now: datetime, 
     )
     count = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if count:
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="escalation.stopped",
             subject=f"alert-group:{group.id}",
             reason=why,
@@ -159,10 +159,10 @@ class EscalationListener:
         if pending:
             return
         await pages.reopen(session, group)
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="escalation.restarted",
             subject=f"alert-group:{group.id}",
             priority=group.priority,
@@ -282,10 +282,10 @@ class EscalationEngine:
         age = format_duration(now - (datetime.fromisoformat(since) if since else group.created_at))
         if step.kind == "page":
             count = await pages.trigger(session, group, self._config, now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
-                actor=audit.SYSTEM,
+                actor=trail.SYSTEM,
                 action="escalation.paged",
                 subject=subject,
                 priority=group.priority,
@@ -301,8 +301,8 @@ class EscalationEngine:
                 now,
                 in_summary=True,
             )
-            audit.record(
-                session, at=now, actor=audit.SYSTEM, action="escalation.renotified", subject=subject
+            trail.record(
+                session, at=now, actor=trail.SYSTEM, action="escalation.renotified", subject=subject
             )
             if policy is not None and policy.renotify_every is not None:
                 session.add(
@@ -318,7 +318,7 @@ class EscalationEngine:
                 )
         elif step.kind == "remind":
             await reply(session, group, m.THREAD_REMIND.format(duration=age), now, in_summary=True)
-            audit.record(
-                session, at=now, actor=audit.SYSTEM, action="escalation.reminded", subject=subject
+            trail.record(
+                session, at=now, actor=trail.SYSTEM, action="escalation.reminded", subject=subject
             )
         return "done"

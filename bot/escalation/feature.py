@@ -22,9 +22,9 @@ from actions.pagerduty.incidents import IncidentsClient
 from bot.clock import Clock
 from bot.config import Config
 from bot.escalation.engine import EscalationEngine, EscalationListener
-from bot.escalation.lease import Leader, build_leader
 from bot.metrics import Metrics
 from bot.pagerduty.pages import PageSender
+from bot.replicas.lease import Leader, build_leader
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

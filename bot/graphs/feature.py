@@ -27,11 +27,11 @@ from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.graph_query import GraphPlan, GraphQuery, plan_graph
 from alerts.policy import match_route
-from bot.alert_groups import message_key, reply
+from bot.alerts.events import Change
+from bot.alerts.groups import message_key, reply
 from bot.charts.timeseries import Chart, Series, render
 from bot.clock import Clock
-from bot.group_events import Change
-from bot.outbox_queue import enqueue_upload
+from bot.slack.outbox_queue import enqueue_upload
 from bot.storage.models import Alert, AlertGroup
 
 log = logging.getLogger(__name__)

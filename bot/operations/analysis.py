@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.deploy.base import other
 from actions.prometheus import PrometheusClient, PrometheusError
 from alerts.slack_text import escape
-from bot import audit
+from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.models import ApprovalRequestRow, OperationRow
@@ -207,10 +207,10 @@ class BakeAnalysis:
                 op.bake_failure = BAKE_FAILED.format(
                     failures=op.analysis_failures, worst=summary(results)
                 )
-                audit.record(
+                trail.record(
                     session,
                     at=ended,
-                    actor=audit.SYSTEM,
+                    actor=trail.SYSTEM,
                     action="operation.analysis_failed",
                     subject=f"approval:{request_id}",
                     failures=op.analysis_failures,

@@ -1,6 +1,6 @@
 """The bake watch: a P0/P1 alert for a service whose shift is baking ends the bake.
 
-It hears alert groups inside intake's transaction (bot.group_events), so it only marks
+It hears alert groups inside intake's transaction (bot.alerts.events), so it only marks
 the operation `bake_failed` there; the rollback itself talks to the platform and runs
 after the commit, from the operations sweep, which `wake` nudges.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.group_events import Change
+from bot.alerts.events import Change
 from bot.operations.models import OperationRow
 from bot.operations.store import BLOCKING_PRIORITIES
 from bot.storage.models import Alert, AlertGroup

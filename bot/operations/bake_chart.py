@@ -28,7 +28,7 @@ from bot.operations import messaging
 from bot.operations.analysis import NO_PROMETHEUS, BakeAnalysis
 from bot.operations.models import ApprovalRequestRow, OperationRow
 from bot.operations.store import message_key
-from bot.outbox_queue import enqueue_upload
+from bot.slack.outbox_queue import enqueue_upload
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.plan import OperationPlan
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import Backend, BackendError, DeploymentState, Target
 from actions.deploy.health import HealthCheck
-from bot import audit
+from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
@@ -64,7 +64,7 @@ from commands.render import (
 
 log = logging.getLogger(__name__)
 
-SYSTEM = audit.SYSTEM
+SYSTEM = trail.SYSTEM
 INTERRUPTED = "interrupted at step {index} by a restart; run `/rollback` or `/shift` to continue"
 
 
@@ -145,7 +145,7 @@ class Executor:
                 await messaging.reply(
                     session, request.id, row.channel, progress_finished(request), now
                 )
-                audit.record(
+                trail.record(
                     session,
                     at=now,
                     actor=SYSTEM,
@@ -172,7 +172,7 @@ class Executor:
             await session.flush()
             operation_id = operation.id
             await messaging.reply(session, request.id, row.channel, progress_started(request), now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
                 actor=SYSTEM,
@@ -225,7 +225,7 @@ class Executor:
             async with self._sessions.begin() as session:
                 text = progress_step_finished(plan, index, ended - began, error=error)
                 await messaging.reply(session, request.id, channel, text, ended)
-                audit.record(
+                trail.record(
                     session,
                     at=ended,
                     actor=SYSTEM,
@@ -335,7 +335,7 @@ class Executor:
             if note:
                 await messaging.reply(session, request.id, row.channel, note, now)
             await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
                 actor=SYSTEM,
@@ -447,7 +447,7 @@ class Executor:
             channel = self._config.services[target.service].channel
             await add_request(session, request, channel, now)
             await messaging.post_request(session, request, channel, self._config, now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
                 actor=SYSTEM,

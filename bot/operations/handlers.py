@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.clicks import clicked_at
+from bot.slack.clicks import clicked_at
 from commands.render import FORCE_ACTION
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.operations.store import firing_alerts, message_key
-from bot.outbox_queue import enqueue
+from bot.slack.outbox_queue import enqueue
 from commands.approval import ApprovalRequest
 from commands.config import DeployConfig
 from commands.render import render_approval

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot.audit import trail
 from bot.operations import messaging
 from bot.operations.models import OperationRow
 from bot.operations.store import hand_over_lock, load_request, message_key, save_request
@@ -56,10 +56,10 @@ async def supersede(
     text = progress_superseded(rollback, request.operation)
     await messaging.reply(session, request.id, row.channel, text, now)
     await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
-    audit.record(
+    trail.record(
         session,
         at=now,
-        actor=audit.SYSTEM,
+        actor=trail.SYSTEM,
         action="operation.superseded",
         subject=message_key(request.id),
         by=message_key(rollback.id),

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError, Target
-from bot import audit
+from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
@@ -195,7 +195,7 @@ class Requests:
                 approval = replace(approval, preempts=await self._preempts(session, target))
             await add_request(session, approval, service_channel, now)
             await messaging.post_request(session, approval, service_channel, self._config, now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
                 actor=user,
@@ -205,7 +205,7 @@ class Requests:
                 required=approval.required,
             )
             if reason is not None:
-                audit.record(
+                trail.record(
                     session,
                     at=now,
                     actor=SYSTEM,
@@ -307,7 +307,7 @@ class Requests:
                 await messaging.tell(session, row.channel, user, text, now)
             action = kind.audit.get(outcome.result)
             if action is not None:
-                audit.record(
+                trail.record(
                     session,
                     at=now,
                     actor=user if outcome.result is not VoteResult.EXPIRED else SYSTEM,
@@ -346,7 +346,7 @@ class Requests:
                 if expired is request:
                     continue
                 await kind.show(session, row, expired, now)
-                audit.record(
+                trail.record(
                     session,
                     at=now,
                     actor=SYSTEM,

@@ -17,10 +17,10 @@ from actions.pagerduty import PagerError
 from actions.pagerduty.incidents import validate_incident_id
 from alerts import messages as m
 from alerts.slack_text import escape
-from bot import audit
-from bot.clicks import clicked_on
+from bot.audit import trail
 from bot.pagerduty.incident_events import incident_key, post_incident
 from bot.pagerduty.models import PagerDutyIncident
+from bot.slack.clicks import clicked_on
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -93,7 +93,7 @@ async def act(service: Service, body: dict[str, Any], what: str) -> None:
             row.updated_at = now
             if row.channel:
                 await post_incident(session, row, now)
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,

@@ -20,12 +20,12 @@ from alerts.escalation import PAGERDUTY_ACTOR
 from alerts.pagerduty import IncidentData, PagerDutyWebhook
 from alerts.pagerduty_changes import IncidentChange, decide
 from alerts.render import IncidentView, render_incident
-from bot import audit
-from bot.alert_groups import refresh_message, reply
+from bot.alerts.events import notify
+from bot.alerts.groups import refresh_message, reply
+from bot.audit import trail
 from bot.escalation.engine import cancel_steps
-from bot.group_events import notify
-from bot.outbox_queue import enqueue
 from bot.pagerduty.models import PagerDutyIncident, PagerDutyPage
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ async def apply(
     change = decide(hook)
     row.last_event = hook.event.event_type[:64]
     row.updated_at = now
-    audit.record(
+    trail.record(
         session,
         at=now,
         actor=f"pagerduty:{hook.agent_name or 'PagerDuty'}"[:64],

@@ -31,8 +31,8 @@ from alerts import messages as m
 from alerts.escalation import PAGER_SEVERITY
 from alerts.policy import match_route
 from alerts.slack_text import escape
-from bot import audit
-from bot.alert_groups import refresh_message, reply
+from bot.alerts.groups import refresh_message, reply
+from bot.audit import trail
 from bot.clock import Clock
 from bot.config import Config
 from bot.metrics import Metrics
@@ -319,10 +319,10 @@ class PageSender:
             if error is None:
                 row.state, row.sent_at, row.last_error = "sent", now, None
                 self._metrics.pagerduty_events.labels(row.action, "ok").inc()
-                audit.record(
+                trail.record(
                     session,
                     at=now,
-                    actor=audit.SYSTEM,
+                    actor=trail.SYSTEM,
                     action=f"pagerduty.{row.action}",
                     subject=subject,
                     dedup_key=row.dedup_key,
@@ -361,10 +361,10 @@ class PageSender:
             self._metrics.pagerduty_events.labels(row.action, "failed").inc()
             row.state, row.last_error = "failed", message
             log.error("page %s refused for good: %s", row.id, message)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
-                actor=audit.SYSTEM,
+                actor=trail.SYSTEM,
                 action="pagerduty.failed",
                 subject=subject,
                 dedup_key=row.dedup_key,

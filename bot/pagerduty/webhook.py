@@ -18,7 +18,7 @@ from aiohttp import web
 from alerts.pagerduty import WebhookPayloadError, is_unknown, parse_webhook
 from bot.operations.store import first_receipt
 from bot.pagerduty.incident_events import apply
-from bot.pagerduty_signature import HEADER, verify_signature
+from bot.pagerduty.signature import HEADER, verify_signature
 
 if TYPE_CHECKING:
     from bot.service import Service

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.audit_cli import parse_when
+from bot.audit.cli import parse_when
 from bot.report.collect import load_events
 from bot.report.figures import Figures, compute, previous_period
 from bot.report.render import to_json_data, to_markdown

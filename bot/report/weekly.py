@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import audit
-from bot.claims import xact_lock
+from bot.audit import trail
 from bot.clock import Clock
-from bot.outbox_queue import enqueue, enqueue_upload
+from bot.replicas.claims import xact_lock
 from bot.report.collect import load_events
 from bot.report.figures import Figures, compute
 from bot.report.render import to_blocks
 from bot.report.schedule import ReportConfig, last_due, period_before
+from bot.slack.outbox_queue import enqueue, enqueue_upload
 from bot.storage.models import OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,10 @@ class WeeklyReport:
             priority=3,
             now=now,
         )
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="report.posted",
             subject=key,
             since=since.isoformat(),

@@ -37,18 +37,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.slack_text import escape
-from bot import audit
-from bot.alert_groups import reply
+from bot.alerts.groups import reply
+from bot.audit import trail
 from bot.clock import Clock
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import new_request_id, subject
 from bot.operations.messaging import PRIORITY
 from bot.operations.models import RUNBOOK_STEP, ApprovalRequestRow
 from bot.operations.store import load_row, message_key, save_request
-from bot.outbox_queue import enqueue
 from bot.runbooks import messages as m
 from bot.runbooks.config import RunbooksConfig
 from bot.runbooks.store import alert_message
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 from commands import messages as cm
 from commands.approval import (
@@ -247,7 +247,7 @@ class ReactionStepApprovals:
             priority=PRIORITY,
             now=now,
         )
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=request.requested_by,
@@ -322,10 +322,10 @@ class ReactionStepApprovals:
             row, approval = found
             approval = start(approval, now)
             await self.show(session, row, approval, now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
-                actor=audit.SYSTEM,
+                actor=trail.SYSTEM,
                 action="runbook.step.approval_started",
                 subject=subject(request_id),
                 requester=approval.requester,
@@ -360,10 +360,10 @@ class ReactionStepApprovals:
                 result = m.STEP_FAILED.format(type=step.action_type)
             approval = finish(approval, Outcome.SUCCEEDED if ok else Outcome.FAILED, result, now)
             await self.show(session, row, approval, now)
-            audit.record(
+            trail.record(
                 session,
                 at=now,
-                actor=audit.SYSTEM,
+                actor=trail.SYSTEM,
                 action="runbook.step.approval_finished",
                 subject=subject(request_id),
                 outcome=approval.status.value,
@@ -396,10 +396,10 @@ class ReactionStepApprovals:
                     approval = start(approval, now)
                 approval = finish(approval, Outcome.FAILED, m.STEP_INTERRUPTED, now)
                 await self.show(session, row, approval, now)
-                audit.record(
+                trail.record(
                     session,
                     at=now,
-                    actor=audit.SYSTEM,
+                    actor=trail.SYSTEM,
                     action="runbook.step.approval_interrupted",
                     subject=subject(request_id),
                 )
@@ -446,7 +446,7 @@ class ApprovalNotConnected:
             why=_why(request),
         )
         await reply(session, group, text, request.requested_at)
-        audit.record(
+        trail.record(
             session,
             at=request.requested_at,
             actor=request.requested_by,

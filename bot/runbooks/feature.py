@@ -22,7 +22,7 @@ from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
 from alerts.runbooks.targets import TargetScope, scope_for
-from bot.alert_buttons import may_respond
+from bot.alerts.buttons import may_respond
 from bot.clock import Clock
 from bot.runbooks.approvals import (
     ApprovalNotConnected,
@@ -32,7 +32,7 @@ from bot.runbooks.approvals import (
 )
 from bot.runbooks.config import RunbooksConfig
 from bot.runbooks.executors import KubeConnector, bind_executors
-from bot.runbooks.linking import RunbookLinker
+from bot.runbooks.intake_link import RunbookLinker
 from bot.runbooks.steps import RunbookSteps
 from commands.approval import is_member
 
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 def runbooks_directory(config: RunbooksConfig) -> Path:
-    from bot.runbooks_cli import default_directory
+    from bot.runbooks.cli import default_directory
 
     return Path(config.directory) if config.directory else default_directory()
 

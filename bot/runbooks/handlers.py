@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from alerts import messages as m
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import ACTION_IDS
-from bot.alert_buttons import parse_group_id
-from bot.clicks import clicked_at, clicked_on
+from bot.alerts.buttons import parse_group_id
+from bot.slack.clicks import clicked_at, clicked_on
 
 if TYPE_CHECKING:
     from bot.service import Service

@@ -39,11 +39,9 @@ from alerts.runbooks.render import FINISHED, StepButton, state_of
 from alerts.runbooks.specs import K8sScaleParams, ParamsError, UnknownActionError, validate_scale
 from alerts.runbooks.targets import TargetScope, labels_needed, outside_allow_list
 from alerts.slack_text import escape
-from bot import audit
-from bot.alert_groups import message_key, priority_rank
-from bot.clicks import message_key_at
+from bot.alerts.groups import message_key, priority_rank
+from bot.audit import trail
 from bot.clock import Clock
-from bot.outbox_queue import enqueue
 from bot.runbooks import messages as m
 from bot.runbooks.approvals import StepApprovalRequest, StepApprovals
 from bot.runbooks.models import RunbookChecklist
@@ -56,6 +54,8 @@ from bot.runbooks.store import (
     progress_of,
     set_step,
 )
+from bot.slack.clicks import message_key_at
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class RunbookSteps:
         # as Run.
         if self.may_run is not None and not await self.may_run(user, button.alert_group_id):
             async with self.sessions.begin() as session:
-                audit.record(
+                trail.record(
                     session,
                     at=now,
                     actor=user,
@@ -509,7 +509,7 @@ class RunbookSteps:
         self._audit(
             session,
             group,
-            audit.SYSTEM,
+            trail.SYSTEM,
             "runbook.finished",
             runbook,
             now,
@@ -539,7 +539,7 @@ class RunbookSteps:
         now: datetime,
         **details: Any,
     ) -> None:
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,
@@ -560,7 +560,7 @@ class RunbookSteps:
         reason: str,
         now: datetime,
     ) -> None:
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,

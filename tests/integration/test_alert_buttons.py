@@ -143,7 +143,7 @@ async def test_health_and_readiness(sqlite_url: str, start_service: StartService
             assert response.status == 200
         async with http.get(f"{bot.url}/readyz") as response:
             assert response.status == 200 and (await response.json())["status"] == "ready"
-        from bot import migrate
+        from bot.storage import migrate
 
         await migrate.downgrade(bot.service.engine, "base")
         async with http.get(f"{bot.url}/readyz") as response:

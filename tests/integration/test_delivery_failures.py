@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot import cli
-from bot.deliveries import MAX_ATTEMPTS, retry_delay
+from bot.alerts.deliveries import MAX_ATTEMPTS, retry_delay
 from bot.storage.models import AlertGroup, WebhookDelivery
 from tests.escalation.conftest import Bot, pd_server, start_bot
 from tests.support.payloads import notification, resolved

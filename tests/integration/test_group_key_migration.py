@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from bot import migrate
+from bot.storage import migrate
 from bot.storage.engine import create_engine
 
 SHORT = '{}:{alertname="DiskFull"}'

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlalchemy import inspect
 
-from bot import migrate
+from bot.storage import migrate
 from bot.storage.engine import create_engine
 
 TABLES = {

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot import migrate
-from bot.outbox_queue import enqueue
+from bot.slack.outbox_queue import enqueue
+from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import OutboxEntry
 

@@ -14,8 +14,8 @@ import logging
 import pytest
 from sqlalchemy import update
 
-from bot.outbox import MAX_LOOKUP_FAILURES
 from bot.sandbox.emulator import SlackEmulator
+from bot.slack.outbox import MAX_LOOKUP_FAILURES
 from bot.storage.models import OutboxEntry
 from tests.escalation.conftest import Bot, pd_server, start_bot
 from tests.support.payloads import notification

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Config
-from bot.http_config import HttpConfig
+from bot.http.config import HttpConfig
 from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import WebhookDelivery
 from tests.conftest import WEBHOOK_TOKEN, RunningService, StartService

@@ -17,9 +17,9 @@ from kubernetes_asyncio.client import ApiClient
 from actions.kube.client import api_client_for_host
 from bot.clock import FakeClock
 from bot.config import BUNDLED_EXAMPLE, ConfigError, load_config, parse_config
-from bot.escalation.leader import TimerLeader
-from bot.escalation.lease import KubernetesLeaseLeader, micro_time
-from bot.leadership import KubernetesLeaseConfig, LeaderConfig
+from bot.replicas.leadership import KubernetesLeaseConfig, LeaderConfig
+from bot.replicas.lease import KubernetesLeaseLeader, micro_time
+from bot.replicas.timer_leader import TimerLeader
 from tests.conftest import StartService
 from tests.servers.kube_api import LEASES, KubeApiServer
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from actions.pagerduty.events import EventPayload, EventsClient, PagerEvent
 from alerts.pagerduty import PagerDutyWebhook, WebhookPayloadError, parse_webhook
-from bot.pagerduty_signature import HEADER, verify_signature
+from bot.pagerduty.signature import HEADER, verify_signature
 from tests.pagerduty.conftest import API_TOKEN
 from tests.servers.pagerduty import PagerDutyServer
 

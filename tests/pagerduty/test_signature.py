@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from bot.pagerduty_signature import sign, verify_signature
+from bot.pagerduty.signature import sign, verify_signature
 
 BODY = b'{"event":{"id":"01","event_type":"incident.triggered","data":{"title":"caf\xc3\xa9"}}}'
 SECRET = "whsec-current-0123456789"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import aiohttp
 
-from bot.pagerduty_signature import sign
+from bot.pagerduty.signature import sign
 from tests.escalation.conftest import WEBHOOK_SECRET, Bot
 from tests.pagerduty_flow.conftest import bot_with_posted_incident
 from tests.support.payloads import notification

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot import audit
+from bot.audit import trail
 from bot.clock import FakeClock
 from bot.sandbox.emulator import SlackEmulator
 from tests.conftest import WEBHOOK_TOKEN, StartService
@@ -129,7 +129,7 @@ async def test_a_rolled_back_transaction_counts_nothing(
     bot = await start_service(sqlite_url)
     session = bot.service.sessions()
     async with session:
-        audit.record(
+        trail.record(
             session,
             at=MON,
             actor="system",
@@ -140,7 +140,7 @@ async def test_a_rolled_back_transaction_counts_nothing(
         await session.flush()
         await session.rollback()
     async with bot.service.sessions.begin() as committed:
-        audit.record(
+        trail.record(
             committed,
             at=MON,
             actor="system",

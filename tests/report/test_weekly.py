@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import audit
+from bot.audit import trail
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.report.schedule import ReportConfig, last_due, parse_every, period_before
@@ -65,7 +65,7 @@ async def test_posted_once_per_period_across_passes_and_a_restart(
     clock = FakeClock(DUE - timedelta(minutes=1))
     bot = await start_service(database_url, config=config, clock=clock)
     async with bot.service.sessions.begin() as session:  # one P0 incident in the week
-        audit.record(
+        trail.record(
             session,
             at=DUE - timedelta(days=2),
             actor="system",
@@ -131,16 +131,16 @@ async def test_a_pass_that_fails_before_its_commit_posts_nothing_and_the_next_po
 ) -> None:
     clock = FakeClock(DUE + timedelta(minutes=5))
     bot = await start_service(sqlite_url, config=with_report(example_config), clock=clock)
-    real_record = audit.record
+    real_record = trail.record
 
     def crash(*args: object, **kwargs: object) -> object:
         raise RuntimeError("the process died here")
 
-    monkeypatch.setattr("bot.report.weekly.audit.record", crash)
+    monkeypatch.setattr("bot.report.weekly.trail.record", crash)
     await bot.service.escalation.tick()  # logged, not raised: the timers keep running
     await bot.settle()
     assert reports(emulator) == []
-    monkeypatch.setattr("bot.report.weekly.audit.record", real_record)
+    monkeypatch.setattr("bot.report.weekly.trail.record", real_record)
     await bot.service.escalation.tick()
     await bot.settle()
     assert len(reports(emulator)) == 1

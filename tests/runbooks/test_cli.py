@@ -12,7 +12,7 @@ import pytest
 
 from alerts.policy import DefaultPriorityRules
 from alerts.runbooks import load_runbooks, runbook_files
-from bot.runbooks_cli import (
+from bot.runbooks.cli import (
     DEFAULT_DIRECTORY,
     add_runbooks_commands,
     coverage,
@@ -170,7 +170,7 @@ def test_the_default_directory_is_the_repositorys_runbooks() -> None:
 def test_an_installed_wheel_finds_the_runbooks_in_the_working_directory(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import bot.runbooks_cli as cli
+    import bot.runbooks.cli as cli
 
     monkeypatch.setattr(cli, "DEFAULT_DIRECTORY", tmp_path / "site-packages" / "runbooks")
     monkeypatch.chdir(DEFAULT_DIRECTORY.parent)

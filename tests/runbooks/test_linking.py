@@ -19,7 +19,7 @@ from alerts.runbooks import (
     runbook_id_from_url,
 )
 from alerts.runbooks.linking import linking_labels
-from bot.runbooks_cli import DEFAULT_DIRECTORY
+from bot.runbooks.cli import DEFAULT_DIRECTORY
 
 RULES = DEFAULT_DIRECTORY.parent / "examples" / "prometheus" / "alert-rules.yml"
 SHIPPED = load_runbooks(DEFAULT_DIRECTORY)

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.runbooks import RunbookError, load_runbooks, parse_runbook
 from alerts.runbooks.specs import BUILTIN_SPECS, StepSpecs
-from bot.runbooks_cli import DEFAULT_DIRECTORY
+from bot.runbooks.cli import DEFAULT_DIRECTORY
 
 BROKEN = Path(__file__).parent / "broken"
 SHIPPED_IDS = [

@@ -24,7 +24,7 @@ from alerts.runbooks import (
     step_button_value,
 )
 from alerts.runbooks.render import Progress
-from bot.runbooks_cli import DEFAULT_DIRECTORY
+from bot.runbooks.cli import DEFAULT_DIRECTORY
 from bot.sandbox.blocks import validate_blocks
 
 SHIPPED = load_runbooks(DEFAULT_DIRECTORY)

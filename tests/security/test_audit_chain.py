@@ -10,8 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import delete, select, update
 
-from bot import audit, migrate
-from bot.audit_chain import verify
+from bot.audit import trail
+from bot.audit.chain import verify
+from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import AuditEvent
 
@@ -24,7 +25,7 @@ async def write_events(url: str, count: int) -> None:
     sessions = session_factory(engine)
     for index in range(count):
         async with sessions.begin() as session:
-            audit.record(
+            trail.record(
                 session,
                 at=T0 + timedelta(minutes=index),
                 actor="U0000ONC01",
@@ -33,7 +34,7 @@ async def write_events(url: str, count: int) -> None:
                 via="slack",
             )
             if index % 2:
-                audit.record(
+                trail.record(
                     session,
                     at=T0 + timedelta(minutes=index),
                     actor="system",
@@ -93,7 +94,7 @@ async def test_concurrent_writers_keep_one_chain(database_url: str) -> None:
     async def writer(n: int) -> None:
         for index in range(10):
             async with sessions.begin() as session:
-                audit.record(session, at=T0, actor=f"U{n}", action="x", subject=str(index))
+                trail.record(session, at=T0, actor=f"U{n}", action="x", subject=str(index))
 
     await asyncio.gather(*(writer(n) for n in range(4)))
     await engine.dispose()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot import migrate
-from bot.replay_guard import ReplayGuard, window_end
+from bot.slack.replay_guard import ReplayGuard, window_end
+from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 
 

@@ -10,7 +10,7 @@ import tomllib
 import yaml
 
 from bot.cli import build_parser
-from bot.web import build_web_app
+from bot.http.routes import build_web_app
 from tests.shipping.tools import ROOT, required_tool
 
 DOCKERFILE = ROOT / "Dockerfile"

@@ -18,7 +18,7 @@ import yaml
 
 from bot.cli import build_parser
 from bot.config import load_config
-from bot.web import build_web_app
+from bot.http.routes import build_web_app
 from tests.shipping import k8s_schema
 from tests.shipping.tools import ROOT
 
@@ -116,7 +116,9 @@ def test_probes_point_at_real_endpoints_of_the_bot() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         http = container[probe]["httpGet"]
-        assert http["path"] in routes, f"{probe} {http['path']} is not a GET route of bot/web.py"
+        assert http["path"] in routes, (
+            f"{probe} {http['path']} is not a GET route of bot/http/routes.py"
+        )
         assert http["port"] in port_names
 
 

@@ -22,7 +22,7 @@ from bot.config import Config
 from bot.runner import serve
 from bot.sandbox.emulator import SlackEmulator
 from bot.settings import Settings
-from bot.socket_mode import SocketMode, SocketModeError
+from bot.slack.socket_mode import SocketMode, SocketModeError
 from bot.storage.models import AlertGroup
 from tests.conftest import BOT_TOKEN, RunningService, StartService, make_settings
 from tests.integration.test_alert_buttons import fire

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from actions.alertmanager import AlertmanagerClient
+from bot.alerts.storm import SUMMARY_SPACING
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.sandbox.emulator import Message, SlackEmulator
 from bot.storage.models import AlertGroup, AuditEvent
-from bot.storm import SUMMARY_SPACING
 from tests.conftest import WEBHOOK_TOKEN, RunningService, StartService
 from tests.storm.conftest import group_notification
 from tests.support.alertmanager import alertmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.outbox import Pacer
+from bot.slack.outbox import Pacer
 
 
 def takes(pacer: Pacer, channel: str, now: float, *, urgent: bool) -> bool:

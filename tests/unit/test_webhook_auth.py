@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 
-from bot.webhook_auth import is_authorised
+from bot.http.webhook_auth import is_authorised
 
 
 def basic(user: str, password: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from alerts.config import PagerDutyConfig
 from alerts.pagerduty import ROUTED_EVENT_TYPES
-from bot.pagerduty_signature import sign
+from bot.pagerduty.signature import sign
 from tests.escalation.conftest import WEBHOOK_SECRET, Bot
 
 PAYLOADS = Path(__file__).parent / "payloads"

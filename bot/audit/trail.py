@@ -1,6 +1,6 @@
 """Writing audit events: who did what to which subject, in the caller's transaction.
 
-Events are chained by hash when they are flushed (bot/audit_chain.py).
+Events are chained by hash when they are flushed (bot/audit/chain.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit_chain import mark_order
+from bot.audit.chain import mark_order
 from bot.storage.models import AuditEvent
 
 SYSTEM = "system"

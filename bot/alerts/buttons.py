@@ -26,10 +26,10 @@ from alerts.durations import format_duration
 from alerts.policy import match_route
 from alerts.silences import silence_scope
 from alerts.slack_text import escape, inline_code
-from bot import audit
-from bot.alert_groups import refresh_message, reply
+from bot.alerts.events import GroupListener, notify
+from bot.alerts.groups import refresh_message, reply
+from bot.audit import trail
 from bot.clock import Clock
-from bot.group_events import GroupListener, notify
 from bot.storage.models import Alert, AlertGroup
 
 _GROUP_ID = re.compile(r"[0-9]{1,18}")
@@ -97,7 +97,7 @@ async def acknowledge(
         await notify(listeners, session, group, "acknowledged", now, actor=user)
         await refresh_message(session, group, config, now)
         await reply(session, group, m.THREAD_ACKED.format(user=user), now)
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,
@@ -140,7 +140,7 @@ async def silence(
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
     if broader is not None and not await may_confirm(user):
         async with sessions.begin() as session:
-            audit.record(
+            trail.record(
                 session,
                 at=now,
                 actor=user,
@@ -177,7 +177,7 @@ async def silence(
             ),
             now,
         )
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,

@@ -26,7 +26,7 @@ from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.runbooks.config import RunbooksConfig
 
 # The runbooks shipped beside the package (source checkout, editable install, image).
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "runbooks"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / "runbooks"
 
 AlertNameSource = Callable[[], Iterable[str]]
 # Stored alerts as (labels, annotations): coverage then answers exactly as linking does.

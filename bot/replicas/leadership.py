@@ -3,7 +3,7 @@
 By default the escalation timers run in the replica holding a PostgreSQL advisory lock
 (on SQLite there is one process, and it leads). In a Kubernetes cluster a
 coordination.k8s.io/v1 Lease can decide instead, as controllers do; the implementation
-is `bot.escalation.lease.KubernetesLeaseLeader`.
+is `bot.replicas.lease.KubernetesLeaseLeader`.
 """
 
 from __future__ import annotations

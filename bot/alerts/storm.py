@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.config import AlertsConfig
 from alerts.storm_summary import StormItem, render_storm
-from bot import audit
-from bot.claims import xact_lock
-from bot.outbox_queue import backlog_seconds, enqueue
+from bot.audit import trail
+from bot.replicas.claims import xact_lock
+from bot.slack.outbox_queue import backlog_seconds, enqueue
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
 OWN_MESSAGE = ("P0", "P1")
@@ -81,10 +81,10 @@ async def fold(
         storm = AlertStorm(channel=group.channel, state="open", opened_at=now, last_fold_at=now)
         session.add(storm)
         await session.flush()
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="alert.storm_opened",
             subject=f"channel:{group.channel}",
             threshold=threshold,
@@ -179,10 +179,10 @@ async def close_calm_storms(
             .where(AlertGroup.storm_id == storm.id, AlertGroup.status == "firing")
         )
         await refresh_summary(session, storm, config, now)
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="alert.storm_closed",
             subject=f"channel:{storm.channel}",
             still_firing=int(firing or 0),

@@ -30,12 +30,13 @@ from alerts.alertmanager import (
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import place, priority_of
-from bot import audit, deliveries, storm
-from bot.alert_groups import priority_rank, refresh_message, reply
-from bot.claims import xact_lock
+from bot.alerts import deliveries, storm
+from bot.alerts.events import GroupListener, notify
+from bot.alerts.groups import priority_rank, refresh_message, reply
+from bot.audit import trail
 from bot.clock import Clock
-from bot.escalation.leader import TimerLeader
-from bot.group_events import GroupListener, notify
+from bot.replicas.claims import xact_lock
+from bot.replicas.timer_leader import TimerLeader
 from bot.storage.models import Alert, AlertGroup, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -235,10 +236,10 @@ async def process_notification(
             session, group, config, now, first=True, truncated=notification.truncated_alerts
         )
         await _say_assumed_starts(session, group, assumed, now)
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="alert.opened",
             subject=f"alert-group:{group.id}",
             priority=group.priority,
@@ -268,7 +269,7 @@ async def process_notification(
         await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
         fired_for = format_duration((group.resolved_at or now) - group.firing_since)
         await reply(session, group, m.THREAD_RESOLVED.format(duration=fired_for), now)
-        audit.record(session, at=now, actor=audit.SYSTEM, action="alert.resolved", subject=subject)
+        trail.record(session, at=now, actor=trail.SYSTEM, action="alert.resolved", subject=subject)
         return "resolved"
     if previous == "resolved" and group.status == "firing":
         resolved_ago = format_duration(now - (group.resolved_at or now))
@@ -281,7 +282,7 @@ async def process_notification(
         await notify(listeners, session, group, "refired", now)
         await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
         await reply(session, group, m.THREAD_REFIRED.format(ago=resolved_ago), now)
-        audit.record(session, at=now, actor=audit.SYSTEM, action="alert.refired", subject=subject)
+        trail.record(session, at=now, actor=trail.SYSTEM, action="alert.refired", subject=subject)
         return "refired"
     await notify(listeners, session, group, "updated", now)
     await refresh_message(session, group, config, now, truncated=notification.truncated_alerts)
@@ -410,7 +411,7 @@ class DeliveryProcessor:
             await self._leader.release()
 
     async def close_storms(self) -> list[int]:
-        """End the storms that have passed (bot/storm.py); wakes the outbox when any did."""
+        """End the storms that have passed (bot/alerts/storm.py); wakes the outbox when any did."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             closed = await storm.close_calm_storms(session, self._config, now)
@@ -561,7 +562,7 @@ class DeliveryProcessor:
                 raise
             except Exception as exc:
                 # A bug must not block every delivery behind this one: try it again
-                # later, then keep it as failed and say so (bot/deliveries.py).
+                # later, then keep it as failed and say so (bot/alerts/deliveries.py).
                 log.exception("delivery %s could not be processed", delivery_id)
                 await session.rollback()
                 await self._record_failure(delivery_id, f"{type(exc).__name__}: {exc}", now)

@@ -1,6 +1,6 @@
 """`chatops deliveries list|show N|retry N`: the webhook deliveries the bot stored.
 
-Every accepted webhook body is kept (bot/intake.py). When one could not be processed it
+Every accepted webhook body is kept (bot/alerts/intake.py). When one could not be processed it
 stays in the database as `failed` and its channel was told to look here; `retry` queues
 it again, and the running bot (`chatops serve`) processes it within a second.
 """
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.deliveries import requeue
+from bot.alerts.deliveries import requeue
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import WebhookDelivery

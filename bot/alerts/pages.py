@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import messages as m
 from alerts.render import render_alert_page
-from bot.alert_groups import alert_counts, alert_views, reply
+from bot.alerts.groups import alert_counts, alert_views, reply
 from bot.clock import Clock
 from bot.storage.models import AlertGroup
 

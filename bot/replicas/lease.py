@@ -39,8 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from actions.kube.client import KubeApiError, build_api_client
 from bot.clock import Clock
-from bot.escalation.leader import TimerLeader
-from bot.leadership import KubernetesLeaseConfig, LeaderConfig
+from bot.replicas.leadership import KubernetesLeaseConfig, LeaderConfig
+from bot.replicas.timer_leader import TimerLeader
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The summary is where the on-call engineer meets a storm, so it must be a place to act,
 not only to read. "All" means the groups the summary lists that still fire and have no
 message of their own. Each group goes through its single-group use case
-(bot/alert_buttons.py), so it is authorised, changed and audited exactly as its own
+(bot/alerts/buttons.py), so it is authorised, changed and audited exactly as its own
 buttons would do it: one audit event and one Alertmanager silence per group, and a
 silence broader than its group still needs an approver. Groups the clicker may not
 respond to are left alone; when that is all of them the click is refused (audited, told
@@ -19,11 +19,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlalchemy import select
 
 from alerts import messages as m
-from bot import alert_buttons, audit
-from bot.alert_groups import has_message, message_key, refresh_message
-from bot.clicks import clicked_on
+from bot.alerts import buttons as alert_buttons
+from bot.alerts.groups import has_message, message_key, refresh_message
+from bot.alerts.storm import refresh_summary, summary_key
+from bot.audit import trail
+from bot.slack.clicks import clicked_on
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry, SlackMessage
-from bot.storm import refresh_summary, summary_key
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -75,7 +76,7 @@ async def open_group(service: Service, *, storm_id: int, group_id: int, user: st
             return m.STORM_NOT_IN_STORM
         await refresh_message(session, group, config, now, thread_ts=summary.ts)
         await refresh_summary(session, storm, config, now)
-        audit.record(
+        trail.record(
             session,
             at=now,
             actor=user,

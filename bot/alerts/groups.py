@@ -17,9 +17,9 @@ from alerts.config import AlertsConfig
 from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
 from alerts.slack_text import escape
-from bot import storm
-from bot.outbox_queue import enqueue
+from bot.alerts import storm
 from bot.pagerduty.status import pagerduty_note
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import Alert, AlertGroup, OutboxEntry, SlackMessage
 
 
@@ -123,7 +123,7 @@ async def refresh_message(
     if not posted and not thread_ts and is_digest(policy):
         return  # gathered into the channel's digest instead (bot/escalation/digest.py)
     if not posted and not thread_ts and await storm.fold(session, group, config, now):
-        return  # listed in the channel's storm summary instead (bot/storm.py)
+        return  # listed in the channel's storm summary instead (bot/alerts/storm.py)
     view = await load_view(session, group, config, truncated=truncated)
     payload = render_group(view, now, max_alerts=config.max_alerts_shown)
     if thread_ts:

@@ -21,11 +21,11 @@ from sqlalchemy import text
 from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
 from alerts.json_bodies import MAX_DEPTH, JsonBodyError, is_json_content_type, load_json
 from alerts.policy import priority_of
-from bot import migrate
+from bot.http.webhook_auth import is_authorised
 from bot.pagerduty import webhook as pagerduty_webhook
-from bot.replay_guard import window_end
-from bot.slack_edge import event_key_of, too_deep
-from bot.webhook_auth import is_authorised
+from bot.slack.edge import event_key_of, too_deep
+from bot.slack.replay_guard import window_end
+from bot.storage import migrate
 
 if TYPE_CHECKING:
     from bot.service import Service

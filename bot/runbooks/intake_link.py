@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.policy import DefaultPriorityRules, PriorityRules
 from alerts.runbooks import RunbookLink, RunbookSet, link_runbook
-from bot import audit
-from bot.group_events import Change
+from bot.alerts.events import Change
+from bot.audit import trail
 from bot.runbooks.store import alert_data
 from bot.storage.models import AlertGroup
 
@@ -44,10 +44,10 @@ class RunbookLinker:
         if link.runbook is None:
             return
         group.runbook_id = link.runbook.id
-        audit.record(
+        trail.record(
             session,
             at=now,
-            actor=audit.SYSTEM,
+            actor=trail.SYSTEM,
             action="runbook.linked",
             subject=f"alert-group:{group.id}",
             runbook=link.runbook.id,

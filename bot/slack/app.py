@@ -13,11 +13,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts import messages as m
-from bot import alert_buttons, alert_pages, storm_actions
-from bot.clicks import clicked_in_thread_of, clicked_on
+from bot.alerts import buttons as alert_buttons
+from bot.alerts import pages as alert_pages
+from bot.alerts import storm_actions
 from bot.operations import handlers as operations
 from bot.pagerduty import buttons as pagerduty_buttons
 from bot.runbooks import handlers as runbooks
+from bot.slack.clicks import clicked_in_thread_of, clicked_on
 from commands.approval import is_member
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ def build_app(client: AsyncWebClient, signing_secret: str) -> AsyncApp:
         # The bot's own messages are posted by the outbox; bolt needs no OAuth or installs.
         installation_store=None,
         raise_error_for_unhandled_request=False,
-        # Signatures are checked at the HTTP edge (bot/web.py), where a rotated secret
+        # Signatures are checked at the HTTP edge (bot/http/routes.py), where a rotated secret
         # applies at once; Socket Mode needs none.
         request_verification_enabled=False,
         logger=logging.getLogger("bot.slack"),

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from alerts.durations import parse_duration
-from bot.audit_chain import verify
+from bot.audit.chain import verify
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import AuditEvent

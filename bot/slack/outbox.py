@@ -19,7 +19,7 @@ kept as `failed` with Slack's error, counted and logged. Nothing is deleted, so 
 is lost without a trace.
 
 Exactly once towards Slack: every post carries message metadata naming its outbox row.
-A row left `sending` by a replica that died (see bot/claims.py) is looked up in the
+A row left `sending` by a replica that died (see bot/replicas/claims.py) is looked up in the
 channel's history (or thread) before it is sent again: found, it is recorded as sent;
 not found, it goes back to `pending`. The residual window is a post Slack accepted but
 has not yet made visible to conversations.history when the lookup runs, and an
@@ -57,9 +57,9 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.claims import Replica
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.replicas.claims import Replica
 from bot.storage.models import OutboxEntry, OutboxFile, SlackMessage
 
 log = logging.getLogger(__name__)

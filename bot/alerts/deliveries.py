@@ -7,7 +7,7 @@ the later deliveries of its group wait too, so one group's notifications are sti
 applied in order. After `MAX_ATTEMPTS` it is kept as `failed` with its error, and the
 route's channel is told once, through the outbox, in the same transaction:
 "1 notification from Alertmanager could not be shown: ..., see `chatops deliveries show N`".
-`chatops deliveries retry N` (bot/deliveries_cli.py) queues it again.
+`chatops deliveries retry N` (bot/alerts/deliveries_cli.py) queues it again.
 
 A database error is not counted here: the delivery stays pending and the whole pass is
 tried again, as before.
@@ -28,8 +28,8 @@ from alerts.config import AlertsConfig
 from alerts.policy import place, priority_of
 from alerts.render import clip
 from alerts.slack_text import escape
-from bot import audit
-from bot.outbox_queue import enqueue
+from bot.audit import trail
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import WebhookDelivery
 
 MAX_ATTEMPTS = 5  # the first try and four retries, over about half a minute
@@ -100,10 +100,10 @@ async def record_failure(
     delivery.processed_at = now
     delivery.next_attempt_at = None
     await announce(session, delivery, config, now)
-    audit.record(
+    trail.record(
         session,
         at=now,
-        actor=audit.SYSTEM,
+        actor=trail.SYSTEM,
         action="delivery.failed",
         subject=f"delivery:{delivery.id}",
         source=delivery.source,

@@ -1,0 +1,1 @@
+"""Alerts in Slack: webhooks stored and processed, one message per group, buttons, storms."""

@@ -1,0 +1,1 @@
+"""The HTTP side: routes, webhook authentication, access log."""

@@ -1,0 +1,1 @@
+"""Running as several replicas: claims on work, advisory locks, leadership, the Lease."""

@@ -1,0 +1,1 @@
+"""Talking to Slack: the bolt app, the paced outbox, Socket Mode, the replay guard."""
