@@ -9,10 +9,13 @@ error words, enforces Block Kit limits, can rate-limit and fail on demand, and r
 everything so tests assert on what the bot actually did.
 
 The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),
-`limits` (rate limit, faults), `driver` (requests to the bot), `response_url`,
+`limits` (rate limit, faults), `inspection` (what tests read back, `wait_for`),
+`acting` and `driver` (requests to the bot as the users), `response_url`,
 `incoming_webhook` (Slack's `/services/...` endpoint, for Alertmanager's own receiver),
 `socket_mode` (Slack's side of Socket Mode), `control` (JSON endpoints for the CLI)
-and `render` (terminal text).
+`render` (terminal text), `page` (the workspace page) and `pagerduty*` (the sandbox's
+PagerDuty). This module holds the server, the workspace's people and channels, faults
+and the Web API's door (token, rate limit, outage).
 
 Socket Mode: give the emulator an app-level token (`app_token="xapp-..."`); the bot
 then opens a connection with `apps.connections.open`, and while it is connected every
@@ -23,21 +26,20 @@ are signed HTTP requests to `bot_url`, as before.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import logging
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.acting import ActingForUsers
 from bot.sandbox.control import add_control_routes
 from bot.sandbox.driver import BotDriver, BotResponse
 from bot.sandbox.files import Files
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
+from bot.sandbox.inspection import EventHook
 from bot.sandbox.limits import Faults, TokenBuckets, default_error
 from bot.sandbox.page import WorkspacePage
 from bot.sandbox.pagerduty import PagerDutyEmulator, Person
@@ -51,7 +53,6 @@ from bot.sandbox.store import (
     Channel,
     Message,
     ResponsePost,
-    ResponseTarget,
     Store,
     User,
     Usergroup,
@@ -70,13 +71,8 @@ __all__ = [
     "default_workspace",
 ]
 
-log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-EventHook = Callable[[str, Message], None]
-
-
-class SlackEmulator:
+class SlackEmulator(ActingForUsers):
     def __init__(
         self,
         *,
@@ -248,200 +244,6 @@ class SlackEmulator:
         or `fatal_error`; status 200 with `error` fakes a plain Slack error answer.
         """
         self._faults.add(method, status=status, times=times, retry_after=retry_after, error=error)
-
-    # -- inspection ---------------------------------------------------------------
-
-    def calls(self, method: str | None = None) -> list[Call]:
-        return [c for c in self.store.calls if method is None or c.method == method]
-
-    def messages(self, channel: str) -> list[Message]:
-        """Top-level messages of a channel in posting order (replies excluded)."""
-        return self.store.top_level(channel)
-
-    def replies(self, channel: str, thread_ts: str) -> list[Message]:
-        return self.store.replies(channel, thread_ts)
-
-    def message(self, channel: str, ts: str) -> Message | None:
-        return self.store.find(channel, ts)
-
-    @property
-    def ephemerals(self) -> list[Message]:
-        return list(self.store.ephemerals)
-
-    @property
-    def responses(self) -> list[ResponsePost]:
-        return list(self.store.responses)
-
-    async def wait_for(
-        self,
-        predicate: Callable[[], T | None],
-        # A timeout argument (not asyncio.timeout) so the failure names the predicate.
-        timeout: float = 5.0,
-        *,
-        interval: float = 0.01,
-    ) -> T:
-        """Poll until `predicate()` is truthy and return its value.
-
-        The bot does slow work after acknowledging, so what it posts lands a moment
-        after the request that caused it; tests wait for the outcome, not for time.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if loop.time() >= deadline:
-                raise AssertionError(self._timeout_report(predicate, timeout, value))
-            await asyncio.sleep(interval)
-
-    def _timeout_report(
-        self, predicate: Callable[[], object], timeout: float, value: object
-    ) -> str:
-        code = getattr(predicate, "__code__", None)
-        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-        name = getattr(predicate, "__qualname__", repr(predicate))
-        recent = [
-            f"  {c.method} -> {c.status} {c.response.get('error') or 'ok'}"
-            for c in self.store.calls[-8:]
-        ]
-        counts = {ch: len(ms) for ch, ms in self.store.channel_messages.items()}
-        return "\n".join(
-            [
-                f"wait_for timed out after {timeout}s: {name}{where} last returned {value!r}",
-                f"messages per channel: {counts}; ephemerals: {len(self.store.ephemerals)}; "
-                f"responses: {len(self.store.responses)}",
-                "last Web API calls:" if recent else "no Web API calls were made",
-                *recent,
-            ]
-        )
-
-    def _notify(self, kind: str, message: Message) -> None:
-        if self.on_event is None:
-            return
-        try:
-            self.on_event(kind, message)
-        except Exception:
-            # A broken printer must not turn into a Slack error seen by the bot.
-            log.exception("on_event hook failed for %s", kind)
-
-    # -- Socket Mode ----------------------------------------------------------------
-
-    @property
-    def app_token(self) -> str | None:
-        """The app-level token `apps.connections.open` accepts; None: Socket Mode is off."""
-        return self.socket.app_token
-
-    @app_token.setter
-    def app_token(self, value: str | None) -> None:
-        self.socket.app_token = value
-
-    @property
-    def socket_connected(self) -> bool:
-        """True while the app holds a Socket Mode connection (deliveries then use it)."""
-        return self.socket.connected
-
-    async def wait_for_socket(self, timeout: float = 5.0) -> None:
-        """Wait until the app has connected by Socket Mode."""
-        await self.socket.wait_connected(timeout)
-
-    async def disconnect_socket(self, reason: str = "refresh_requested") -> int:
-        """Send Slack's `disconnect` message; the app should reconnect with a new URL."""
-        return await self.socket.disconnect(reason)
-
-    @property
-    def deliveries(self) -> list[Delivery]:
-        """Every Socket Mode envelope sent to the app, with its ack (or failure)."""
-        return list(self.socket.deliveries)
-
-    # -- driving the bot (Slack -> bot) -------------------------------------------
-
-    @property
-    def signing_secret(self) -> str:
-        """The secret deliveries are signed with; the bot must verify with the same."""
-        return self._driver.signing_secret
-
-    @signing_secret.setter
-    def signing_secret(self, value: str) -> None:
-        self._driver.signing_secret = value
-
-    @property
-    def bot_url(self) -> str | None:
-        """The bot's `/slack/events` URL; set it before sending anything."""
-        return self._driver.bot_url
-
-    @bot_url.setter
-    def bot_url(self, value: str | None) -> None:
-        self._driver.bot_url = value
-
-    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-        """Slack's signature headers for `body` (timestamp defaults to now)."""
-        return self._driver.sign(body, timestamp)
-
-    async def send_raw(
-        self, body: bytes, headers: dict[str, str], content_type: str
-    ) -> BotResponse:
-        """Post exactly this to the bot: for forged, stale or replayed requests."""
-        return await self._driver.send_raw(body, headers, content_type)
-
-    async def send_command(
-        self, command: str, text: str, *, user: str, channel: str
-    ) -> BotResponse:
-        response = await self._driver.send_command(command, text, user=user, channel=channel)
-        if response.transport == "socket" and isinstance(response.json, dict) and response.json:
-            self._show_command_ack(channel, user, response.json)
-        return response
-
-    def _show_command_ack(self, channel: str, user: str, payload: JSON) -> None:
-        """A command's ack payload is its immediate response: Slack shows it like one.
-
-        It is recorded in `responses` as a response_url post would be (its own target,
-        so it does not use up one of the command's five response_url uses).
-        """
-        target = ResponseTarget(uuid.uuid4().hex, channel, user, None)
-        outcome = apply_response(self.store, target, payload, self._clock())
-        if outcome.status == 200 and outcome.message is not None:
-            self._notify("response", outcome.message)
-
-    async def send_reaction(
-        self,
-        *,
-        user: str,
-        reaction: str,
-        channel: str,
-        ts: str,
-        removed: bool = False,
-        event_id: str | None = None,
-        retry_num: int | None = None,
-    ) -> BotResponse:
-        return await self._driver.send_reaction(
-            user=user,
-            reaction=reaction,
-            channel=channel,
-            ts=ts,
-            removed=removed,
-            event_id=event_id,
-            retry_num=retry_num,
-        )
-
-    async def send_block_action(
-        self,
-        *,
-        user: str,
-        action_id: str,
-        value: str,
-        channel: str,
-        message_ts: str,
-        block_id: str | None = None,
-    ) -> BotResponse:
-        return await self._driver.send_block_action(
-            user=user,
-            action_id=action_id,
-            value=value,
-            channel=channel,
-            message_ts=message_ts,
-            block_id=block_id,
-        )
 
     # -- HTTP (bot -> Slack) ------------------------------------------------------
 
