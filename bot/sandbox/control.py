@@ -31,49 +31,64 @@ Forward = Callable[[JSON], Awaitable[BotResponse]]
 
 
 def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
-    def known(body: JSON) -> tuple[str, str]:
+    controls = Controls(emulator)
+    app.router.add_post("/_emulator/command", _forwarding(controls.command))
+    app.router.add_get("/_emulator/socket", controls.socket_status)
+    app.router.add_post("/_emulator/reaction", _forwarding(controls.reaction))
+    app.router.add_post("/_emulator/action", _forwarding(controls.action))
+    app.router.add_get("/_emulator/messages", controls.messages)
+    app.router.add_get("/_emulator/calls", controls.calls)
+
+
+class Controls:
+    """Each endpoint's work: acting as a user is forwarded to the bot, looking is local."""
+
+    def __init__(self, emulator: SlackEmulator) -> None:
+        self.emulator = emulator
+
+    def known(self, body: JSON) -> tuple[str, str]:
         """The acting user and channel, each named in a clear 404 when unknown."""
         user, channel = _str(body, "user"), _str(body, "channel")
-        store = emulator.store
+        store = self.emulator.store
         if user not in store.users or store.users[user].is_bot:
-            people = ", ".join(f"{u['id']} ({u['real_name']})" for u in emulator.page.users())
+            people = ", ".join(f"{u['id']} ({u['real_name']})" for u in self.emulator.page.users())
             raise LookupError(f"unknown user {user!r}; the sandbox users are: {people}")
         if channel not in store.channels:
             names = ", ".join(f"{c.id} (#{c.name})" for c in store.channels.values())
             raise LookupError(f"unknown channel {channel!r}; the channels are: {names}")
         return user, channel
 
-    async def command(body: JSON) -> BotResponse:
-        user, channel = known(body)
+    async def command(self, body: JSON) -> BotResponse:
+        user, channel = self.known(body)
         name = _str(body, "command")
         name = name if name.startswith("/") else f"/{name}"
-        known_commands = emulator.slash_commands
+        known_commands = self.emulator.slash_commands
         if known_commands is not None and name not in known_commands:
             # What Slack itself answers: an unregistered command never reaches the app.
             raise LookupError(
                 f"{name} is not a valid command; the app's commands are: "
                 + ", ".join(sorted(known_commands))
             )
-        return await emulator.send_command(
+        return await self.emulator.send_command(
             name,
             str(body.get("text", "")),
             user=user,
             channel=channel,
         )
 
-    async def reaction(body: JSON) -> BotResponse:
-        user, channel = known(body)
+    async def reaction(self, body: JSON) -> BotResponse:
+        user, channel = self.known(body)
         ts, name = _str(body, "ts"), _str(body, "reaction").strip(":")
         if ts == LATEST:
-            newest = emulator.messages(channel)
+            newest = self.emulator.messages(channel)
             ts = newest[-1].ts if newest else ts
-        if emulator.message(channel, ts) is None:
+        if self.emulator.message(channel, ts) is None:
             raise LookupError(
                 f"no message {ts} in {channel}; `chatops sandbox messages` lists them"
             )
         if not is_known_emoji(name):
             raise _BadRequest(f"invalid_name: no emoji called :{name}:")
-        return await emulator.send_reaction(
+        return await self.emulator.send_reaction(
             user=user,
             reaction=name,
             channel=channel,
@@ -81,13 +96,13 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
             removed=bool(body.get("removed", False)),
         )
 
-    async def action(body: JSON) -> BotResponse:
-        user, channel = known(body)
+    async def action(self, body: JSON) -> BotResponse:
+        user, channel = self.known(body)
         block_id = body.get("block_id")
         ts = _str(body, "message_ts")
         if block_id is not None:
             # A button the message no longer shows: exactly as addressed.
-            return await emulator.send_block_action(
+            return await self.emulator.send_block_action(
                 user=user,
                 action_id=_str(body, "action_id"),
                 value=str(body.get("value", "")),
@@ -96,9 +111,9 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
                 block_id=str(block_id),
             )
         wanted = str(body.get("label") or "") or _str(body, "action_id")
-        target = find_target(emulator.store, channel, ts, wanted)
+        target = find_target(self.emulator.store, channel, ts, wanted)
         value = body.get("value")
-        return await emulator.send_block_action(
+        return await self.emulator.send_block_action(
             user=user,
             action_id=target.action_id,
             value=target.value if value is None or value == "" else str(value),
@@ -107,22 +122,24 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
             block_id=target.block_id,
         )
 
-    async def messages(request: web.Request) -> web.Response:
+    async def messages(self, request: web.Request) -> web.Response:
         channel = request.query.get("channel")
-        channels = [channel] if channel else list(emulator.store.channels)
+        channels = [channel] if channel else list(self.emulator.store.channels)
         out: list[JSON] = []
         for channel_id in channels:
-            for message in emulator.messages(channel_id):
-                replies = emulator.replies(channel_id, message.ts)
+            for message in self.emulator.messages(channel_id):
+                replies = self.emulator.replies(channel_id, message.ts)
                 item = _message_json(message, replies)
                 item["replies"] = [_message_json(r) for r in replies]
                 out.append(item)
         ephemerals = [
-            _message_json(m) for m in emulator.ephemerals if not channel or m.channel == channel
+            _message_json(m)
+            for m in self.emulator.ephemerals
+            if not channel or m.channel == channel
         ]
         return web.json_response({"ok": True, "messages": out, "ephemerals": ephemerals})
 
-    async def calls(request: web.Request) -> web.Response:
+    async def calls(self, request: web.Request) -> web.Response:
         method = request.query.get("method")
         return web.json_response(
             {
@@ -135,17 +152,17 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
                         "response": c.response,
                         "at": c.at,
                     }
-                    for c in emulator.calls(method)
+                    for c in self.emulator.calls(method)
                 ],
             }
         )
 
-    async def socket_status(request: web.Request) -> web.Response:
+    async def socket_status(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
                 "ok": True,
-                "enabled": emulator.app_token is not None,
-                "connections": emulator.socket.connection_count,
+                "enabled": self.emulator.app_token is not None,
+                "connections": self.emulator.socket.connection_count,
                 "deliveries": [
                     {
                         "envelope_id": d.envelope_id,
@@ -153,17 +170,10 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
                         "acked": d.acked,
                         "failure": d.failure,
                     }
-                    for d in emulator.deliveries
+                    for d in self.emulator.deliveries
                 ],
             }
         )
-
-    app.router.add_post("/_emulator/command", _forwarding(command))
-    app.router.add_get("/_emulator/socket", socket_status)
-    app.router.add_post("/_emulator/reaction", _forwarding(reaction))
-    app.router.add_post("/_emulator/action", _forwarding(action))
-    app.router.add_get("/_emulator/messages", messages)
-    app.router.add_get("/_emulator/calls", calls)
 
 
 class _BadRequest(Exception):
