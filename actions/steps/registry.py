@@ -23,8 +23,13 @@ class StepContext:
     runbook_id: str
     step_id: str
     user: str
-    # The alert's labels: `alertmanager.silence` silences exactly these.
+    # The alert's labels; for `alertmanager.silence`, the labels all of the group's alerts
+    # share, which it silences exactly (as Silence 1h does).
     labels: Mapping[str, str] = field(default_factory=dict)
+    # The group's alerts (fingerprints): a silence matching others is broader than it.
+    fingerprints: frozenset[str] = frozenset()
+    # Whether an approver saw and confirmed that the silence reaches beyond the group.
+    broader_confirmed: bool = False
     # The only hosts http.check may reach on a non-global address (the alert's route's
     # `http_hosts`, else `runbooks.http_hosts`); empty: none.
     http_hosts: tuple[str, ...] = ()

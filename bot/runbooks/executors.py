@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from actions.alertmanager import AlertmanagerClient, SilenceError, equality_matchers
+from actions.alertmanager import (
+    AlertmanagerClient,
+    SilenceError,
+    equality_matchers,
+    silence_breadth,
+)
 from actions.http_guard import ForbiddenAddress, guarded_session, literal_address_problem
 from actions.kube.client import KubeApiError, build_api_client
 from actions.kube.operations import KubeOperations, PodSummary
@@ -38,6 +43,10 @@ from bot.runbooks.config import KubernetesConnection
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import ApiClient
 
+SILENCE_TOO_BROAD = (
+    "not silenced: a silence on {matchers} would be broader than this alert group ({why}), "
+    "and the approval did not confirm that; Run it again to ask for approval of it"
+)
 # A section block holds 3,000 characters; keep room for the line that introduces it.
 MAX_OUTPUT = 2800
 
@@ -175,6 +184,14 @@ class AlertmanagerSilence:
         matchers = equality_matchers(context.labels)
         now = self._clock.now()
         try:
+            broader = await silence_breadth(client, context.labels, context.fingerprints)
+        except SilenceError as exc:
+            return StepOutcome(False, escape(str(exc)))
+        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"
+        if broader is not None and not context.broader_confirmed:
+            # Not what the approver saw: alerts outside the group arrived since.
+            return StepOutcome(False, SILENCE_TOO_BROAD.format(matchers=shown, why=escape(broader)))
+        try:
             silence_id = await client.create_silence(
                 matchers,
                 starts_at=now,
@@ -185,7 +202,8 @@ class AlertmanagerSilence:
         except SilenceError as exc:
             return StepOutcome(False, escape(str(exc)))
         return StepOutcome(
-            True, f"Silenced for {format_duration(params.duration)} (silence `{silence_id}`)."
+            True,
+            f"Silenced {shown} for {format_duration(params.duration)} (silence `{silence_id}`).",
         )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.alertmanager import AlertmanagerClient
+from actions.alertmanager import AlertmanagerClient, SilenceError, silence_breadth
 from actions.kube.client import KubeApiError
 from actions.steps.registry import StepRegistry, build_registry
 from alerts.config import AlertsConfig
@@ -24,12 +24,8 @@ from alerts.runbooks import RunbookSet, load_runbooks
 from alerts.runbooks.targets import TargetScope, scope_for
 from bot.alerts.buttons import may_respond
 from bot.clock import Clock
-from bot.runbooks.approvals import (
-    ApprovalNotConnected,
-    ReactionStepApprovals,
-    StepApprovalRequest,
-    StepApprovals,
-)
+from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
+from bot.runbooks.approvals import ApprovalNotConnected, ReactionStepApprovals
 from bot.runbooks.config import RunbooksConfig
 from bot.runbooks.executors import KubeConnector, bind_executors
 from bot.runbooks.intake_link import RunbookLinker
@@ -100,7 +96,9 @@ class RunbookFeature:
             may_run=self._may_run,
             scope_of=self._scope_of,
             workload_labels=self._workload_labels,
+            silence_breadth=self._silence_breadth,
         )
+        self._alertmanager = alertmanager
 
     async def _run_approved(
         self, request: StepApprovalRequest, approved_by: str
@@ -143,6 +141,18 @@ class RunbookFeature:
             return await ops.deployment_labels(namespace, name)
         except (KubeApiError, ValueError) as exc:
             log.info("no labels of Deployment %s/%s: %s", namespace, name, exc)
+            return None
+
+    async def _silence_breadth(self, labels: Mapping[str, str], ours: frozenset[str]) -> str | None:
+        """Why a silence step's matchers reach beyond the group, for its approval request;
+        None when they do not or Alertmanager cannot say (the step checks again)."""
+        client = self._alertmanager()
+        if client is None:
+            return None
+        try:
+            return await silence_breadth(client, labels, ours)
+        except SilenceError as exc:
+            log.info("could not ask Alertmanager how far a silence reaches: %s", exc)
             return None
 
     async def _members(self, group: str) -> frozenset[str]:

@@ -37,6 +37,15 @@ APPROVAL_INTRO = (
     "<@{user}> asks to run *{step}* of runbook `{runbook}`: `{type}` with {params}. "
     "It needs approval because {why}; nothing runs until it is approved."
 )
+SILENCE_CHANGED = (
+    "the alert group's alerts changed since the silence was approved, so it would match "
+    "other labels than the approver saw; Run it again to ask for approval of the new ones"
+)
+SILENCE_SCOPE = " The silence will match {matchers}."
+SILENCE_BROADER = (
+    " ⚠️ *That is broader than this alert group*: {why}. Approving confirms it; without "
+    "this confirmation a broader silence is refused."
+)
 APPROVAL_FALLBACK = "{outcome}: *{step}* needs approval to run `{type}` with {params}"
 NO_STEP_APPROVERS = "nobody (set `runbooks.approvers` or `deploy.approvers`)"
 NOT_STEP_APPROVER = (

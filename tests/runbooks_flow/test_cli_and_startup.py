@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import Config
-from bot.runbooks.approvals import StepApprovalRequest
+from bot.runbooks.approval_request import StepApprovalRequest
 from bot.runbooks.config import RunbooksConfig
 from bot.sandbox.emulator import SlackEmulator
 from bot.service import Service, StartupError
