@@ -23,6 +23,7 @@ from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
 from bot.alerts.intake import DeliveryProcessor, IntakeWriter
+from bot.alerts.storm import count_folds, summary_renderer
 from bot.audit import trail
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -67,6 +68,7 @@ class Service:
         # A session class of this service's own, so its figures count only its commits.
         observed: type[Session] = type("ServiceSession", (Session,), {})
         self.metrics.operational.watch(observed)
+        count_folds(observed, self.metrics.storm_folded.inc)
         self.sessions = session_factory(self.engine, observed)
         self.run_workers = run_workers
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
@@ -95,7 +97,13 @@ class Service:
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         register(self.slack_app, self)
-        self.outbox = Outbox(self.sessions, self.slack_client, self.clock, self.metrics)
+        self.outbox = Outbox(
+            self.sessions,
+            self.slack_client,
+            self.clock,
+            self.metrics,
+            prepare=summary_renderer(config.alerts),
+        )
         self.intake = IntakeWriter(self.sessions, self.clock, config=config.alerts)
         self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.replays = ReplayGuard(self.sessions)

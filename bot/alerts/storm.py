@@ -20,15 +20,19 @@ go to the summary's thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from alerts.config import AlertsConfig
 from alerts.storm_summary import StormItem, render_storm
 from bot.audit import trail
 from bot.replicas.claims import xact_lock
+from bot.slack.outbox import Prepare
 from bot.slack.outbox_queue import backlog_seconds, enqueue
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
@@ -38,6 +42,9 @@ SCOPE_LABELS = ("namespace", "cluster", "instance", "pod", "job")
 
 # A summary changes with every folded group; Slack sees its newest state at most this often.
 SUMMARY_SPACING = timedelta(seconds=2)
+FOLDED = "storm.folded"  # session.info: groups this transaction folded
+# A queued summary call holding only this is rendered when the outbox claims it.
+STALE = "stale"
 
 
 def summary_key(storm_id: int) -> str:
@@ -68,7 +75,7 @@ async def fold(
         storm = await session.get(AlertStorm, group.storm_id)
         if storm is None:
             return False
-        await refresh_summary(session, storm, config, now)
+        await summary_changed(session, storm, now)
         return group.priority not in OWN_MESSAGE  # risen: posted on its own, at once
     if threshold is None or group.priority in OWN_MESSAGE:
         return False
@@ -91,9 +98,26 @@ async def fold(
         )
     group.storm_id = storm.id
     storm.last_fold_at = now
+    session.info[FOLDED] = session.info.get(FOLDED, 0) + 1  # counted once committed
     await session.flush()
-    await refresh_summary(session, storm, config, now)
+    await summary_changed(session, storm, now)
     return True
+
+
+def count_folds(session_class: type[Session], count: Callable[[int], None]) -> None:
+    """Report the groups folded by each committed transaction of `session_class` (the
+    `chatops_storm_folded_groups` metric); a rolled-back fold folded nothing."""
+
+    def committed(session: Session) -> None:
+        folded = int(session.info.pop(FOLDED, 0))
+        if folded:
+            count(folded)
+
+    def rolled_back(session: Session) -> None:
+        session.info.pop(FOLDED, None)
+
+    event.listen(session_class, "after_commit", committed)
+    event.listen(session_class, "after_rollback", rolled_back)
 
 
 async def release_after_storm(session: AsyncSession, group: AlertGroup) -> None:
@@ -106,9 +130,33 @@ async def release_after_storm(session: AsyncSession, group: AlertGroup) -> None:
         group.storm_id = None
 
 
-async def refresh_summary(
-    session: AsyncSession, storm: AlertStorm, config: AlertsConfig, now: datetime
-) -> None:
+async def summary_changed(session: AsyncSession, storm: AlertStorm, now: datetime) -> None:
+    """Say that the summary has changed, at constant cost: one pending call per summary
+    carries a stale mark, and the outbox renders it from the database when it claims it
+    (`render_stale_summaries`). Rendering here, on every fold, read every folded group
+    again each time: a storm of n groups cost the intake O(n^2) rows."""
+    key = summary_key(storm.id)
+    posted = await session.scalar(
+        select(OutboxEntry.id)
+        .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
+        .limit(1)
+    )
+    await enqueue(
+        session,
+        op="update" if posted is not None else "post",
+        channel=storm.channel,
+        payload={STALE: True},
+        message_key=key,
+        priority=SUMMARY_PRIORITY,
+        now=now,
+        min_spacing=SUMMARY_SPACING,
+    )
+
+
+async def render_summary(
+    session: AsyncSession, storm: AlertStorm, config: AlertsConfig
+) -> dict[str, Any]:
+    """The summary as it is now: every folded group, read once."""
     groups = (
         await session.scalars(
             select(AlertGroup).where(AlertGroup.storm_id == storm.id).order_by(AlertGroup.id)
@@ -128,28 +176,27 @@ async def refresh_summary(
         storm_item(g, own_message=f"alert-group:{g.id}" in own or g.priority in OWN_MESSAGE)
         for g in groups
     ]
-    payload = render_storm(
+    return render_storm(
         items,
         threshold=config.storm_threshold or 0,
         over=storm.state != "open",
         storm_id=storm.id,
     )
-    key = summary_key(storm.id)
-    posted = await session.scalar(
-        select(OutboxEntry.id)
-        .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
-        .limit(1)
-    )
-    await enqueue(
-        session,
-        op="update" if posted is not None else "post",
-        channel=storm.channel,
-        payload=payload,
-        message_key=key,
-        priority=SUMMARY_PRIORITY,
-        now=now,
-        min_spacing=SUMMARY_SPACING,
-    )
+
+
+def summary_renderer(config: AlertsConfig) -> Prepare:
+    """What the outbox calls on the rows it has just claimed (bot/outbox.Outbox)."""
+
+    async def render_stale_summaries(session: AsyncSession, rows: Sequence[OutboxEntry]) -> None:
+        for row in rows:
+            key = row.message_key or ""
+            if not key.startswith("storm:") or not row.payload.get(STALE):
+                continue
+            storm = await session.get(AlertStorm, int(key.removeprefix("storm:")))
+            if storm is not None:
+                row.payload = await render_summary(session, storm, config)
+
+    return render_stale_summaries
 
 
 async def close_calm_storms(
@@ -178,7 +225,7 @@ async def close_calm_storms(
             .select_from(AlertGroup)
             .where(AlertGroup.storm_id == storm.id, AlertGroup.status == "firing")
         )
-        await refresh_summary(session, storm, config, now)
+        await summary_changed(session, storm, now)
         trail.record(
             session,
             at=now,

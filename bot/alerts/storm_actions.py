@@ -21,7 +21,7 @@ from sqlalchemy import select
 from alerts import messages as m
 from bot.alerts import buttons as alert_buttons
 from bot.alerts.groups import has_message, message_key, refresh_message
-from bot.alerts.storm import refresh_summary, summary_key
+from bot.alerts.storm import summary_changed, summary_key
 from bot.audit import trail
 from bot.slack.clicks import clicked_on
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry, SlackMessage
@@ -75,7 +75,7 @@ async def open_group(service: Service, *, storm_id: int, group_id: int, user: st
         if summary is None or storm is None:
             return m.STORM_NOT_IN_STORM
         await refresh_message(session, group, config, now, thread_ts=summary.ts)
-        await refresh_summary(session, storm, config, now)
+        await summary_changed(session, storm, now)
         trail.record(
             session,
             at=now,

@@ -45,7 +45,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -87,6 +87,10 @@ CONCURRENCY = 16  # channels sent to at the same time
 RECOVER_EVERY = 2.0  # seconds between looks for claims left by dead replicas
 LOOKUP_WINDOW = timedelta(minutes=10)  # history searched for a post of a dead replica
 MAX_LOOKUP_FAILURES = 3  # recovery rounds (RECOVER_EVERY apart) before sending unchecked
+
+# Called with the rows just claimed, in the claiming transaction, before they are sent: a
+# row may be queued as "changed" and given its content only now (bot/storm.py's summary).
+Prepare = Callable[[AsyncSession, Sequence[OutboxEntry]], Awaitable[None]]
 
 
 class _Retry(Exception):
@@ -174,8 +178,10 @@ class Outbox:
         metrics: Metrics,
         *,
         batch: int = 200,
+        prepare: Prepare | None = None,
     ) -> None:
         self._sessions = sessions
+        self._prepare = prepare
         self._client = client
         self._clock = clock
         self._metrics = metrics
@@ -336,6 +342,9 @@ class Outbox:
                     .order_by(OutboxEntry.priority, OutboxEntry.id)
                 )
             ).all()
+            if self._prepare is not None:
+                await self._prepare(session, rows)
+                await session.flush()  # what is sent is what the row records
             parents = await _parents(session, rows)
             session.expunge_all()
         return list(rows), parents
