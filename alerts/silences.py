@@ -5,11 +5,16 @@ would silence every critical alert for an hour. A silence is therefore built fro
 labels every alert of the group shares (so it covers the group's alerts, all of them), and
 it must still name the alert and match nothing outside the group; a broader one needs an
 approver.
+
+Silence all on a storm summary may cover several groups with one silence, only when that
+one silence matches exactly what the groups' own silences would (`one_silence_for`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 
 def shared_labels(
@@ -45,3 +50,41 @@ def why_broader(labels: Mapping[str, str], outside: int) -> str | None:
         noun = "alert" if outside == 1 else "alerts"
         return f"it would also silence {outside} other {noun} Alertmanager has now"
     return None
+
+
+@dataclass(frozen=True)
+class SharedSilence:
+    """One matcher set for several groups: the labels equal in all of them, and the one
+    label that tells them apart, matched against exactly the groups' values."""
+
+    labels: dict[str, str]
+    varying: str
+    values: tuple[str, ...]
+
+    @property
+    def pattern(self) -> str:
+        """The regex of `values`; Alertmanager anchors it, so it matches nothing else."""
+        return "|".join(_escape_regex(value) for value in self.values)
+
+
+def one_silence_for(groups: Sequence[Mapping[str, str]]) -> SharedSilence | None:
+    """A single silence covering exactly these groups, each given by the labels its own
+    silence would match, or None when they do not share such labels (then each group gets
+    its own silence). Every group must have the same label names and differ in one label
+    only: then "the shared labels, and that label one of the groups' values" matches an
+    alert exactly when one of the groups' own silences would, never more."""
+    if len(groups) < 2 or any(set(g) != set(groups[0]) for g in groups):
+        return None
+    first = groups[0]
+    shared = {k: v for k, v in first.items() if all(g[k] == v for g in groups)}
+    varying = sorted(set(first) - set(shared))
+    if not shared.get("alertname") or len(varying) != 1:
+        return None
+    values = tuple(sorted({g[varying[0]] for g in groups}))
+    return SharedSilence(labels=shared, varying=varying[0], values=values)
+
+
+def _escape_regex(value: str) -> str:
+    # Alertmanager's regexes are Go's: a backslash before ASCII punctuation makes it
+    # literal; before anything else it is an error or a class, so only punctuation is.
+    return "".join(f"\\{c}" if c in string.punctuation else c for c in value)

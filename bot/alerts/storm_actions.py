@@ -4,14 +4,16 @@ The summary is where the on-call engineer meets a storm, so it must be a place t
 not only to read. "All" means the groups the summary lists that still fire and have no
 message of their own. Each group goes through its single-group use case
 (bot/alerts/buttons.py), so it is authorised, changed and audited exactly as its own
-buttons would do it: one audit event and one Alertmanager silence per group, and a
-silence broader than its group still needs an approver. Groups the clicker may not
+buttons would do it: one audit event per group, and a silence broader than its group
+still needs an approver. Silence all makes one silence for groups that share labels
+naming them, else one per group (bot/alerts/storm_silence.py). Groups the clicker may not
 respond to are left alone; when that is all of them the click is refused (audited, told
 only to the clicker) and nothing changes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ from sqlalchemy import select
 
 from alerts import messages as m
 from bot.alerts import buttons as alert_buttons
+from bot.alerts import storm_silence
 from bot.alerts.groups import has_message, message_key, refresh_message
 from bot.alerts.storm import summary_changed, summary_key
 from bot.audit import trail
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from bot.service import Service
 
 OneGroup = Callable[[int, str], Awaitable[alert_buttons.Outcome]]
+AllGroups = Callable[[int, list[int], str], Awaitable[list[alert_buttons.Outcome]]]
 
 
 async def listed_groups(service: Service, storm_id: int) -> list[int]:
@@ -133,13 +137,13 @@ def register(
             await refuse(body, storm_id, what, m.NOT_A_RESPONDER, "not a responder")
         return len(listed), mine
 
-    async def act_on_all(body: dict[str, Any], what: str, one: OneGroup) -> None:
+    async def act_on_all(body: dict[str, Any], what: str, each: AllGroups) -> None:
         storm_id, user = _control(body)
         if storm_id is None:
             await service.ephemeral_from_body(body, "That button is not valid any more.")
             return
         listed, mine = await yours(body, storm_id, user, what)
-        failures = [o.message for o in [await one(g, user) for g in mine] if not o.ok]
+        failures = [o.message for o in await each(storm_id, mine, user) if not o.ok]
         if failures:
             text = m.STORM_SOME_FAILED.format(
                 done=len(mine) - len(failures), failed=len(failures), error=failures[0]
@@ -154,13 +158,36 @@ def register(
         await acknowledge(group_id, user)
         return alert_buttons.Outcome(True)  # one acknowledged meanwhile is as good
 
+    async def acknowledge_each(
+        _storm_id: int, groups: list[int], user: str
+    ) -> list[alert_buttons.Outcome]:
+        return [await acknowledge_quietly(g, user) for g in groups]
+
+    clicks = asyncio.Lock()
+
+    async def silence_together(
+        storm_id: int, groups: list[int], user: str
+    ) -> list[alert_buttons.Outcome]:
+        if not groups:
+            return []
+        return await storm_silence.silence_all(
+            service.sessions,
+            service.alertmanager,
+            service.clock,
+            storm_id=storm_id,
+            group_ids=groups,
+            user=user,
+            one=silence,
+            local=clicks,
+        )
+
     async def on_ack_all(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await act_on_all(body, "acknowledge", acknowledge_quietly)
+        await act_on_all(body, "acknowledge", acknowledge_each)
 
     async def on_silence_all(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await act_on_all(body, "silence", silence)
+        await act_on_all(body, "silence", silence_together)
 
     async def on_open(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()

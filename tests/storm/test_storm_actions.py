@@ -27,12 +27,15 @@ OUTSIDER = "U0000APR01"
 FOLDED = [f"Storm{i:03d}" for i in range(2, 7)]
 
 
-@pytest.fixture
-async def storm(
-    start_service: StartService, database_url: str, emulator: SlackEmulator, example_config: Config
+async def fold_into_summary(
+    start_service: StartService,
+    database_url: str,
+    emulator: SlackEmulator,
+    example_config: Config,
+    bodies: list[dict[str, Any]],
 ) -> tuple[RunningService, Message]:
     """Two posts held back by a long Retry-After make the channel's queue longer than the
-    threshold (1 s): the next five groups are folded into the summary."""
+    threshold (1 s): the groups of `bodies`, delivered next, are folded into the summary."""
     alerts = example_config.alerts.model_copy(
         update={"storm_threshold": 1, "responders": [RESPONDER]}
     )
@@ -42,12 +45,21 @@ async def storm(
         clock=SystemClock(),  # Alertmanager wants silences that end in the future
     )
     emulator.fail_next("chat.postMessage", status=429, retry_after=60, times=2)
-    for index in range(7):
-        await bot.deliver(group_notification(index, alerts=2))
+    for body in [group_notification(0, alerts=2), group_notification(1, alerts=2), *bodies]:
+        await bot.deliver(body)
         await bot.settle()
     await summary_caught_up(bot)
     [summary] = [m for m in emulator.messages(CHANNEL) if m.text.startswith("🌩")]
     return bot, summary
+
+
+@pytest.fixture
+async def storm(
+    start_service: StartService, database_url: str, emulator: SlackEmulator, example_config: Config
+) -> tuple[RunningService, Message]:
+    """The next five groups are folded into the summary."""
+    bodies = [group_notification(index, alerts=2) for index in range(2, 7)]
+    return await fold_into_summary(start_service, database_url, emulator, example_config, bodies)
 
 
 async def summary_caught_up(bot: RunningService) -> None:

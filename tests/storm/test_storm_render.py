@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.alerts.storm import STALE
 from bot.clock import SystemClock
 from bot.config import Config
 from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import OutboxEntry
-from bot.alerts.storm import STALE
 from tests.conftest import RunningService, StartService
 from tests.storm.conftest import group_notification
 
