@@ -11,32 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alerts.policy import DefaultPriorityRules, PriorityRules
-from bot.config import BUNDLED_EXAMPLE, Config, ConfigError, load_config
+from bot.cli_config import load_or_exit, resolve_config_path
 from bot.settings import Settings
 
 log = logging.getLogger("bot")
-
-
-def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    path = Path(settings.chatops_config)
-    if not path.exists() and settings.sandbox and "CHATOPS_CONFIG" not in os.environ:
-        return BUNDLED_EXAMPLE
-    return path
-
-
-def load_or_exit(path: Path) -> Config:
-    if not path.exists():
-        print(f"error: config file {path} not found (set CHATOPS_CONFIG)", file=sys.stderr)
-        raise SystemExit(2)
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"error: invalid config {exc.path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def _priority_rules() -> PriorityRules:

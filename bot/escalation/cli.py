@@ -31,7 +31,7 @@ def parse_labels(items: list[str]) -> dict[str, str]:
 
 
 def cmd_routes_test(args: argparse.Namespace) -> int:
-    from bot.cli import load_or_exit, resolve_config_path
+    from bot.cli_config import load_or_exit, resolve_config_path
     from bot.settings import Settings
 
     try:

@@ -1,0 +1,36 @@
+"""Finding the config file and loading it for command-line commands.
+
+Its own module so that feature CLIs (bot/escalation/cli.py, ...) can use it without importing
+bot/cli.py, which imports them to register their subcommands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bot.config import BUNDLED_EXAMPLE, Config, ConfigError, load_config
+from bot.settings import Settings
+
+
+def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    path = Path(settings.chatops_config)
+    if not path.exists() and settings.sandbox and "CHATOPS_CONFIG" not in os.environ:
+        return BUNDLED_EXAMPLE
+    return path
+
+
+def load_or_exit(path: Path) -> Config:
+    if not path.exists():
+        print(f"error: config file {path} not found (set CHATOPS_CONFIG)", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"error: invalid config {exc.path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
