@@ -299,6 +299,23 @@ def render_checklist(
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
 
 
+def _step_times(
+    runbook: Runbook, progress: Progress, opened_at: datetime
+) -> tuple[dict[str, timedelta], datetime]:
+    """How long each finished step took, and when the last one finished."""
+    finished = sorted(
+        (entry[2], step.id)
+        for step in runbook.steps
+        if (entry := progress.get(step.id)) and entry[0] in FINISHED and entry[2]
+    )
+    took: dict[str, timedelta] = {}
+    previous = opened_at
+    for at, step_id in finished:
+        took[step_id] = max(at - previous, timedelta(0))
+        previous = max(previous, at)
+    return took, previous
+
+
 def render_summary(
     runbook: Runbook,
     progress: Progress,
@@ -311,18 +328,7 @@ def render_summary(
     A step's time runs from the previous step finished (in time order, not list order)
     or from the opening of the checklist, which is what people experience as its cost.
     """
-    finished = sorted(
-        (
-            (entry[2], step.id)
-            for step in runbook.steps
-            if (entry := progress.get(step.id)) and entry[0] in FINISHED and entry[2]
-        ),
-    )
-    took: dict[str, timedelta] = {}
-    previous = opened_at
-    for at, step_id in finished:
-        took[step_id] = max(at - previous, timedelta(0))
-        previous = max(previous, at)
+    took, previous = _step_times(runbook, progress, opened_at)
     end = finished_at or previous
     lines: list[str] = []
     people: Counter[str] = Counter()

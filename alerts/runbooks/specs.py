@@ -336,7 +336,10 @@ BUILTIN_SPECS = (
         target_params=_DEPLOYMENT,
     ),
     ActionSpec(
-        "alertmanager.silence", "silence the alert's own labels", SilenceParams, changes_things=True
+        "alertmanager.silence",
+        "silence the labels the group's alerts share (as Silence 1h)",
+        SilenceParams,
+        changes_things=True,
     ),
     ActionSpec(
         "http.check",
