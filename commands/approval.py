@@ -17,10 +17,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import TypeAdapter
 
-from actions.deploy.base import Target
 from commands import messages as m
 from commands.config import DeployConfig
 from commands.plan import OperationPlan
+from commands.targets import Target
 
 
 class Outcome(StrEnum):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 
-from actions.deploy.base import Target
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    CommandRequest,
     DeployRequest,
     UsageError,
     echo,
@@ -17,7 +15,8 @@ from commands.parsing import (
     resolve_service,
     split_words,
 )
-from commands.registry import Argument, CommandRegistry, CommandSpec
+from commands.spec import Argument, CommandSpec
+from commands.targets import Target
 
 
 def parse(text: str, context: CommandContext) -> DeployRequest:
@@ -51,7 +50,3 @@ SPEC: CommandSpec[DeployRequest] = CommandSpec(
     examples=("/deploy api v1.4.0 production", "/deploy api v1.4.1 staging"),
     parse=parse,
 )
-
-
-def register(registry: CommandRegistry[CommandRequest]) -> None:
-    registry.register(SPEC)

@@ -13,10 +13,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from actions.deploy.base import Target
 from alerts.slack_text import escape
 from commands import messages as m
 from commands.config import DeployConfig, ServiceConfig
+from commands.targets import Target
 
 # Longer than any valid command by far; checked before anything else so that a 10 KB
 # paste costs one len() and never reaches a regular expression or a message.

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
-from actions.deploy.base import COLOURS, Colour, DeploymentState, Target, other
 from alerts.slack_text import escape
 from commands import messages as m
 from commands.config import DeployConfig, EnvironmentConfig
@@ -32,6 +31,7 @@ from commands.parsing import (
     RollbackRequest,
     ShiftRequest,
 )
+from commands.targets import COLOURS, Colour, DeploymentState, Target, other
 
 Kind = Literal["deploy", "shift", "rollback"]
 StepKind = Literal["deploy", "health_check", "set_weights", "bake"]

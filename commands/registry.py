@@ -11,59 +11,18 @@ The per-user rate limiter lives here too, because it guards the same entry point
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Generic, TypeVar
 
+from commands import deploy, rollback, shift, status
 from commands import messages as m
 from commands.parsing import CommandContext, CommandRequest, UsageError, check_text, echo
+from commands.spec import CommandSpec
 
-R_co = TypeVar("R_co", covariant=True)
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Argument:
-    name: str
-    description: str
-    optional: bool = False
-    flag: bool = False
-    """A `--name` switch rather than a positional word; always optional."""
-
-    @property
-    def usage(self) -> str:
-        if self.flag:
-            return f"[--{self.name}]"
-        return f"[{self.name}]" if self.optional else f"<{self.name}>"
-
-
-@dataclass(frozen=True)
-class CommandSpec(Generic[R_co]):
-    """Everything the bot knows about one slash command."""
-
-    name: str
-    description: str
-    arguments: tuple[Argument, ...]
-    examples: tuple[str, ...]
-    parse: Callable[[str, CommandContext], R_co]
-    """Text after the command name -> typed request; raises UsageError (usage is added)."""
-
-    @property
-    def usage(self) -> str:
-        return " ".join([self.name, *(a.usage for a in self.arguments)])
-
-    def help_text(self) -> str:
-        lines = [m.HELP_TITLE.format(name=self.name, description=self.description)]
-        lines.append(m.USAGE_LINE.format(usage=self.usage))
-        lines.extend(
-            m.HELP_ARGUMENT.format(usage=a.usage, description=a.description) for a in self.arguments
-        )
-        if self.examples:
-            lines.append(m.HELP_EXAMPLES)
-            lines.extend(m.HELP_EXAMPLE.format(example=e) for e in self.examples)
-        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -134,15 +93,22 @@ class CommandRegistry(Generic[R]):
             raise error.with_usage(spec.usage) from None
 
 
+COMMANDS: tuple[CommandSpec[CommandRequest], ...] = (
+    deploy.SPEC,
+    status.SPEC,
+    shift.SPEC,
+    rollback.SPEC,
+)
+"""Every slash command the bot answers, in the order `help` lists them. The registry is the
+one place that knows them all; the command modules only declare their own spec."""
+
+
 @cache
 def default_registry() -> CommandRegistry[CommandRequest]:
     """The bot's registry: /deploy, /deploy status, /shift and /rollback, built once."""
-    # Imported here: the command modules import this one for CommandSpec.
-    from commands import deploy, rollback, shift, status
-
     registry: CommandRegistry[CommandRequest] = CommandRegistry()
-    for module in (deploy, status, shift, rollback):
-        module.register(registry)
+    for spec in COMMANDS:
+        registry.register(spec)
     return registry
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from actions.deploy.base import COLOURS, DeploymentState, other
 from alerts.durations import format_duration
 from alerts.render import mention_markup
 from alerts.slack_text import escape
@@ -29,6 +28,7 @@ from commands.plan import (
     versions_of,
     weights_of,
 )
+from commands.targets import COLOURS, DeploymentState, other
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000

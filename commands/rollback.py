@@ -5,13 +5,12 @@ from __future__ import annotations
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    CommandRequest,
     RollbackRequest,
     no_more_than,
     resolve_optional_target,
     split_words,
 )
-from commands.registry import Argument, CommandRegistry, CommandSpec
+from commands.spec import Argument, CommandSpec
 
 
 def parse(text: str, context: CommandContext) -> RollbackRequest:
@@ -31,7 +30,3 @@ SPEC: CommandSpec[RollbackRequest] = CommandSpec(
     examples=("/rollback", "/rollback api production"),
     parse=parse,
 )
-
-
-def register(registry: CommandRegistry[CommandRequest]) -> None:
-    registry.register(SPEC)

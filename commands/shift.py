@@ -7,7 +7,6 @@ import re
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    CommandRequest,
     ShiftRequest,
     UsageError,
     echo,
@@ -16,7 +15,7 @@ from commands.parsing import (
     resolve_optional_target,
     split_words,
 )
-from commands.registry import Argument, CommandRegistry, CommandSpec
+from commands.spec import Argument, CommandSpec
 
 # Digits only (a trailing % is forgiven): int() would also take "+50", " 50" or "5_0".
 _PERCENT = re.compile(r"(\d{1,3})%?")
@@ -62,7 +61,3 @@ SPEC: CommandSpec[ShiftRequest] = CommandSpec(
     examples=("/shift 10", "/shift 50 production", "/shift 100 api production"),
     parse=parse,
 )
-
-
-def register(registry: CommandRegistry[CommandRequest]) -> None:
-    registry.register(SPEC)

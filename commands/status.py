@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from actions.deploy.base import COLOURS, Colour, DeploymentState, Target
 from alerts.slack_text import escape
 from commands import messages as m
 from commands.parsing import (
     CommandContext,
-    CommandRequest,
     StatusRequest,
     UsageError,
     default_service,
@@ -27,8 +25,9 @@ from commands.parsing import (
     split_words,
 )
 from commands.plan import OperationPlan, describe_weights, versions_of, weights_of
-from commands.registry import Argument, CommandRegistry, CommandSpec
 from commands.render import MAX_SECTION, clip, date, describe_step, mentions, plan_command
+from commands.spec import Argument, CommandSpec
+from commands.targets import COLOURS, Colour, DeploymentState, Target
 
 RECENT = 5
 """How many past operations the answer lists per target."""
@@ -62,10 +61,6 @@ SPEC: CommandSpec[StatusRequest] = CommandSpec(
     examples=("/deploy status", "/deploy status api production"),
     parse=parse,
 )
-
-
-def register(registry: CommandRegistry[CommandRequest]) -> None:
-    registry.register(SPEC)
 
 
 # --- What the bot gathers ----------------------------------------------------------------

@@ -13,7 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from actions.deploy.base import COLOURS, BackendError, Colour
+from actions.deploy.base import BackendError
+from commands.targets import COLOURS, Colour
 
 
 def _forward_action(actions: list[dict[str, Any]]) -> dict[str, Any]:

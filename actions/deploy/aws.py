@@ -29,15 +29,8 @@ from actions.aws.ecs import (
     task_definition_copy,
 )
 from actions.aws.errors import AwsError, redact
-from actions.deploy.base import (
-    COLOURS,
-    BackendError,
-    Colour,
-    DeploymentState,
-    RolloutFailed,
-    Target,
-    TemporaryBackendError,
-)
+from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
+from commands.targets import COLOURS, Colour, DeploymentState, Target
 
 
 class AwsTargetConfig(BaseModel):

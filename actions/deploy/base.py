@@ -1,46 +1,16 @@
 """The one interface every deploy backend implements.
 
-The approval workflow (commands/) plans an operation against a `DeploymentState` and the
-runner (bot/) executes it through a `Backend`. Backends know nothing about Slack or
-approvals: they read state, roll a colour to a version, and set traffic weights.
+The approval workflow (commands/) plans an operation against a `DeploymentState` (plain
+data in commands/targets.py) and the runner (bot/) executes it through a `Backend`.
+Backends know nothing about Slack or approvals: they read state, roll a colour to a
+version, and set traffic weights.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-Colour = Literal["blue", "green"]
-COLOURS: tuple[Colour, Colour] = ("blue", "green")
-
-
-def other(colour: Colour) -> Colour:
-    return "green" if colour == "blue" else "blue"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One service in one environment, e.g. api/production."""
-
-    service: str
-    environment: str
-
-
-@dataclass(frozen=True)
-class DeploymentState:
-    """What is running now: the version of each colour and how traffic is split.
-
-    `live` is the colour that holds the majority of traffic (blue on a tie, which only
-    happens mid-shift at 50%); `weights` always sum to 100.
-    """
-
-    live: Colour
-    versions: dict[Colour, str | None] = field(default_factory=dict)
-    weights: dict[Colour, int] = field(default_factory=dict)
-
-    @property
-    def idle(self) -> Colour:
-        return other(self.live)
+from commands.targets import Colour, DeploymentState, Target
 
 
 class BackendError(Exception):

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from actions.deploy.base import COLOURS, BackendError, Colour, DeploymentState, Target
+from actions.deploy.base import BackendError
+from commands.targets import COLOURS, Colour, DeploymentState, Target
 
 DEFAULT_VERSION = "v0.0.0"
 MAX_HISTORY = 100

@@ -31,17 +31,9 @@ from kubernetes_asyncio.client import (
 )
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from actions.deploy.base import (
-    COLOURS,
-    BackendError,
-    Colour,
-    DeploymentState,
-    RolloutFailed,
-    Target,
-    TemporaryBackendError,
-    other,
-)
+from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
 from actions.kube.client import KubeApiError, call, check_name, selector_string
+from commands.targets import COLOURS, Colour, DeploymentState, Target, other
 
 T = TypeVar("T")
 ApiClientFactory = Callable[[], Awaitable[ApiClient]]

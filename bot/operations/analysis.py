@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import other
 from actions.prometheus import PrometheusClient, PrometheusError
 from alerts.slack_text import escape
 from bot.audit import trail
@@ -35,6 +34,7 @@ from bot.operations.models import ApprovalRequestRow, OperationRow
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.config import DeployConfig
 from commands.plan import OperationPlan
+from commands.targets import other
 
 log = logging.getLogger(__name__)
 

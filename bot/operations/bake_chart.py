@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import other
 from actions.prometheus import PrometheusClient, PrometheusError, RangeSeries, series_label
 from alerts.slack_text import escape
 from bot.clock import Clock
@@ -31,6 +30,7 @@ from bot.operations.store import message_key
 from bot.slack.outbox_queue import enqueue_upload
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.plan import OperationPlan
+from commands.targets import other
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import Backend, BackendError, DeploymentState, Target
+from actions.deploy.base import Backend, BackendError
 from actions.deploy.health import HealthCheck
 from bot.audit import trail
 from bot.clock import Clock
@@ -61,6 +61,7 @@ from commands.render import (
     result_rolled_back,
     result_succeeded,
 )
+from commands.targets import DeploymentState, Target
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import BackendError, Target
+from actions.deploy.base import BackendError
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
@@ -74,6 +74,7 @@ from commands.render import (
     request_posted,
 )
 from commands.status import render_status
+from commands.targets import Target
 
 log = logging.getLogger(__name__)
 

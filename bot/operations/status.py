@@ -7,13 +7,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import BackendError, DeploymentState, Target
+from actions.deploy.base import BackendError
 from bot.operations.backends import Backends
 from bot.operations.models import ApprovalRequestRow, OperationRow
 from bot.operations.store import firing_alerts, last_baseline, lock_holder
 from commands.approval import ApprovalRequest
 from commands.plan import OperationPlan, resolve_baseline
 from commands.status import RECENT, ActiveOperation, PastOperation, TargetStatus
+from commands.targets import DeploymentState, Target
 
 
 async def target_status(

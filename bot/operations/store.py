@@ -14,7 +14,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from actions.deploy.base import Target
 from bot.clock import Clock
 from bot.operations.models import (
     OPERATION,
@@ -27,6 +26,7 @@ from bot.operations.models import (
 from bot.storage.models import Alert, AlertGroup, SlackMessage
 from commands.approval import Approval, ApprovalRequest
 from commands.plan import Baseline, OperationPlan
+from commands.targets import Target
 
 BLOCKING_PRIORITIES = ("P0", "P1")
 ACTIVE = ("running", "baking", "bake_failed")

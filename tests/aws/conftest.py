@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from actions.deploy.aws import AwsBackend, AwsTargetConfig
-from actions.deploy.base import COLOURS, Colour, Target
+from commands.targets import COLOURS, Colour, Target
 from tests.servers.moto_server import (
     DEFAULT_REGION,
     MotoServer,

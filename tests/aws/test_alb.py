@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from actions.aws.alb import read_weights, with_weights
-from actions.deploy.base import BackendError, Colour
+from actions.deploy.base import BackendError
+from commands.targets import Colour
 
 GROUPS: dict[Colour, str] = {"blue": "arn:tg/blue", "green": "arn:tg/green"}
 

@@ -11,13 +11,8 @@ import boto3
 import pytest
 
 from actions.deploy.aws import AwsBackend
-from actions.deploy.base import (
-    BackendError,
-    DeploymentState,
-    RolloutFailed,
-    Target,
-    TemporaryBackendError,
-)
+from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
+from commands.targets import DeploymentState, Target
 from tests.aws.conftest import IMAGE, SECRET_ARN, Infra, SetupClients
 from tests.servers.moto_server import MotoServer
 

@@ -15,7 +15,8 @@ import pytest
 
 from actions.aws.errors import AwsError
 from actions.deploy.aws import AwsBackend, AwsTargetConfig
-from actions.deploy.base import Backend, BackendError, RolloutFailed, Target
+from actions.deploy.base import Backend, BackendError, RolloutFailed
+from commands.targets import Target
 
 TARGET = Target("api", "production")
 CONFIG = AwsTargetConfig(

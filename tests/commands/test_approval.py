@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from actions.deploy.base import DeploymentState, Target
 from commands.approval import (
     ApprovalRequest,
     InvalidTransition,
@@ -29,6 +28,7 @@ from commands.approval import (
 from commands.config import DeployConfig
 from commands.parsing import DeployRequest
 from commands.plan import OperationPlan, plan_operation
+from commands.targets import DeploymentState, Target
 
 CONFIG = DeployConfig.model_validate(
     {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from actions.deploy.base import Target
 from commands.config import DeployConfig
 from commands.parsing import (
     CommandContext,
@@ -15,6 +14,7 @@ from commands.parsing import (
     command_line,
 )
 from commands.registry import default_registry
+from commands.targets import Target
 
 CONFIG = DeployConfig.model_validate(
     {

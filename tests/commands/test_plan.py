@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from actions.deploy.base import Colour, DeploymentState, Target
 from commands.config import DeployConfig
 from commands.parsing import DeployRequest, OperationRequest, RollbackRequest, ShiftRequest
 from commands.plan import (
@@ -19,6 +18,7 @@ from commands.plan import (
     request_of,
     still_valid,
 )
+from commands.targets import Colour, DeploymentState, Target
 
 CONFIG = DeployConfig.model_validate(
     {

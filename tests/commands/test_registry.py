@@ -6,7 +6,8 @@ import pytest
 
 from commands.config import DeployConfig
 from commands.parsing import CommandContext, UsageError
-from commands.registry import Argument, CommandRegistry, CommandSpec, Help, default_registry
+from commands.registry import CommandRegistry, Help, default_registry
+from commands.spec import Argument, CommandSpec
 
 CONTEXT = CommandContext("U0000DEP01", "C0000DEPLY", DeployConfig())
 

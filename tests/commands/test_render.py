@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from actions.deploy.base import Colour, DeploymentState, Target
 from commands import render
 from commands.approval import (
     ApprovalRequest,
@@ -22,6 +21,7 @@ from commands.approval import (
 from commands.config import DeployConfig
 from commands.parsing import DeployRequest, RollbackRequest, ShiftRequest, UsageError
 from commands.plan import Baseline, OperationPlan, Refusal, plan_operation
+from commands.targets import Colour, DeploymentState, Target
 
 CONFIG = DeployConfig.model_validate(
     {

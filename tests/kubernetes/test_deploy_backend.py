@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actions.deploy.base import (
-    BackendError,
-    Colour,
-    DeploymentState,
-    RolloutFailed,
-    Target,
-    TemporaryBackendError,
-)
+from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
 from actions.deploy.kubernetes import KubernetesBackend, KubernetesTargetConfig
 from actions.kube.client import api_client_for_host
+from commands.targets import Colour, DeploymentState, Target
 from tests.servers.kube_api import (
     DEPLOYMENTS,
     HTTPROUTES,

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from actions.deploy.base import Target
 from bot.operations.models import ApprovalRequestRow, DryRunTarget
 from bot.sandbox.emulator import BotResponse, Message, SlackEmulator
+from commands.targets import Target
 from tests.conftest import WEBHOOK_TOKEN, RunningService
 
 CHANNEL = "C0000DEPLY"

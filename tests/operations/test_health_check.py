@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from actions.deploy.base import DeploymentState, Target
 from actions.deploy.health import HealthCheck, HealthCheckFailed
 from bot.config import BUNDLED_EXAMPLE, load_config
 from commands.parsing import DeployRequest
 from commands.plan import OperationPlan, plan_operation
+from commands.targets import DeploymentState, Target
 
 
 @pytest.fixture
