@@ -15,23 +15,28 @@ reported healthy with no pods.
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, TypeVar
 
 from kubernetes_asyncio.client import (
     ApiClient,
     AppsV1Api,
     CoreV1Api,
     CustomObjectsApi,
-    V1Container,
     V1Deployment,
 )
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
+from actions.deploy.kubernetes_config import KubernetesTargetConfig
+from actions.deploy.kubernetes_rollout import (
+    container_image,
+    container_of,
+    rollout_status,
+    split_image,
+)
+from actions.deploy.route_weights import checked_weights, route_split, rules_with_weights
 from actions.kube.client import KubeApiError, call, check_name, selector_string
 from commands.targets import COLOURS, Colour, DeploymentState, Target, other
 
@@ -44,77 +49,6 @@ GATEWAY_GROUP, GATEWAY_VERSION, HTTPROUTES = "gateway.networking.k8s.io", "v1", 
 _MERGE_PATCH: dict[str, Any] = {"_content_type": "application/merge-patch+json"}
 # Docker's tag grammar: what may follow the ':' of an image reference.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_REPOSITORY = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*")
-_LABEL_KEY = re.compile(r"([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
-
-
-class KubernetesTargetConfig(BaseModel):
-    """Where one Target lives on Kubernetes; every object is in `namespace`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    namespace: str
-    # Deployments are `<deployment_prefix>-blue|green`; default: the target's service name.
-    deployment_prefix: str | None = None
-    # The container whose image changes; default: the first in the pod template.
-    container: str | None = None
-    # Repository without tag (registry.example.com/api); default: the one already running.
-    image: str | None = None
-    # HTTPRoute whose backendRefs to `<service_prefix>-blue|green` carry the weights.
-    route: str | None = None
-    # Prefix of the per-colour Services the route points at; default: deployment_prefix.
-    service_prefix: str | None = None
-    # Service whose `colour_label` selector switches traffic when there is no route.
-    service: str | None = None
-    colour_label: str = "colour"
-    rollout_timeout: float = Field(default=600.0, gt=0)
-    poll_interval: float = Field(default=2.0, gt=0)
-
-    @field_validator("namespace", "container")
-    @classmethod
-    def _dns_label(cls, value: str | None) -> str | None:
-        return None if value is None else check_name(value, "name", label=True)
-
-    @field_validator("deployment_prefix", "route", "service")
-    @classmethod
-    def _dns_subdomain(cls, value: str | None) -> str | None:
-        return None if value is None else check_name(value, "name")
-
-    @field_validator("service_prefix")
-    @classmethod
-    def _service_prefix(cls, value: str | None) -> str | None:
-        # Service names are DNS labels; leave room for "-green".
-        if value is not None and len(check_name(value, "service_prefix", label=True)) > 57:
-            raise ValueError("service_prefix must be at most 57 characters")
-        return value
-
-    @field_validator("image")
-    @classmethod
-    def _repository(cls, value: str | None) -> str | None:
-        if value is not None and not _REPOSITORY.fullmatch(value):
-            raise ValueError(f"image {value!r} must be a repository without tag or digest")
-        return value
-
-    @field_validator("colour_label")
-    @classmethod
-    def _label_key(cls, value: str) -> str:
-        if not _LABEL_KEY.fullmatch(value):
-            raise ValueError(f"colour_label {value!r} is not a valid label key")
-        return value
-
-    @model_validator(mode="after")
-    def _one_traffic_switch(self) -> Self:
-        if (self.route is None) == (self.service is None):
-            raise ValueError("set exactly one of `route` (weighted) or `service` (0/100 switch)")
-        return self
-
-    def deployment_name(self, target: Target, colour: Colour) -> str:
-        prefix = self.deployment_prefix or check_name(target.service, "service name")
-        return f"{prefix}-{colour}"
-
-    def service_names(self, target: Target) -> dict[Colour, str]:
-        prefix = self.service_prefix or self.deployment_prefix or target.service
-        return {colour: f"{prefix}-{colour}" for colour in COLOURS}
 
 
 class KubernetesBackend:
@@ -160,7 +94,7 @@ class KubernetesBackend:
             for colour, deployment in zip(COLOURS, found, strict=True)
         }
         if cfg.route is not None:
-            weights = _route_split(await self._read_route(cfg), cfg, target)
+            weights = route_split(await self._read_route(cfg), cfg, target)
         else:
             weights = await self._service_split(cfg)
         live: Colour = "green" if weights["green"] > weights["blue"] else "blue"
@@ -191,8 +125,8 @@ class KubernetesBackend:
         if deployment.spec is not None and deployment.spec.paused:
             # A paused Deployment never rolls: waiting would only burn the whole timeout.
             raise BackendError(f"Deployment {namespace}/{name} is paused; resume it first")
-        container = _container(cfg, deployment)
-        image = f"{cfg.image or _split_image(container.image or '')[0]}:{version}"
+        container = container_of(cfg, deployment)
+        image = f"{cfg.image or split_image(container.image or '')[0]}:{version}"
         patch = {
             "spec": {
                 "template": {"spec": {"containers": [{"name": container.name, "image": image}]}}
@@ -213,12 +147,12 @@ class KubernetesBackend:
 
     async def set_weights(self, target: Target, weights: dict[Colour, int]) -> None:
         cfg = self._config(target)
-        wanted = _checked_weights(weights)
+        wanted = checked_weights(weights)
         if cfg.route is None:
             await self._switch_service(cfg, wanted)
             return
         route = await self._read_route(cfg)
-        rules = _rules_with_weights(route, cfg, target, wanted)
+        rules = rules_with_weights(route, cfg, target, wanted)
         if rules == route["spec"].get("rules"):
             return
         # Sending the resourceVersion read above makes the write conditional: if anyone
@@ -281,7 +215,7 @@ class KubernetesBackend:
                 unreachable = error
             else:
                 unreachable = None
-                running = _container_image(last, container)
+                running = container_image(last, container)
                 if running != image:
                     raise BackendError(
                         f"Deployment {cfg.namespace}/{name} was changed by someone else during "
@@ -441,152 +375,13 @@ class KubernetesBackend:
     ) -> str | None:
         if deployment is None or deployment.spec is None or deployment.spec.replicas == 0:
             return None
-        image = _container(cfg, deployment).image or ""
-        repository, tag = _split_image(image)
+        image = container_of(cfg, deployment).image or ""
+        repository, tag = split_image(image)
         # Someone else's image (or a digest) is shown whole, not mistaken for our tag.
         if tag is None or (cfg.image is not None and repository != cfg.image):
             return image
         return tag
 
 
-def rollout_status(deployment: V1Deployment) -> tuple[Literal["done", "waiting", "failed"], str]:
-    """Judge a rollout as `kubectl rollout status` does, with its wording."""
-    generation = (deployment.metadata.generation if deployment.metadata else None) or 0
-    status, spec = deployment.status, deployment.spec
-    if status is None or generation > (status.observed_generation or 0):
-        return "waiting", "waiting for the Deployment controller to observe the change"
-    for condition in status.conditions or []:
-        if condition.type == "Progressing" and condition.reason == "ProgressDeadlineExceeded":
-            return "failed", f"it exceeded its progress deadline ({condition.message})"
-    wanted = spec.replicas if spec is not None and spec.replicas is not None else 1
-    updated, total = status.updated_replicas or 0, status.replicas or 0
-    available = status.available_replicas or 0
-    if updated < wanted:
-        return "waiting", f"{updated} out of {wanted} new replicas have been updated"
-    if total > updated:
-        return "waiting", f"{total - updated} old replicas are pending termination"
-    if available < updated:
-        return "waiting", f"{available} of {updated} updated replicas are available"
-    return "done", "successfully rolled out"
-
-
 def _backend_error(error: KubeApiError) -> BackendError:
     return TemporaryBackendError(str(error)) if error.transient else BackendError(str(error))
-
-
-def _container(cfg: KubernetesTargetConfig, deployment: V1Deployment) -> V1Container:
-    spec = deployment.spec.template.spec if deployment.spec else None
-    containers = (spec.containers if spec else None) or []
-    for container in containers:
-        if cfg.container is None or container.name == cfg.container:
-            return container
-    name = deployment.metadata.name if deployment.metadata else "?"
-    have = ", ".join(c.name for c in containers) or "none"
-    raise BackendError(f"Deployment {name} has no container {cfg.container!r} (it has: {have})")
-
-
-def _container_image(deployment: V1Deployment, name: str) -> str | None:
-    spec = deployment.spec.template.spec if deployment.spec else None
-    return next((c.image for c in (spec.containers if spec else []) if c.name == name), None)
-
-
-def _split_image(image: str) -> tuple[str, str | None]:
-    """(repository, tag); the tag is None for digests and untagged images."""
-    if "@" in image:
-        return image.split("@", 1)[0], None
-    slash, colon = image.rfind("/"), image.rfind(":")
-    # A ':' before the last '/' is a registry port, not a tag.
-    return (image[:colon], image[colon + 1 :]) if colon > slash else (image, None)
-
-
-def _checked_weights(weights: Mapping[Colour, int]) -> dict[Colour, int]:
-    values = {colour: weights.get(colour, 0) for colour in COLOURS}
-    if (
-        set(weights) - set(COLOURS)
-        or any(type(v) is not int or not 0 <= v <= 100 for v in values.values())
-        or sum(values.values()) != 100
-    ):
-        raise BackendError(f"Weights must be whole percentages adding up to 100, not {weights}")
-    return values
-
-
-def _colour_refs(
-    rule: Any, services: dict[Colour, str], where: str
-) -> dict[Colour, dict[str, Any]]:
-    """The rule's backendRefs to our two Services, refusing rules we cannot reason about."""
-    refs = rule.get("backendRefs") if isinstance(rule, dict) else None
-    found: dict[Colour, dict[str, Any]] = {}
-    others = 0
-    for ref in refs if isinstance(refs, list) else []:
-        colour = next((c for c in COLOURS if ref.get("name") == services[c]), None)
-        ours = ref.get("kind", "Service") == "Service" and ref.get("group", "") == ""
-        if colour is not None and ours:
-            if colour in found:
-                raise BackendError(
-                    f"HTTPRoute {where} refers to {services[colour]} twice in one rule"
-                )
-            found[colour] = ref
-        elif ref.get("weight", 1):
-            others += 1
-    if found and others:
-        raise BackendError(
-            f"HTTPRoute {where} also sends traffic to other backends next to "
-            f"{services['blue']}/{services['green']}; the bot only manages a two-colour split"
-        )
-    return found
-
-
-def _route_split(
-    route: dict[str, Any], cfg: KubernetesTargetConfig, target: Target
-) -> dict[Colour, int]:
-    services, where = cfg.service_names(target), f"{cfg.namespace}/{cfg.route}"
-    splits: set[int] = set()
-    for rule in route["spec"].get("rules") or []:
-        refs = _colour_refs(rule, services, where)
-        if not refs:
-            continue
-        # Gateway API: a backendRef without weight has weight 1; a missing one has 0.
-        raw = {
-            colour: int(refs[colour].get("weight", 1)) if colour in refs else 0
-            for colour in COLOURS
-        }
-        total = sum(raw.values())
-        if total <= 0:
-            raise BackendError(f"HTTPRoute {where} gives both colours weight 0")
-        splits.add(round(100 * raw["blue"] / total))
-    if not splits:
-        raise BackendError(
-            f"HTTPRoute {where} has no backendRefs to {services['blue']} or {services['green']}"
-        )
-    if len(splits) > 1:
-        raise BackendError(f"HTTPRoute {where} splits traffic differently in different rules")
-    blue = splits.pop()
-    return {"blue": blue, "green": 100 - blue}
-
-
-def _rules_with_weights(
-    route: dict[str, Any], cfg: KubernetesTargetConfig, target: Target, weights: dict[Colour, int]
-) -> list[Any]:
-    """The route's rules with our backendRefs re-weighted and every other field kept."""
-    services, where = cfg.service_names(target), f"{cfg.namespace}/{cfg.route}"
-    rules = copy.deepcopy(route["spec"].get("rules") or [])
-    touched = False
-    for rule in rules:
-        refs = _colour_refs(rule, services, where)
-        if not refs:
-            continue
-        touched = True
-        for colour, ref in refs.items():
-            ref["weight"] = weights[colour]
-        for colour in COLOURS:
-            if colour not in refs and weights[colour] > 0:
-                # Copy the other colour's ref (port, namespace, filters) under our name.
-                twin = copy.deepcopy(refs[other(colour)])
-                rule["backendRefs"].append(
-                    {**twin, "name": services[colour], "weight": weights[colour]}
-                )
-    if not touched:
-        raise BackendError(
-            f"HTTPRoute {where} has no backendRefs to {services['blue']} or {services['green']}"
-        )
-    return rules

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from actions.deploy.base import BackendError, RolloutFailed, TemporaryBackendError
-from actions.deploy.kubernetes import KubernetesBackend, KubernetesTargetConfig
+from actions.deploy.kubernetes import KubernetesBackend
+from actions.deploy.kubernetes_config import KubernetesTargetConfig
 from actions.kube.client import api_client_for_host
 from commands.targets import Colour, DeploymentState, Target
 from tests.servers.kube_api import (
