@@ -26,13 +26,15 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 	$(BIN)/bandit -c pyproject.toml -q -r bot alerts commands actions migrations --severity-level medium --confidence-level medium
 	$(BIN)/python scripts/check_structure.py
+	$(BIN)/lint-imports
 
 # pip-audit; fails on a known vulnerability. Packages it cannot look up (vulnerability data
 # unreachable) are reported, and fatal only with CHATOPS_AUDIT_STRICT=1.
 audit: $(BIN)/.installed
 	$(BIN)/python scripts/audit_deps.py
 
-# Every CI gate of the seed: lint (ruff, format, mypy, bandit, structure limits), audit, the tests.
+# Every CI gate of the seed: lint (ruff, format, mypy, bandit, structure, import contracts),
+# audit, the tests.
 gates: lint audit test
 
 clean:
