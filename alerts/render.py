@@ -39,7 +39,8 @@ class AlertView:
     starts_at: datetime
     ends_at: datetime | None = None
     generator_url: str = ""
-    # Grafana's links and values, and "start_assumed" (alerts/grafana.py, bot/alerts/intake.py).
+    # Grafana's links and values (alerts/grafana.py), and "start_assumed"
+    # (bot/alerts/notification.py).
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -22,7 +22,8 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
-from bot.alerts.intake import DeliveryProcessor, IntakeWriter
+from bot.alerts.intake import IntakeWriter
+from bot.alerts.processor import DeliveryProcessor
 from bot.alerts.storm import count_folds, summary_renderer
 from bot.audit import trail
 from bot.clock import Clock, SystemClock

@@ -196,16 +196,16 @@ async def _metrics(bot: RunningService) -> str:
 async def test_a_delivery_that_breaks_processing_waits_and_the_rest_go_through(
     sqlite_url: str, start_service: StartService, emulator: SlackEmulator, monkeypatch: object
 ) -> None:
-    import bot.alerts.intake
+    import bot.alerts.processor
 
-    real = bot.alerts.intake.process_notification
+    real = bot.alerts.processor.process_notification
 
     async def flaky(session, notification, config, now, listeners=()):  # type: ignore[no-untyped-def]
         if notification.group_key == "poison":
             raise RuntimeError("a bug")
         return await real(session, notification, config, now, listeners)
 
-    monkeypatch.setattr(bot.alerts.intake, "process_notification", flaky)  # type: ignore[attr-defined]
+    monkeypatch.setattr(bot.alerts.processor, "process_notification", flaky)  # type: ignore[attr-defined]
     bot_ = await start_service(sqlite_url)
     for key in ("before", "poison", "after"):
         status, _ = await post(bot_, notification(group_key=key))
