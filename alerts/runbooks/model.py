@@ -125,10 +125,6 @@ class Runbook(FrontMatter):
     def step(self, step_id: str) -> Step | None:
         return next((step for step in self.steps if step.id == step_id), None)
 
-    @property
-    def file_name(self) -> str:
-        return self.path.name
-
 
 class RunbookSet:
     """Loaded runbooks by id, iterated in the byte order of their file names.

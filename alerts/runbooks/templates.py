@@ -23,7 +23,6 @@ Namespace = Literal["labels", "annotations"]
 # Any `{{ ... }}` on one line: what the author meant as a template, valid or not.
 _ANY_TEMPLATE = re.compile(r"\{\{(?P<inner>[^{}\n]*)\}\}")
 _REFERENCE = re.compile(r"\s*(?P<ns>[A-Za-z_][A-Za-z0-9_]*)\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*")
-NAMESPACES: tuple[Namespace, ...] = ("labels", "annotations")
 
 
 class TemplateError(ValueError):

@@ -20,7 +20,7 @@ from alerts.slack_text import escape
 from bot.alerts import storm
 from bot.pagerduty.status import pagerduty_note
 from bot.slack.outbox_queue import enqueue
-from bot.storage.models import Alert, AlertGroup, OutboxEntry, SlackMessage
+from bot.storage.models import Alert, AlertGroup, OutboxEntry
 
 
 def message_key(group: AlertGroup) -> str:
@@ -183,7 +183,3 @@ async def reply(
         now=now,
     )
     return True
-
-
-async def slack_message(session: AsyncSession, key: str) -> SlackMessage | None:
-    return (await session.scalars(select(SlackMessage).where(SlackMessage.key == key))).first()
