@@ -39,7 +39,8 @@ from bot.runbooks.feature import RunbookFeature
 from bot.settings import Settings
 from bot.slack.app import build_app, register
 from bot.slack.clicks import clicked_at
-from bot.slack.outbox import Outbox, make_client
+from bot.slack.outbox.sending import make_client
+from bot.slack.outbox.worker import Outbox
 from bot.slack.outbox_queue import enqueue
 from bot.slack.replay_guard import ReplayGuard
 from bot.storage import migrate

@@ -32,7 +32,7 @@ from alerts.config import AlertsConfig
 from alerts.storm_summary import StormItem, render_storm
 from bot.audit import trail
 from bot.replicas.claims import xact_lock
-from bot.slack.outbox import Prepare
+from bot.slack.outbox.claiming import Prepare
 from bot.slack.outbox_queue import backlog_seconds, enqueue
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
@@ -185,7 +185,7 @@ async def render_summary(
 
 
 def summary_renderer(config: AlertsConfig) -> Prepare:
-    """What the outbox calls on the rows it has just claimed (bot/outbox.Outbox)."""
+    """What the outbox calls on the rows it has just claimed (bot/slack/outbox/claiming.py)."""
 
     async def render_stale_summaries(session: AsyncSession, rows: Sequence[OutboxEntry]) -> None:
         for row in rows:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.slack.outbox import PACE_PER_SECOND, PACED
+from bot.slack.outbox.pacing import PACE_PER_SECOND, PACED
 from bot.storage.models import OutboxEntry, OutboxFile
 
 Op = Literal["post", "update", "reply", "ephemeral", "upload"]

@@ -192,7 +192,8 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    # Migration 0011: crash recovery could not look this row up in Slack (bot/slack/outbox.py).
+    # Migration 0011: crash recovery could not look this row up in Slack
+    # (bot/slack/outbox/recovery.py).
     lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.sandbox.emulator import SlackEmulator
-from bot.slack.outbox import MAX_LOOKUP_FAILURES
+from bot.slack.outbox.recovery import MAX_LOOKUP_FAILURES
 from bot.storage.models import OutboxEntry
 from tests.escalation.conftest import Bot, pd_server, start_bot
 from tests.support.payloads import notification

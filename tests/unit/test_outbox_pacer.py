@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.outbox import Pacer
+from bot.slack.outbox.pacing import Pacer
 
 
 def takes(pacer: Pacer, channel: str, now: float, *, urgent: bool) -> bool:

@@ -1,0 +1,163 @@
+"""Claiming: which rows a replica sends next.
+
+Each pass reads the first few due rows of every channel (`PER_CHANNEL`), in priority order
+(P0 first), oldest first within a priority, keeps those its channel's pacing lets through,
+and claims them (state `sending`, `claimed_by` this replica) with one conditional UPDATE,
+so two replicas never send the same row. A channel stops at its first row that cannot go
+yet, so nothing jumps ahead within a channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.replicas.claims import Replica
+from bot.slack.outbox.pacing import PACED, Pacer, is_urgent
+from bot.slack.outbox.parents import Parents, load_parents
+from bot.storage.models import OutboxEntry
+
+PER_CHANNEL = 5  # rows per channel considered in one pass
+
+# Called with the rows just claimed, in the claiming transaction, before they are sent: a
+# row may be queued as "changed" and given its content only now (bot/alerts/storm.py's
+# summary).
+Prepare = Callable[[AsyncSession, Sequence[OutboxEntry]], Awaitable[None]]
+
+
+@dataclass
+class Claim:
+    """The rows claimed by one pass, and when the next pass has something to do."""
+
+    rows: list[OutboxEntry] = field(default_factory=list)
+    parents: Parents = field(default_factory=dict)
+    # When a row becomes due or a paced channel has room again; None: nothing waits.
+    next_at: float | None = None
+
+
+class Claimer:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        pacer: Pacer,
+        replica: Replica,
+        batch: int,
+        prepare: Prepare | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._pacer = pacer
+        self._replica = replica
+        self._batch = batch
+        self._prepare = prepare
+
+    async def claim(self, *, paced: bool = True) -> Claim:
+        """Claim what is due now. `paced=False` ignores the channels' buckets (tests on a
+        clock that only moves when told to)."""
+        now = self._clock.now()
+        async with self._sessions() as session:
+            candidates = await self._due(session, now)
+            if not candidates:
+                return Claim(next_at=await _next_due(session))
+        picked, next_at = self._pace(candidates, now.timestamp(), paced)
+        if not picked:
+            return Claim(next_at=next_at)
+        rows, parents = await self._take(picked, now)
+        return Claim(rows, parents, next_at)
+
+    async def _due(self, session: AsyncSession, now: datetime) -> Sequence[Any]:
+        """The first `PER_CHANNEL` due rows of each channel, most urgent first."""
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=OutboxEntry.channel,
+                order_by=(OutboxEntry.priority, OutboxEntry.id),
+            )
+            .label("rank")
+        )
+        due = (
+            select(
+                OutboxEntry.id,
+                OutboxEntry.channel,
+                OutboxEntry.op,
+                OutboxEntry.priority,
+                OutboxEntry.message_key,
+                rank,
+            )
+            .where(OutboxEntry.state == "pending", OutboxEntry.not_before <= now)
+            .subquery()
+        )
+        return (
+            await session.execute(
+                select(due.c.id, due.c.channel, due.c.op, due.c.priority, due.c.message_key)
+                .where(due.c.rank <= PER_CHANNEL)
+                .order_by(due.c.priority, due.c.id)
+                .limit(self._batch)
+            )
+        ).all()
+
+    def _pace(
+        self, candidates: Sequence[Any], now: float, paced: bool
+    ) -> tuple[list[int], float | None]:
+        """The candidates their channels have room for, and when the first channel that
+        stopped has room again."""
+        picked: list[int] = []
+        stopped: set[str] = set()
+        next_at: float | None = None
+        for row_id, channel, op, priority, key in candidates:
+            if channel in stopped:
+                continue
+            if op in PACED:
+                urgent = is_urgent(priority, key)
+                if paced and not self._pacer.can_take(channel, now, urgent=urgent):
+                    stopped.add(channel)  # keep the channel's order: nothing jumps ahead
+                    ready = self._pacer.ready_at(channel, now, urgent=urgent)
+                    next_at = ready if next_at is None else min(next_at, ready)
+                    continue
+                self._pacer.take(channel, now)
+            picked.append(row_id)
+        return picked, next_at
+
+    async def _take(self, picked: list[int], now: datetime) -> tuple[list[OutboxEntry], Parents]:
+        """Claim the picked rows still pending (another replica may have been faster)."""
+        async with self._sessions.begin() as session:
+            claimed = set(
+                (
+                    await session.scalars(
+                        update(OutboxEntry)
+                        .where(OutboxEntry.id.in_(picked), OutboxEntry.state == "pending")
+                        .values(state="sending", claimed_by=self._replica.id, claimed_at=now)
+                        .returning(OutboxEntry.id)
+                    )
+                ).all()
+            )
+            if not claimed:
+                return [], {}
+            rows = (
+                await session.scalars(
+                    select(OutboxEntry)
+                    .where(OutboxEntry.id.in_(claimed))
+                    .order_by(OutboxEntry.priority, OutboxEntry.id)
+                )
+            ).all()
+            if self._prepare is not None:
+                await self._prepare(session, rows)
+                await session.flush()  # what is sent is what the row records
+            parents = await load_parents(session, rows)
+            session.expunge_all()
+        return list(rows), parents
+
+
+async def _next_due(session: AsyncSession) -> float | None:
+    """When the earliest pending row becomes due."""
+    later = await session.scalar(
+        select(func.min(OutboxEntry.not_before)).where(OutboxEntry.state == "pending")
+    )
+    return later.timestamp() if later is not None else None

@@ -1,0 +1,71 @@
+"""Pacing: how fast the outbox posts to one channel.
+
+Every channel is paced from its first post at Slack's documented rate (about one message
+per second per channel, short bursts), whether or not Slack ever answered 429, because
+above that rate Slack may hide an app's messages instead of refusing them. Part of each
+channel's bucket is a reserve that only P0/P1 posts may spend, so a P0 goes out the moment
+it is claimed even in a channel with a long backlog. `Retry-After` is always honoured, for
+that channel only, and when it ends the bucket holds exactly the one token Slack has
+refilled by then: the most urgent waiting post is the first call sent.
+"""
+
+from __future__ import annotations
+
+POSTING = ("post", "reply")  # chat.postMessage: what Slack's per-channel limit counts
+PACED = (*POSTING, "upload")  # a shared file is a message in the channel too
+
+PACE_PER_SECOND = 1.0  # Slack: about one message per second per channel
+PACE_BURST = 3.0  # short bursts are tolerated (the emulator's bucket holds 3)
+# Tokens only P0/P1 posts may spend: one post, plus a quarter second of slack for the
+# network and clock jitter between our bucket and Slack's.
+PACE_RESERVE = 1.25
+URGENT_PRIORITY = 1  # outbox priorities 0 (P0) and 1 (P1) may spend the reserve
+
+
+class Pacer:
+    """Per-channel token buckets for chat.postMessage, on from a channel's first post.
+
+    Low-priority posts leave `PACE_RESERVE` tokens in the bucket; urgent ones may take
+    the last token. After a 429 the bucket is empty until `Retry-After` ends, then holds
+    one token (what Slack has refilled), so the next urgent post goes first and the
+    backlog resumes only once the reserve has refilled.
+    """
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
+        self._blocked: dict[str, float] = {}  # channel -> Retry-After ends
+
+    def available(self, channel: str, now: float) -> float:
+        if self._blocked.get(channel, 0.0) > now:
+            return 0.0
+        tokens, at = self._buckets.get(channel, (PACE_BURST, now))
+        return min(PACE_BURST, tokens + max(0.0, now - at) * PACE_PER_SECOND)
+
+    @staticmethod
+    def needed(urgent: bool) -> float:
+        return 1.0 if urgent else 1.0 + PACE_RESERVE
+
+    def can_take(self, channel: str, now: float, *, urgent: bool) -> bool:
+        return self.available(channel, now) >= self.needed(urgent)
+
+    def take(self, channel: str, now: float) -> None:
+        self._buckets[channel] = (self.available(channel, now) - 1.0, now)
+
+    def ready_at(self, channel: str, now: float, *, urgent: bool = False) -> float:
+        """When the channel can take a post of this urgency."""
+        blocked = self._blocked.get(channel, 0.0)
+        start = max(now, blocked)
+        missing = self.needed(urgent) - self.available(channel, start)
+        return start if missing <= 0 else start + missing / PACE_PER_SECOND
+
+    def throttled(self, channel: str, now: float, retry_after: float) -> None:
+        ends = now + retry_after
+        self._blocked[channel] = ends
+        self._buckets[channel] = (1.0, ends)
+
+
+def is_urgent(priority: int, message_key: str | None) -> bool:
+    """Whether a post may spend its channel's reserve: a P0/P1 group's own messages and
+    threads. A storm summary sits at P1 in the queue (ahead of the backlog it replaces) but
+    leaves the reserve to the P0 that may come next."""
+    return priority <= URGENT_PRIORITY and not (message_key or "").startswith("storm:")
