@@ -1,8 +1,8 @@
-"""Rendering an alert group as a Slack Block Kit message (plain data, no Slack calls).
+"""An alert group as a Slack Block Kit message, and its pages of alerts (plain data).
 
-Slack rejects a message with more than 50 blocks or a section over 3,000 characters, and
-a rejected alert is a lost alert, so everything here is clipped to those limits: large
-groups show their first alerts and "+N more".
+Everything is clipped to Slack's limits (alerts/blocks.py): a rejected alert is a lost
+alert, so large groups show their first alerts, "+N more" and a button to page through
+the rest.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from typing import Any
 from urllib.parse import quote
 
 from alerts import messages as m
+from alerts.blocks import (
+    MAX_BLOCKS,
+    MAX_FALLBACK,
+    MAX_HEADER,
+    MAX_IMAGE_URL,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    mention_markup,
+    mrkdwn_field,
+    packed_sections,
+    section,
+)
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR
 from alerts.slack_text import escape, inline_code, join_url, link, web_url
 
-MAX_BLOCKS = 50
-MAX_SECTION = 3000
-MAX_FIELD = 2000
-MAX_HEADER = 150
-MAX_CONTEXT_ELEMENT = 2000
-MAX_FALLBACK = 3000
-MAX_IMAGE_URL = 3000
 LABELS_THAT_MATTER = ("service", "namespace", "instance", "job", "cluster", "team")
-
-Block = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -76,15 +82,6 @@ class GroupView:
         if self.firing_count is None:
             return sum(1 for a in self.alerts if a.status == "firing")
         return self.firing_count
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def mention_markup(principal: str) -> str:
-    """Slack markup that notifies a user (U.../W...) or a user group (S...)."""
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
 def _date(moment: datetime, pattern: str, **values: Any) -> str:
@@ -167,20 +164,44 @@ def _alert_line(alert: AlertView, now: datetime) -> str:
 def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> dict[str, Any]:
     """The whole message: {"text": fallback, "blocks": [...]} within Slack's limits."""
     resolved = group.status == "resolved"
-    icon = m.RESOLVED_ICON if resolved else m.PRIORITY_ICON.get(group.priority, "⚪")
     state = m.RESOLVED if resolved else m.FIRING
-    name = title(group)
-    blocks: list[Block] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": clip(f"{icon} {group.priority} · {state} · {name}", MAX_HEADER),
-                "emoji": True,
-            },
-        }
-    ]
+    blocks: list[Block] = [_header(group, state)]
+    summary, body = _summary(group)
+    if body:
+        blocks.append(
+            section(" ".join(body[:1]) + ("\n" + "\n".join(body[1:]) if len(body) > 1 else ""))
+        )
+    fields = _fields(group)
+    if fields:
+        blocks.append({"type": "section", "fields": fields})
+    alert_list, hidden = _alert_list(group, now, max_alerts)
+    blocks.extend(alert_list)
+    blocks.extend(_notes(group, now))
+    blocks.extend(_actions(group, hidden))
+    if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
+        blocks = [*blocks[: MAX_BLOCKS - 1], context(m.MORE_ALERTS.format(count="more"))]
+    fallback = f"[{group.priority}] {state} {escape(title(group))}" + (
+        f": {escape(summary)}" if summary else ""
+    )
+    return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
 
+
+def _header(group: GroupView, state: str) -> Block:
+    resolved = group.status == "resolved"
+    icon = m.RESOLVED_ICON if resolved else m.PRIORITY_ICON.get(group.priority, "⚪")
+    return {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": clip(f"{icon} {group.priority} · {state} · {title(group)}", MAX_HEADER),
+            "emoji": True,
+        },
+    }
+
+
+def _summary(group: GroupView) -> tuple[str, list[str]]:
+    """The group's summary, and the lines under the header: whom it is for, the summary
+    in bold, the description, and a single alert's values."""
     first = group.alerts[0] if group.alerts else None
     summary = group.common_annotations.get("summary") or (
         first.annotations.get("summary", "") if first else ""
@@ -189,7 +210,7 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
         first.annotations.get("description", "") if first and len(group.alerts) == 1 else ""
     )
     body = []
-    if group.mention and not resolved:
+    if group.mention and group.status != "resolved":
         body.append(mention_markup(group.mention))
     if summary:
         body.append(f"*{escape(summary)}*")
@@ -201,84 +222,68 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
             body.append(f"*{m.VALUES}* {inline_code(clip(values, 500))}")
         if first.extras.get("start_assumed"):
             body.append(f"_{m.START_NOT_SENT}_")
-    if body:
-        blocks.append(
-            _section(" ".join(body[:1]) + ("\n" + "\n".join(body[1:]) if len(body) > 1 else ""))
-        )
+    return summary, body
 
-    fields = _fields(group, now)
-    if fields:
-        blocks.append({"type": "section", "fields": fields})
 
+def _alert_list(group: GroupView, now: datetime, max_alerts: int) -> tuple[list[Block], int]:
+    """A group's first alerts, one line each, and how many are not shown."""
+    blocks: list[Block] = []
     hidden = 0
     if group.total > 1:
         shown = group.alerts[:max_alerts]
-        lines = [_alert_line(a, now) for a in shown]
-        blocks.extend(packed_sections(lines))
+        blocks.extend(packed_sections([_alert_line(a, now) for a in shown]))
         hidden = group.total - len(shown)
         if hidden:
-            blocks.append(_context(m.MORE_ALERTS_PAGED.format(count=f"{hidden:,}")))
+            blocks.append(context(m.MORE_ALERTS_PAGED.format(count=f"{hidden:,}")))
     if group.truncated_alerts:
         blocks.append(
-            _context(m.TRUNCATED_BY_ALERTMANAGER.format(count=f"{group.truncated_alerts:,}"))
+            context(m.TRUNCATED_BY_ALERTMANAGER.format(count=f"{group.truncated_alerts:,}"))
         )
+    return blocks, hidden
 
+
+def _notes(group: GroupView, now: datetime) -> list[Block]:
+    """Below the alerts: Grafana's image, the links, the status line, a missing runbook."""
+    blocks: list[Block] = []
     image = _image(group)
     if image is not None:
         blocks.append(image)
     links = _links(group)
     if links:
-        blocks.append(_context(" · ".join(links)))
+        blocks.append(context(" · ".join(links)))
     status_line = _status_line(group, now)
     if status_line:
-        blocks.append(_context(status_line))
-
-    if not resolved and not group.runbook_id:
-        blocks.append(_context(m.NO_RUNBOOK))
-    if not resolved:
-        buttons: list[Block] = []
-        if not group.acked_by:
-            buttons.append(button(m.ACK_BUTTON, "alert.ack", str(group.id), style="primary"))
-        buttons.append(button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
-        if group.runbook_id:
-            buttons.append(button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
-        if hidden:
-            buttons.append(button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0"))
-        blocks.append(
-            {"type": "actions", "block_id": f"alert-actions-{group.id}", "elements": buttons}
-        )
-    elif hidden:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"alert-actions-{group.id}",
-                "elements": [button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0")],
-            }
-        )
-
-    if len(blocks) > MAX_BLOCKS:  # defensive: the layout above stays far below it
-        blocks = [*blocks[: MAX_BLOCKS - 1], _context(m.MORE_ALERTS.format(count="more"))]
-    fallback = f"[{group.priority}] {state} {escape(name)}" + (
-        f": {escape(summary)}" if summary else ""
-    )
-    return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
+        blocks.append(context(status_line))
+    if group.status != "resolved" and not group.runbook_id:
+        blocks.append(context(m.NO_RUNBOOK))
+    return blocks
 
 
-def _fields(group: GroupView, now: datetime) -> list[Block]:
-    fields: list[Block] = [{"type": "mrkdwn", "text": f"*Priority*\n{group.priority}"}]
+def _actions(group: GroupView, hidden: int) -> list[Block]:
+    """The buttons: acting on a firing group, and paging through a large one's alerts."""
+    show_all = button(m.SHOW_ALL_BUTTON, "alert.page", f"{group.id}:0")
+    block_id = f"alert-actions-{group.id}"
+    if group.status == "resolved":
+        return [actions(block_id, [show_all])] if hidden else []
+    buttons: list[Block] = []
+    if not group.acked_by:
+        buttons.append(button(m.ACK_BUTTON, "alert.ack", str(group.id), style="primary"))
+    buttons.append(button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
+    if group.runbook_id:
+        buttons.append(button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
+    if hidden:
+        buttons.append(show_all)
+    return [actions(block_id, buttons)]
+
+
+def _fields(group: GroupView) -> list[Block]:
+    fields: list[Block] = [mrkdwn_field("Priority", group.priority)]
     for label in LABELS_THAT_MATTER:
         value = group.common_labels.get(label)
         if value:
-            fields.append(
-                {
-                    "type": "mrkdwn",
-                    "text": clip(f"*{label.capitalize()}*\n{escape(value)}", MAX_FIELD),
-                }
-            )
+            fields.append(mrkdwn_field(label.capitalize(), escape(value)))
     if group.total > 1:
-        fields.append(
-            {"type": "mrkdwn", "text": f"*Alerts*\n{group.firing:,} firing / {group.total:,}"}
-        )
+        fields.append(mrkdwn_field("Alerts", f"{group.firing:,} firing / {group.total:,}"))
     return fields[:10]
 
 
@@ -307,10 +312,6 @@ def _status_line(group: GroupView, now: datetime) -> str:
     return " · ".join(parts)
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION)}}
-
-
 PAGE_LINE = 400  # a page of 100 lines then packs into at most ~15 sections
 
 
@@ -319,160 +320,15 @@ def render_alert_page(
 ) -> dict[str, Any]:
     """One page of a group's alerts, posted in its thread by "Show all alerts"."""
     if not alerts:
-        return {"text": m.ALERT_PAGE_EMPTY, "blocks": [_section(m.ALERT_PAGE_EMPTY)]}
+        return {"text": m.ALERT_PAGE_EMPTY, "blocks": [section(m.ALERT_PAGE_EMPTY)]}
     heading = m.ALERT_PAGE_TITLE.format(
         first=f"{offset + 1:,}", last=f"{offset + len(alerts):,}", total=f"{total:,}"
     )
     lines = [clip(_alert_line(a, now), PAGE_LINE) for a in alerts]
-    blocks: list[Block] = [_section(heading), *packed_sections(lines)]
+    blocks: list[Block] = [section(heading), *packed_sections(lines)]
     following = offset + len(alerts)
     if following < total:
         label = m.NEXT_PAGE_BUTTON.format(count=f"{min(len(alerts), total - following):,}")
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"alert-page-{group_id}-{following}",
-                "elements": [button(label, "alert.page", f"{group_id}:{following}")],
-            }
-        )
+        next_page = button(label, "alert.page", f"{group_id}:{following}")
+        blocks.append(actions(f"alert-page-{group_id}-{following}", [next_page]))
     return {"text": heading.replace("*", ""), "blocks": blocks[:MAX_BLOCKS]}
-
-
-def packed_sections(lines: list[str]) -> list[Block]:
-    """Pack lines into as few sections as fit in 3,000 characters each."""
-    sections: list[Block] = []
-    current = ""
-    for line in lines:
-        line = clip(line, MAX_SECTION)
-        if current and len(current) + 1 + len(line) > MAX_SECTION:
-            sections.append(_section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        sections.append(_section(current))
-    return sections
-
-
-def _context(text: str) -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_CONTEXT_ELEMENT)}],
-    }
-
-
-def button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
-    element: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        element["style"] = style
-    return element
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    group_id: int
-    priority: str
-    status: str
-    name: str
-    summary: str
-    firing_since: datetime
-    resolved_at: datetime | None = None
-
-
-def render_digest(items: list[DigestItem], now: datetime, *, every: str) -> dict[str, Any]:
-    """One message per channel gathering the low-priority groups, rewritten in place."""
-    firing = [item for item in items if item.status == "firing"]
-    lines = []
-    for item in items:
-        icon = m.RESOLVED_ICON if item.status != "firing" else "•"
-        age = format_duration((item.resolved_at or now) - item.firing_since)
-        summary = f" — {escape(item.summary)}" if item.summary else ""
-        lines.append(f"{icon} *{escape(item.name)}*{summary} _({item.status} {age})_")
-    title_text = m.DIGEST_TITLE.format(count=len(firing))
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(title_text, MAX_HEADER)}}
-    ]
-    if lines:
-        shown = packed_sections(lines)[: MAX_BLOCKS - 3]
-        blocks.extend(shown)
-    else:
-        blocks.append(_section(m.DIGEST_EMPTY))
-    blocks.append(_context(m.DIGEST_FOOTER.format(every=every)))
-    return {"text": clip(title_text, MAX_FALLBACK), "blocks": blocks}
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    incident_id: str
-    number: int
-    title: str
-    status: str
-    urgency: str
-    service_name: str
-    html_url: str
-    assignees: str = ""
-    note: str | None = None
-    escalation_policy: str = ""
-    priority: str = ""
-
-
-def render_incident(incident: IncidentView) -> dict[str, Any]:
-    """A PagerDuty incident that is not one of our pages, with buttons acting on it."""
-    status = incident.status.upper()
-    heading = m.PD_INCIDENT_TITLE.format(
-        number=incident.number, status=status, title=incident.title
-    )
-    fields: list[Block] = [
-        {
-            "type": "mrkdwn",
-            "text": clip(f"*Service*\n{escape(incident.service_name)}", MAX_FIELD),
-        },
-        {"type": "mrkdwn", "text": f"*Urgency*\n{escape(incident.urgency)}"},
-    ]
-    if incident.assignees:
-        fields.append(
-            {
-                "type": "mrkdwn",
-                "text": clip(f"*Assigned*\n{escape(incident.assignees)}", MAX_FIELD),
-            }
-        )
-    if incident.escalation_policy:
-        fields.append(
-            {
-                "type": "mrkdwn",
-                "text": clip(
-                    f"*Escalation policy*\n{escape(incident.escalation_policy)}", MAX_FIELD
-                ),
-            }
-        )
-    if incident.priority:
-        fields.append(
-            {"type": "mrkdwn", "text": clip(f"*Priority*\n{escape(incident.priority)}", MAX_FIELD)}
-        )
-    blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(heading, MAX_HEADER)}},
-        {"type": "section", "fields": fields},
-    ]
-    opened = link(incident.html_url, m.LINK_PAGERDUTY)
-    context = [opened] if opened else []
-    if incident.note:  # names PagerDuty users: outside text
-        context.append(escape(incident.note))
-    if context:
-        blocks.append(_context(" · ".join(context)))
-    if incident.status != "resolved":
-        buttons: list[Block] = []
-        if incident.status != "acknowledged":
-            buttons.append(
-                button(m.PD_ACK_BUTTON, "pagerduty.ack", incident.incident_id, style="primary")
-            )
-        buttons.append(button(m.PD_RESOLVE_BUTTON, "pagerduty.resolve", incident.incident_id))
-        blocks.append(
-            {"type": "actions", "block_id": f"pd-{incident.incident_id}", "elements": buttons}
-        )
-    # The header is plain_text (no markup); the fallback text is parsed like mrkdwn.
-    return {"text": clip(escape(heading), MAX_FALLBACK), "blocks": blocks}

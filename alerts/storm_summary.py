@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts import messages as m
-from alerts.render import (
+from alerts.blocks import (
     MAX_BLOCKS,
     MAX_FALLBACK,
     MAX_HEADER,

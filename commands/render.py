@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.blocks import mention_markup
 from alerts.durations import format_duration
-from alerts.render import mention_markup
 from alerts.slack_text import escape
 from commands import messages as m
 from commands.approval import FINAL, OPEN, Approval, ApprovalRequest, Outcome, approvers_for

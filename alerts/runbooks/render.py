@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from alerts.blocks import clip, packed_sections
 from alerts.durations import format_duration
-from alerts.render import clip, packed_sections
 from alerts.runbooks import messages as m
 from alerts.runbooks.model import (
     MAX_RUNBOOK_ID,

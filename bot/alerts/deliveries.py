@@ -24,9 +24,9 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import messages as m
+from alerts.blocks import clip
 from alerts.config import AlertsConfig
 from alerts.policy import place, priority_of
-from alerts.render import clip
 from alerts.slack_text import escape
 from bot.audit import trail
 from bot.slack.outbox_queue import enqueue

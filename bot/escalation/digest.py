@@ -14,9 +14,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.config import AlertsConfig, EscalationPolicy
+from alerts.digest_message import DigestItem, render_digest
 from alerts.durations import format_duration
 from alerts.escalation import is_digest, next_after
-from alerts.render import DigestItem, render_digest, title
+from alerts.render import title
 from bot.alerts.groups import has_message, load_view
 from bot.audit import trail
 from bot.escalation.models import EscalationStep

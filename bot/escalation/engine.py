@@ -22,9 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import messages as m
+from alerts.blocks import mention_markup
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR, first_steps, is_digest, next_after
-from alerts.render import mention_markup
 from bot.alerts.events import Change
 from bot.alerts.groups import reply
 from bot.audit import trail

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.escalation import PAGERDUTY_ACTOR
+from alerts.incident_message import IncidentView, render_incident
 from alerts.pagerduty import IncidentData, PagerDutyWebhook
 from alerts.pagerduty_changes import IncidentChange, decide
-from alerts.render import IncidentView, render_incident
 from bot.alerts.events import notify
 from bot.alerts.groups import refresh_message, reply
 from bot.audit import trail

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from alerts.render import MAX_BLOCKS, MAX_SECTION
+from alerts.blocks import MAX_BLOCKS, MAX_SECTION
 from alerts.storm_summary import StormItem, render_storm
 
 T0 = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
