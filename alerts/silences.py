@@ -16,6 +16,8 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from alerts.slack_text import inline_code
+
 
 def shared_labels(
     alert_labels: Iterable[Mapping[str, str]], fallback: Mapping[str, str]
@@ -39,6 +41,11 @@ def silence_scope(
     return shared_labels((labels for _, labels in listed), fallback), frozenset(
         fingerprint for fingerprint, _ in listed
     )
+
+
+def matchers_text(matchers: Iterable[object]) -> str:
+    """Matchers as Slack shows them: each in inline code (label values come from alerts)."""
+    return ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"
 
 
 def why_broader(labels: Mapping[str, str], outside: int) -> str | None:

@@ -236,11 +236,13 @@ def _action_problems(
         yield (*loc, "type"), f"unknown action type {action_type!r} (known: {known})"
         return
     for name in sorted(deferred):
-        if name in spec.params.model_fields and not spec.accepts_text(name):
-            yield (
-                (*loc, "params", name),
-                "templates are only allowed in text parameters; this one takes a literal value",
-            )
+        if name not in spec.params.model_fields or spec.accepts_template(name):
+            continue
+        if not spec.accepts_text(name):
+            why = "templates are only allowed in text parameters; this one takes a literal value"
+        else:
+            why = f"{action_type} does not take this parameter from alert data; write it literally"
+        yield (*loc, "params", name), why
     for problem in spec.problems(params, deferred=deferred):
         where = (*loc, "params", problem.param) if problem.param else (*loc, "params")
         yield where, problem.message

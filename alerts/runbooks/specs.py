@@ -183,11 +183,18 @@ class ActionSpec:
     # The parameters that pick what the action reaches (a namespace and workload, a URL).
     # Filled from alert data, their values must be in the config's allow-list.
     target_params: tuple[str, ...] = ()
+    # The parameters a template may fill from alert data; every other one is written
+    # literally in the runbook, so a new parameter is never open to alert data by accident.
+    alert_params: tuple[str, ...] = ()
 
     def accepts_text(self, param: str) -> bool:
         """Whether `param` is a string parameter (only those may hold templates)."""
         info = self.params.model_fields.get(param)
         return info is not None and _is_text(info.annotation)
+
+    def accepts_template(self, param: str) -> bool:
+        """Whether `param` may be filled from alert data (declared, and text)."""
+        return param in self.alert_params and self.accepts_text(param)
 
     def problems(
         self, params: Mapping[str, object], *, deferred: Collection[str] = ()
@@ -313,6 +320,7 @@ BUILTIN_SPECS = (
         K8sPodsParams,
         changes_things=False,
         target_params=_WORKLOAD,
+        alert_params=_WORKLOAD,
     ),
     ActionSpec(
         "k8s.logs",
@@ -320,6 +328,7 @@ BUILTIN_SPECS = (
         K8sLogsParams,
         changes_things=False,
         target_params=_WORKLOAD,
+        alert_params=(*_WORKLOAD, "container"),
     ),
     ActionSpec(
         "k8s.restart",
@@ -327,6 +336,7 @@ BUILTIN_SPECS = (
         K8sRestartParams,
         changes_things=True,
         target_params=_DEPLOYMENT,
+        alert_params=_DEPLOYMENT,
     ),
     ActionSpec(
         "k8s.scale",
@@ -334,6 +344,7 @@ BUILTIN_SPECS = (
         K8sScaleParams,
         changes_things=True,
         target_params=_DEPLOYMENT,
+        alert_params=_DEPLOYMENT,
     ),
     ActionSpec(
         "alertmanager.silence",
@@ -347,6 +358,7 @@ BUILTIN_SPECS = (
         HttpCheckParams,
         changes_things=False,
         target_params=("url",),
+        alert_params=("url",),
     ),
 )
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import (
     AlertmanagerClient,
+    Matcher,
     SilenceError,
     equality_matchers,
     silence_breadth,
@@ -24,8 +25,8 @@ from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import match_route
-from alerts.silences import silence_scope
-from alerts.slack_text import escape, inline_code
+from alerts.silences import matchers_text, silence_scope
+from alerts.slack_text import escape
 from bot.alerts.events import GroupListener, notify
 from bot.alerts.groups import refresh_message, reply
 from bot.audit import trail
@@ -150,7 +151,7 @@ async def silence(
                 why=broader,
                 matchers=[str(x) for x in matchers],
             )
-        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"
+        shown = matchers_text(matchers)
         return Outcome(False, m.SILENCE_TOO_BROAD.format(matchers=shown, why=broader))
     try:
         silence_id = await alertmanager.create_silence(
@@ -162,30 +163,45 @@ async def silence(
         )
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
+    made = _Made(silence_id, matchers, duration, broader or "")
+    await _tell_silenced(sessions, group_id, user, made, now)
+    return Outcome(True)
+
+
+@dataclass(frozen=True)
+class _Made:
+    silence_id: str
+    matchers: list[Matcher]
+    duration: timedelta
+    broader: str
+
+
+async def _tell_silenced(
+    sessions: async_sessionmaker[AsyncSession],
+    group_id: int,
+    user: str,
+    made: _Made,
+    now: datetime,
+) -> None:
+    """The silence in the group's thread and the audit trail."""
     async with sessions.begin() as session:
         group = await session.get(AlertGroup, group_id)
         assert group is not None
-        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers)
-        await reply(
-            session,
-            group,
-            m.THREAD_SILENCED.format(
-                user=user,
-                duration=format_duration(duration),
-                silence_id=silence_id,
-                matchers=shown,
-            ),
-            now,
+        text = m.THREAD_SILENCED.format(
+            user=user,
+            duration=format_duration(made.duration),
+            silence_id=made.silence_id,
+            matchers=matchers_text(made.matchers),
         )
+        await reply(session, group, text, now)
         trail.record(
             session,
             at=now,
             actor=user,
             action="alert.silenced",
             subject=f"alert-group:{group.id}",
-            silence_id=silence_id,
-            duration_seconds=int(duration.total_seconds()),
-            matchers=[str(x) for x in matchers],
-            broader_than_group=broader or "",
+            silence_id=made.silence_id,
+            duration_seconds=int(made.duration.total_seconds()),
+            matchers=[str(x) for x in made.matchers],
+            broader_than_group=made.broader,
         )
-    return Outcome(True)

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.slack_text import escape, inline_code
+from alerts.silences import matchers_text
+from alerts.slack_text import escape
 from bot.runbooks import messages as m
 from bot.storage.models import AlertGroup
 from commands import messages as cm
@@ -143,8 +144,7 @@ def scope_text(step: StepApprovalRequest) -> str:
     """For a silence: what it will match, and a warning when it reaches beyond the group."""
     if not step.silence_matchers:
         return ""
-    shown = ", ".join(inline_code(matcher) for matcher in step.silence_matchers)
-    text = m.SILENCE_SCOPE.format(matchers=shown)
+    text = m.SILENCE_SCOPE.format(matchers=matchers_text(step.silence_matchers))
     if step.broader:
         text += m.SILENCE_BROADER.format(why=escape(step.broader))
     return text

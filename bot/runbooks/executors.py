@@ -36,6 +36,7 @@ from alerts.runbooks.specs import (
     K8sScaleParams,
     SilenceParams,
 )
+from alerts.silences import matchers_text
 from alerts.slack_text import code_block, escape, inline_code
 from bot.clock import Clock
 from bot.runbooks.config import KubernetesConnection
@@ -187,7 +188,7 @@ class AlertmanagerSilence:
             broader = await silence_breadth(client, context.labels, context.fingerprints)
         except SilenceError as exc:
             return StepOutcome(False, escape(str(exc)))
-        shown = ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"
+        shown = matchers_text(matchers)
         if broader is not None and not context.broader_confirmed:
             # Not what the approver saw: alerts outside the group arrived since.
             return StepOutcome(False, SILENCE_TOO_BROAD.format(matchers=shown, why=escape(broader)))

@@ -303,3 +303,22 @@ def test_action_types_come_from_the_registry_given(tmp_path: Path) -> None:
         f"{tmp_path / 'small.md'}:12: steps.0.action.type: unknown action type 'k8s.pods' "
         "(known: http.check)"
     ]
+
+
+def test_only_parameters_a_spec_declares_may_come_from_alert_data(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    # The same k8s.pods, except that it does not declare `namespace` as one alert data
+    # may fill: the template in VALID is then refused where it is written.
+    pods = next(spec for spec in BUILTIN_SPECS if spec.type == "k8s.pods")
+    closed = StepSpecs([replace(pods, alert_params=("workload",))])
+    (tmp_path / "small.md").write_text(VALID.format(id="small"))
+    load_runbooks(tmp_path, registry=StepSpecs([pods]))
+
+    with pytest.raises(RunbookError) as caught:
+        load_runbooks(tmp_path, registry=closed)
+
+    assert caught.value.problems == [
+        f"{tmp_path / 'small.md'}:13: steps.0.action.params.namespace: k8s.pods does not take "
+        "this parameter from alert data; write it literally"
+    ]
