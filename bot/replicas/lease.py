@@ -165,35 +165,48 @@ class KubernetesLeaseLeader:
     def _where(self) -> str:
         return f"{self._config.namespace}/{self._config.name}"
 
+    @property
+    def _duration(self) -> int:
+        return int(self._config.lease_duration.total_seconds())
+
     async def _acquire_or_renew(self, now: datetime) -> bool:
         leases = await self._leases()
-        name, namespace = self._config.name, self._config.namespace
-        duration = int(self._config.lease_duration.total_seconds())
         try:
             lease: V1Lease = await leases.read_namespaced_lease(
-                name, namespace, _request_timeout=self._timeout
+                self._config.name, self._config.namespace, _request_timeout=self._timeout
             )
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            body: dict[str, Any] = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {
-                    "holderIdentity": self.identity,
-                    "leaseDurationSeconds": duration,
-                    "acquireTime": micro_time(now),
-                    "renewTime": micro_time(now),
-                    "leaseTransitions": 0,
-                },
-            }
-            return await self._write(
-                leases.create_namespaced_lease(
-                    namespace, _as_lease(body), _request_timeout=self._timeout
-                )
-            )
+            return await self._create(leases, now)
+        if self._held_elsewhere(lease, now):
+            return False
+        return await self._take(leases, lease, now)
 
+    async def _create(self, leases: CoordinationV1Api, now: datetime) -> bool:
+        """The missing Lease, with this replica as holder (409: another created it first)."""
+        name, namespace = self._config.name, self._config.namespace
+        body: dict[str, Any] = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": self._duration,
+                "acquireTime": micro_time(now),
+                "renewTime": micro_time(now),
+                "leaseTransitions": 0,
+            },
+        }
+        return await self._write(
+            leases.create_namespaced_lease(
+                namespace, _as_lease(body), _request_timeout=self._timeout
+            )
+        )
+
+    def _held_elsewhere(self, lease: V1Lease, now: datetime) -> bool:
+        """Whether another replica holds the Lease and has not let it expire: its record
+        changed less than a lease duration ago (on our clock, from when we first saw it)."""
         spec = lease.spec
         holder = (spec.holder_identity if spec else None) or ""
         record = (
@@ -205,12 +218,18 @@ class KubernetesLeaseLeader:
         )
         if record != self._observed or self._observed_at is None:
             self._observed, self._observed_at = record, now
-        held_for = (spec.lease_duration_seconds if spec else None) or duration
-        if holder and holder != self.identity:
-            if now < self._observed_at + timedelta(seconds=held_for):
-                return False
-            log.info("the timer Lease %s held by %s has expired", self._where, holder)
+        if not holder or holder == self.identity:
+            return False
+        held_for = (spec.lease_duration_seconds if spec else None) or self._duration
+        if now < self._observed_at + timedelta(seconds=held_for):
+            return True
+        log.info("the timer Lease %s held by %s has expired", self._where, holder)
+        return False
 
+    async def _take(self, leases: CoordinationV1Api, lease: V1Lease, now: datetime) -> bool:
+        """Renew our Lease, or take over a released or expired one (a new transition)."""
+        spec = lease.spec
+        holder = (spec.holder_identity if spec else None) or ""
         update = self._body(lease)
         transitions = (spec.lease_transitions if spec else None) or 0
         if holder == self.identity and spec is not None and spec.acquire_time is not None:
@@ -219,14 +238,17 @@ class KubernetesLeaseLeader:
             acquired, transitions = micro_time(now), transitions + 1
         update["spec"] |= {
             "holderIdentity": self.identity,
-            "leaseDurationSeconds": duration,
+            "leaseDurationSeconds": self._duration,
             "acquireTime": acquired,
             "renewTime": micro_time(now),
             "leaseTransitions": transitions,
         }
         return await self._write(
             leases.replace_namespaced_lease(
-                name, namespace, _as_lease(update), _request_timeout=self._timeout
+                self._config.name,
+                self._config.namespace,
+                _as_lease(update),
+                _request_timeout=self._timeout,
             )
         )
 
