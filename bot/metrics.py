@@ -17,23 +17,28 @@ class Metrics:
         # The seed's operational figures (incidents, MTTA/MTTR, deploys, approvals), fed by
         # committed audit events once `operational.watch` is given the service's sessions.
         self.operational = OperationalMetrics(self.registry)
-        self.alerts_received = Counter(
-            "chatops_alerts_received",
-            "Alerts received from Alertmanager.",
-            ["status", "priority"],
-            registry=self.registry,
+        self._define_intake_and_slack()
+        self._define_escalation()
+        self._define_storms_and_recovery()
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def _gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(name, documentation, registry=self.registry)
+
+    def _define_intake_and_slack(self) -> None:
+        counter, gauge = self._counter, self._gauge
+        self.alerts_received = counter(
+            "chatops_alerts_received", "Alerts received from Alertmanager.", "status", "priority"
         )
-        self.deliveries_processed = Counter(
+        self.deliveries_processed = counter(
             "chatops_webhook_deliveries_processed",
             "Webhook deliveries processed, by outcome.",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
         )
-        self.webhook_rejected = Counter(
-            "chatops_webhook_rejected",
-            "Webhook requests refused, by reason.",
-            ["source", "reason"],
-            registry=self.registry,
+        self.webhook_rejected = counter(
+            "chatops_webhook_rejected", "Webhook requests refused, by reason.", "source", "reason"
         )
         self.webhook_latency = Histogram(
             "chatops_webhook_latency_seconds",
@@ -42,105 +47,89 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
-        self.slack_calls = Counter(
+        self.slack_calls = counter(
             "chatops_slack_calls",
             "Slack Web API calls, by method and outcome.",
-            ["method", "outcome"],
-            registry=self.registry,
+            "method",
+            "outcome",
         )
-        self.outbox_depth = Gauge(
-            "chatops_outbox_depth", "Slack calls waiting in the outbox.", registry=self.registry
-        )
-        self.outbox_failed = Gauge(
+        self.outbox_depth = gauge("chatops_outbox_depth", "Slack calls waiting in the outbox.")
+        self.outbox_failed = gauge(
             "chatops_outbox_failed",
             "Slack calls that failed for good (kept in the database for inspection).",
-            registry=self.registry,
         )
-        self.outbox_oldest_seconds = Gauge(
-            "chatops_outbox_oldest_pending_seconds",
-            "Age of the oldest pending Slack call.",
-            registry=self.registry,
+        self.outbox_oldest_seconds = gauge(
+            "chatops_outbox_oldest_pending_seconds", "Age of the oldest pending Slack call."
         )
 
-        # Escalation and PagerDuty (issue 3).
-        self.pagerduty_pages_pending = Gauge(
+    def _define_escalation(self) -> None:
+        """Escalation and PagerDuty (issue 3)."""
+        counter, gauge = self._counter, self._gauge
+        self.pagerduty_pages_pending = gauge(
             "chatops_pagerduty_pages_pending",
             "PagerDuty events not delivered yet (kept and retried until they are).",
-            registry=self.registry,
         )
-        self.pagerduty_pages_failed = Gauge(
+        self.pagerduty_pages_failed = gauge(
             "chatops_pagerduty_pages_failed",
             "PagerDuty events refused for good (kept in the database for inspection).",
-            registry=self.registry,
         )
-        self.pagerduty_events = Counter(
+        self.pagerduty_events = counter(
             "chatops_pagerduty_events",
             "PagerDuty Events API attempts, by event action and outcome.",
-            ["action", "outcome"],
-            registry=self.registry,
+            "action",
+            "outcome",
         )
-        self.pagerduty_unknown_events = Counter(
+        self.pagerduty_unknown_events = counter(
             "chatops_pagerduty_unknown_events",
             "PagerDuty webhook events of a type the bot does not know, answered 2xx and "
             "not acted on, by event type.",
-            ["event_type"],
-            registry=self.registry,
+            "event_type",
         )
-        self.escalation_steps = Counter(
+        self.escalation_steps = counter(
             "chatops_escalation_steps",
             "Escalation steps run, by kind and outcome.",
-            ["kind", "outcome"],
-            registry=self.registry,
+            "kind",
+            "outcome",
         )
-        self.escalation_lag_seconds = Gauge(
+        self.escalation_lag_seconds = gauge(
             "chatops_escalation_lag_seconds",
             "How late the oldest due escalation step is (0 when none is overdue).",
-            registry=self.registry,
         )
-        self.timer_leader = Gauge(
+        self.timer_leader = gauge(
             "chatops_timer_leader",
             "1 when this process holds the timer lock and runs escalation timers.",
-            registry=self.registry,
         )
 
-        # Storms and replicas (issue 6).
-        self.outbox_recovered = Counter(
+    def _define_storms_and_recovery(self) -> None:
+        """Storms and replicas (issue 6); deliveries whose processing failed, and crash
+        recovery without a lookup (issue 10)."""
+        counter, gauge = self._counter, self._gauge
+        self.outbox_recovered = counter(
             "chatops_outbox_recovered",
             "Slack calls taken back from a replica that stopped while sending them.",
-            registry=self.registry,
         )
-        self.storm_folded = Counter(
+        self.storm_folded = counter(
             "chatops_storm_folded_groups",
             "Low-priority alert groups folded into a channel's storm summary.",
-            registry=self.registry,
         )
-        self.storms_open = Gauge(
-            "chatops_storms_open",
-            "Channels in storm mode right now.",
-            registry=self.registry,
-        )
-
-        # Deliveries whose processing failed, and crash recovery without a lookup (issue 10).
-        self.delivery_retries = Counter(
+        self.storms_open = gauge("chatops_storms_open", "Channels in storm mode right now.")
+        self.delivery_retries = counter(
             "chatops_webhook_delivery_retries",
             "Stored webhook deliveries whose processing failed and that will be tried again.",
-            ["source"],
-            registry=self.registry,
+            "source",
         )
-        self.deliveries_failed = Counter(
+        self.deliveries_failed = counter(
             "chatops_webhook_deliveries_failed",
             "Stored webhook deliveries kept as failed after their last try (announced in Slack; "
             "`chatops deliveries list`).",
-            ["source"],
-            registry=self.registry,
+            "source",
         )
         # Present at 0 from the start, so that the first failure shows as an increase.
         self.deliveries_failed.labels("alertmanager")
-        self.outbox_unverified = Counter(
+        self.outbox_unverified = counter(
             "chatops_outbox_resent_unverified",
             "Slack posts of a stopped replica sent again without being able to look them up "
             "first (missing_scope, not_in_channel...): possible duplicates.",
-            registry=self.registry,
         )
 
     def render(self) -> bytes:
