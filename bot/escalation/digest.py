@@ -69,37 +69,7 @@ async def run(
     session: AsyncSession, step: EscalationStep, config: AlertsConfig, now: datetime
 ) -> str:
     policy = config.escalation.get(step.priority)  # type: ignore[call-overload]
-    priorities = [p for p, pol in config.escalation.items() if is_digest(pol)]
-    since = datetime.fromisoformat(str(step.payload["since"]))
-    groups = (
-        await session.scalars(
-            select(AlertGroup)
-            .where(
-                AlertGroup.channel == step.channel,
-                AlertGroup.priority.in_(priorities),
-                or_(AlertGroup.status == "firing", AlertGroup.updated_at >= since),
-            )
-            .order_by(AlertGroup.status.asc(), AlertGroup.firing_since, AlertGroup.id)
-            .limit(MAX_ITEMS)
-        )
-    ).all()
-    items = []
-    for group in groups:
-        view = await load_view(session, group, config)
-        summary = group.common_annotations.get("summary") or next(
-            (a.annotations.get("summary", "") for a in view.alerts), ""
-        )
-        items.append(
-            DigestItem(
-                group_id=group.id,
-                priority=group.priority,
-                status=group.status,
-                name=title(view),
-                summary=summary,
-                firing_since=group.firing_since,
-                resolved_at=group.resolved_at,
-            )
-        )
+    items = await _items(session, step, config)
     every = policy.digest_every if policy is not None and policy.digest_every else None
     payload = render_digest(items, now, every=format_duration(every) if every else "period")
     key = message_key(step.channel, str(step.payload["cycle"]))
@@ -134,3 +104,42 @@ async def run(
             )
         )
     return "done"
+
+
+async def _items(
+    session: AsyncSession, step: EscalationStep, config: AlertsConfig
+) -> list[DigestItem]:
+    """The channel's low-priority groups of this cycle: firing ones first, then those
+    resolved since the cycle started."""
+    priorities = [p for p, pol in config.escalation.items() if is_digest(pol)]
+    since = datetime.fromisoformat(str(step.payload["since"]))
+    groups = (
+        await session.scalars(
+            select(AlertGroup)
+            .where(
+                AlertGroup.channel == step.channel,
+                AlertGroup.priority.in_(priorities),
+                or_(AlertGroup.status == "firing", AlertGroup.updated_at >= since),
+            )
+            .order_by(AlertGroup.status.asc(), AlertGroup.firing_since, AlertGroup.id)
+            .limit(MAX_ITEMS)
+        )
+    ).all()
+    items = []
+    for group in groups:
+        view = await load_view(session, group, config)
+        summary = group.common_annotations.get("summary") or next(
+            (a.annotations.get("summary", "") for a in view.alerts), ""
+        )
+        items.append(
+            DigestItem(
+                group_id=group.id,
+                priority=group.priority,
+                status=group.status,
+                name=title(view),
+                summary=summary,
+                firing_since=group.firing_since,
+                resolved_at=group.resolved_at,
+            )
+        )
+    return items
