@@ -1,9 +1,12 @@
 """Intake throughput and webhook-to-Slack latency, against a real `chatops serve`.
 
-The bot runs in sandbox mode in its own process (bot + Slack emulator, as a newcomer
-runs it); this process is the load generator. Latency is measured from just before the
-webhook POST to the moment the emulator records the chat.postMessage for that group;
-both clocks are CLOCK_MONOTONIC of the same machine.
+The bot runs in its own process; this process is the load generator and the Slack
+emulator, with Slack's per-channel rate limit on. Every channel is paced at Slack's
+documented one message per second, so the groups are routed over `--channels` channels
+(a `shard` label, one route per channel): posting thousands of groups into one channel
+would measure Slack's limit (and the storm summary), not the bot. Latency is measured
+from just before the webhook POST to the moment the emulator records the
+chat.postMessage for that group; both are CLOCK_MONOTONIC of the same machine.
 
     .venv/bin/python benchmarks/intake.py --database sqlite
     .venv/bin/python benchmarks/intake.py --database postgres
@@ -26,6 +29,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bot.sandbox.emulator import SlackEmulator
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = {"Authorization": "Bearer sandbox-token"}
 
@@ -36,8 +41,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def payload(group: str, alerts: int = 1) -> dict[str, Any]:
-    labels = {"alertname": group, "service": "api", "severity": "warning"}
+def payload(group: str, alerts: int = 1, shard: int = 0) -> dict[str, Any]:
+    labels = {"alertname": group, "service": "api", "severity": "warning", "shard": str(shard)}
     return {
         "version": "4",
         "groupKey": f"bench:{group}",
@@ -62,7 +67,9 @@ def payload(group: str, alerts: int = 1) -> dict[str, Any]:
     }
 
 
-async def throughput(url: str, seconds: float, per_request: int, workers: int) -> tuple[int, int]:
+async def throughput(
+    url: str, seconds: float, per_request: int, workers: int, channels: int
+) -> tuple[int, int]:
     accepted = 0
     failed = 0
     deadline = time.monotonic() + seconds
@@ -73,7 +80,7 @@ async def throughput(url: str, seconds: float, per_request: int, workers: int) -
         n = 0
         while time.monotonic() < deadline:
             n += 1
-            body = payload(f"T{run}w{index}n{n}", per_request)
+            body = payload(f"T{run}w{index}n{n}", per_request, (index * 7919 + n) % channels)
             async with http.post(f"{url}/webhooks/alertmanager", json=body, headers=TOKEN) as r:
                 await r.read()
                 if r.status == 200:
@@ -91,7 +98,8 @@ async def counter(text: str, name: str) -> float:
 
 
 async def wait_drained(url: str, deliveries: int, timeout: float = 900) -> float:
-    """Seconds until every accepted delivery is processed and the outbox is empty."""
+    """Seconds until every accepted delivery is processed, the outbox is empty (each group
+    posted, or named in its channel's storm summary) and every storm has ended."""
     started = time.monotonic()
     async with aiohttp.ClientSession() as http:
         while time.monotonic() - started < timeout:
@@ -99,13 +107,29 @@ async def wait_drained(url: str, deliveries: int, timeout: float = 900) -> float
                 text = await r.text()
             processed = await counter(text, "chatops_webhook_deliveries_processed_total")
             depth = await counter(text, "chatops_outbox_depth")
-            if processed >= deliveries and depth == 0:
+            storms = await counter(text, "chatops_storms_open")
+            if processed >= deliveries and depth == 0 and storms == 0:
                 return time.monotonic() - started
             await asyncio.sleep(0.25)
     raise SystemExit("the bot did not drain its backlog in time")
 
 
-async def latency(url: str, emulator: str, rate: float, seconds: float) -> list[float]:
+async def wait_processed(url: str, deliveries: int, timeout: float = 900) -> float:
+    """Seconds until every accepted delivery is processed."""
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() - started < timeout:
+            async with http.get(f"{url}/metrics") as r:
+                text = await r.text()
+            if await counter(text, "chatops_webhook_deliveries_processed_total") >= deliveries:
+                return time.monotonic() - started
+            await asyncio.sleep(0.25)
+    raise SystemExit("the bot did not process its backlog in time")
+
+
+async def latency(
+    url: str, emulator: SlackEmulator, rate: float, seconds: float, channels: int
+) -> list[float]:
     run = uuid.uuid4().hex[:6]
     sent: dict[str, float] = {}
     count = int(rate * seconds)
@@ -116,9 +140,8 @@ async def latency(url: str, emulator: str, rate: float, seconds: float) -> list[
             group = f"L{run}n{i}"
             await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
             sent[group] = time.monotonic()
-            async with http.post(
-                f"{url}/webhooks/alertmanager", json=payload(group), headers=TOKEN
-            ) as r:
+            body = payload(group, shard=i % channels)
+            async with http.post(f"{url}/webhooks/alertmanager", json=body, headers=TOKEN) as r:
                 assert r.status == 200, await r.text()
 
         await asyncio.gather(*(one(i) for i in range(count)))
@@ -126,14 +149,10 @@ async def latency(url: str, emulator: str, rate: float, seconds: float) -> list[
         posted: dict[str, float] = {}
         while len(posted) < count and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
-            async with http.get(
-                f"{emulator}/_emulator/calls", params={"method": "chat.postMessage"}
-            ) as r:
-                calls = (await r.json())["calls"]
-            for call in calls:
-                match = re.search(rf"(L{run}n\d+)", str(call["args"].get("text", "")))
-                if match and call["status"] == 200:
-                    posted.setdefault(match.group(1), call["at"])
+            for call in emulator.calls("chat.postMessage"):
+                match = re.search(rf"(L{run}n\d+)", str(call.args.get("text", "")))
+                if match and call.status == 200:
+                    posted.setdefault(match.group(1), call.at)
     return sorted(posted[g] - sent[g] for g in posted)
 
 
@@ -165,29 +184,37 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--rate", type=float, default=20, help="groups per second for latency")
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--channels", type=int, default=100, help="channels the groups go to")
     args = parser.parse_args()
 
-    from sandbox_process import sandbox
+    from paced_process import paced_bot
 
     workdir = Path(tempfile.mkdtemp(prefix="chatops-bench-"))
-    async with sandbox(args.database, workdir) as bot:
+    async with paced_bot(args.database, workdir, args.channels) as bot:
         url, emulator, server = bot.url, bot.emulator, bot.process
-        print(f"database: {args.database}; bot pid {server.pid}; {os.cpu_count()} cores")
+        print(
+            f"database: {args.database}; bot pid {server.pid}; {os.cpu_count()} cores; "
+            f"{args.channels} channels; load average {os.getloadavg()[0]:.1f}"
+        )
         deliveries = 0
         for per_request in (1, 10):
-            accepted, failed = await throughput(url, args.seconds, per_request, args.workers)
+            accepted, failed = await throughput(
+                url, args.seconds, per_request, args.workers, args.channels
+            )
             deliveries += accepted // per_request
             print(
                 f"intake, {per_request} alert(s)/request, {args.workers} concurrent clients: "
                 f"{accepted / args.seconds:,.0f} alerts/s accepted ({failed} refused)"
             )
+            processed = await wait_processed(url, deliveries)
             drained = await wait_drained(url, deliveries)
             groups = accepted // per_request
             print(
-                f"  {groups:,} groups processed and posted {drained:.1f}s after the load stopped "
-                f"(at least {groups / (args.seconds + drained):,.0f} groups/s end to end)"
+                f"  {groups:,} groups processed {processed:.1f}s after the load stopped "
+                f"(at least {groups / (args.seconds + processed):,.0f} groups/s); all in Slack "
+                f"(own message or storm summary) and the storms over after {drained:.1f}s"
             )
-        latencies = await latency(url, emulator, args.rate, args.latency_seconds)
+        latencies = await latency(url, emulator, args.rate, args.latency_seconds, args.channels)
         expected = int(args.rate * args.latency_seconds)
         print(
             f"webhook -> Slack at {args.rate:g} groups/s for {args.latency_seconds:g}s "

@@ -44,7 +44,7 @@ async def sandbox(database: str, workdir: Path) -> AsyncIterator[Sandbox]:
         )
     running = Sandbox(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", process)
     try:
-        await _ready(running.url)
+        await wait_ready(running.url)
         yield running
     finally:
         process.terminate()
@@ -53,7 +53,7 @@ async def sandbox(database: str, workdir: Path) -> AsyncIterator[Sandbox]:
             await drop_postgres(pg_name)
 
 
-async def _ready(url: str) -> None:
+async def wait_ready(url: str) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(400):
             try:

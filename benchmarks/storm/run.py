@@ -7,7 +7,9 @@ PostgreSQL.
 500 groups over 20 channels (25 a channel; `--channels 1` puts them all in one), each
 sent as Alertmanager sends a growing group (5 alerts, then 10): 1,000 notifications
 evenly over 10 s. Twenty P0s, one every 0.4 s from the 1st second, each routed into a
-storm channel (`CSTORM00`..), so every P0 competes with a backlog. Reports, per run and over all P0s of all runs:
+storm channel (`CSTORM00`..), so every P0 competes with a backlog (`--p0s`, `--p0-every`
+change that: with all groups in one channel, twenty P0s 0.4 s apart would queue behind
+each other at Slack's one message a second). Reports, per run and over all P0s of all runs:
 
 * P0 webhook -> Slack, p50 / p99 (from just before its POST to the emulator recording its
   chat.postMessage; same process, same monotonic clock);
@@ -75,7 +77,7 @@ def named(emu: SlackEmulator, names: list[str], seen: dict[str, float]) -> None:
             seen[name] = now
 
 
-async def one_run(threshold: int, channels: int) -> dict[str, Any]:
+async def one_run(threshold: int, channels: int, p0s: int, p0_every: float) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="storm-bench-"))
     emu = SlackEmulator(token=helpers.BOT_TOKEN, signing_secret=helpers.SIGNING_SECRET)
     default_workspace(emu)
@@ -114,7 +116,7 @@ async def one_run(threshold: int, channels: int) -> dict[str, Any]:
                     await asyncio.sleep(max(0.0, target - time.monotonic()))
                     first_sent.setdefault(str(body["groupLabels"]["alertname"]), time.monotonic())
                     tasks.append(asyncio.create_task(helpers.post(http, replica.url, body)))
-                    if next_p0 < P0S and time.monotonic() - began >= 1.0 + next_p0 * 0.4:
+                    if next_p0 < p0s and time.monotonic() - began >= 1.0 + next_p0 * p0_every:
                         p0_sent[f"Storm{900 + next_p0:03d}"] = time.monotonic()
                         p0 = p0_body(next_p0 % channels, 900 + next_p0)
                         tasks.append(asyncio.create_task(helpers.post(http, replica.url, p0)))
@@ -172,10 +174,18 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--threshold", type=int, default=8)
     parser.add_argument("--channels", type=int, default=20, help="storm channels (1-20)")
+    parser.add_argument("--p0s", type=int, default=P0S, help="P0s a run, in the first 10 s")
+    parser.add_argument(
+        "--p0-every",
+        type=float,
+        default=0.4,
+        help="seconds between P0s; in one channel, P0s closer than Slack's pace (each P0 "
+        "also posts a thread note) queue behind each other, not behind the storm",
+    )
     args = parser.parse_args()
     latencies: list[float] = []
     for run in range(args.runs):
-        result = await one_run(args.threshold, args.channels)
+        result = await one_run(args.threshold, args.channels, args.p0s, args.p0_every)
         latencies += result["p0_latencies_s"]
         shown = {k: v for k, v in result.items() if k != "p0_latencies_s"}
         print(f"run {run + 1}: {shown}", flush=True)
