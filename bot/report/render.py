@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,111 +32,27 @@ def _change(now: float | None, before: float | None, *, lower_is_better: bool) -
     return f" {arrow}{'' if better else ' (worse)'}"
 
 
-def to_markdown(current: Figures, previous: Figures | None = None) -> str:
-    def row(label: str, now: Any, before: Any, shown: str, was: str, lower: bool) -> str:
-        change = _change(now, before, lower_is_better=lower) if previous else ""
-        return f"| {label} | {shown}{change} | {was if previous else ''} |"
+@dataclass(frozen=True)
+class _Row:
+    """One figure of the Markdown table: how it is shown, and the number compared with
+    the previous period's for an arrow (None: shown side by side, no arrow)."""
 
-    prev = previous or current
-    lines = [
-        f"# Operations report {current.since:%Y-%m-%d %H:%M} – {current.until:%Y-%m-%d %H:%M} UTC",
-        "",
-        "| figure | this period | previous period |",
-        "| --- | --- | --- |",
-    ]
-    for priority in PRIORITIES:
-        now_n, before_n = current.incidents[priority], prev.incidents[priority]
-        lines.append(row(f"{priority} incidents", now_n, before_n, str(now_n), str(before_n), True))
-    for label, attr in (("MTTA", "time_to_ack"), ("MTTR", "time_to_recover")):
-        for priority in PRIORITIES:
-            now_s: Spread = getattr(current, attr)[priority]
-            before_s: Spread = getattr(prev, attr)[priority]
-            if now_s.count == 0 and before_s.count == 0:
-                continue
-            lines.append(
-                row(
-                    f"{label} {priority}",
-                    now_s.mean,
-                    before_s.mean,
-                    f"{_seconds(now_s.mean)} (n={now_s.count})",
-                    f"{_seconds(before_s.mean)} (n={before_s.count})",
-                    True,
-                )
-            )
-    open_now = sum(current.unacknowledged.values())
-    lines.append(
-        row(
-            "still unacknowledged",
-            open_now,
-            None,
-            str(open_now),
-            str(sum(prev.unacknowledged.values())),
-            True,
-        )
-    )
-    lines += [
-        row("pages sent", current.pages, prev.pages, str(current.pages), str(prev.pages), True),
-        row(
-            "deploys (succeeded)",
-            current.deploys_succeeded,
-            prev.deploys_succeeded,
-            f"{current.deploys} ({current.deploys_succeeded})",
-            f"{prev.deploys} ({prev.deploys_succeeded})",
-            False,
-        ),
-        row(
-            "deployment frequency",
-            current.deployment_frequency,
-            prev.deployment_frequency,
-            f"{current.deployment_frequency:.2f}/day",
-            f"{prev.deployment_frequency:.2f}/day",
-            False,
-        ),
-        row(
-            "deployment duration (mean)",
-            current.deployment_duration.mean,
-            prev.deployment_duration.mean,
-            _seconds(current.deployment_duration.mean),
-            _seconds(prev.deployment_duration.mean),
-            True,
-        ),
-        row("shifts", None, None, str(current.shifts), str(prev.shifts), True),
-        row(
-            "rollbacks (automatic)",
-            None,
-            None,
-            f"{current.rollbacks} ({current.automatic_rollbacks})",
-            f"{prev.rollbacks} ({prev.automatic_rollbacks})",
-            True,
-        ),
-        row(
-            "rollback rate",
-            current.rollback_rate,
-            prev.rollback_rate,
-            _percent(current.rollback_rate),
-            _percent(prev.rollback_rate),
-            True,
-        ),
-        row(
-            "approval requests (approved/rejected/expired)",
-            None,
-            None,
-            _approvals(current),
-            _approvals(prev),
-            True,
-        ),
-        row(
-            "approval wait (mean)",
-            current.approval_wait.mean,
-            prev.approval_wait.mean,
-            _seconds(current.approval_wait.mean),
-            _seconds(prev.approval_wait.mean),
-            True,
-        ),
-        "",
-        DEFINITIONS,
-    ]
-    return "\n".join(lines) + "\n"
+    label: str
+    shown: Callable[[Figures], str]
+    value: Callable[[Figures], float | None] | None = None
+    lower_is_better: bool = True
+
+
+def _deploys(figures: Figures) -> str:
+    return f"{figures.deploys} ({figures.deploys_succeeded})"
+
+
+def _rollbacks(figures: Figures) -> str:
+    return f"{figures.rollbacks} ({figures.automatic_rollbacks})"
+
+
+def _unacknowledged(figures: Figures) -> str:
+    return str(sum(figures.unacknowledged.values()))
 
 
 def _percent(value: float | None) -> str:
@@ -147,6 +64,91 @@ def _approvals(figures: Figures) -> str:
         f"{figures.approvals_requested} ({figures.approvals_approved}/"
         f"{figures.approvals_rejected}/{figures.approvals_expired})"
     )
+
+
+# The figures after the per-priority ones, in the order the table shows them.
+_TOTALS = (
+    _Row("still unacknowledged", _unacknowledged),
+    _Row("pages sent", lambda f: str(f.pages), lambda f: f.pages),
+    _Row("deploys (succeeded)", _deploys, lambda f: f.deploys_succeeded, lower_is_better=False),
+    _Row(
+        "deployment frequency",
+        lambda f: f"{f.deployment_frequency:.2f}/day",
+        lambda f: f.deployment_frequency,
+        lower_is_better=False,
+    ),
+    _Row(
+        "deployment duration (mean)",
+        lambda f: _seconds(f.deployment_duration.mean),
+        lambda f: f.deployment_duration.mean,
+    ),
+    _Row("shifts", lambda f: str(f.shifts)),
+    _Row("rollbacks (automatic)", _rollbacks),
+    _Row("rollback rate", lambda f: _percent(f.rollback_rate), lambda f: f.rollback_rate),
+    _Row("approval requests (approved/rejected/expired)", _approvals),
+    _Row(
+        "approval wait (mean)",
+        lambda f: _seconds(f.approval_wait.mean),
+        lambda f: f.approval_wait.mean,
+    ),
+)
+
+
+def to_markdown(current: Figures, previous: Figures | None = None) -> str:
+    prev = previous or current
+    lines = [
+        f"# Operations report {current.since:%Y-%m-%d %H:%M} – {current.until:%Y-%m-%d %H:%M} UTC",
+        "",
+        "| figure | this period | previous period |",
+        "| --- | --- | --- |",
+    ]
+    rows = [*_incident_rows(), *_spread_rows(current, prev), *_TOTALS]
+    lines += [_markdown_row(row, current, previous) for row in rows]
+    lines += ["", DEFINITIONS]
+    return "\n".join(lines) + "\n"
+
+
+def _incident_rows() -> list[_Row]:
+    def row(priority: str) -> _Row:
+        def count(figures: Figures) -> int:
+            return figures.incidents[priority]
+
+        return _Row(f"{priority} incidents", lambda f: str(count(f)), count)
+
+    return [row(p) for p in PRIORITIES]
+
+
+def _spread_rows(current: Figures, previous: Figures) -> list[_Row]:
+    """MTTA and MTTR per priority, for the priorities with incidents in either period."""
+
+    def row(label: str, attr: str, priority: str) -> _Row:
+        def spread(figures: Figures) -> Spread:
+            found: Spread = getattr(figures, attr)[priority]
+            return found
+
+        return _Row(
+            f"{label} {priority}",
+            lambda f: f"{_seconds(spread(f).mean)} (n={spread(f).count})",
+            lambda f: spread(f).mean,
+        )
+
+    return [
+        row(label, attr, priority)
+        for label, attr in (("MTTA", "time_to_ack"), ("MTTR", "time_to_recover"))
+        for priority in PRIORITIES
+        if getattr(current, attr)[priority].count or getattr(previous, attr)[priority].count
+    ]
+
+
+def _markdown_row(row: _Row, current: Figures, previous: Figures | None) -> str:
+    if previous is None:
+        return f"| {row.label} | {row.shown(current)} |  |"
+    change = ""
+    if row.value is not None:
+        change = _change(
+            row.value(current), row.value(previous), lower_is_better=row.lower_is_better
+        )
+    return f"| {row.label} | {row.shown(current)}{change} | {row.shown(previous)} |"
 
 
 def to_plain(figures: Figures) -> dict[str, Any]:
@@ -174,8 +176,27 @@ def to_json_data(current: Figures, previous: Figures | None = None) -> dict[str,
     return data
 
 
-def _line(label: str, now: str, before: str) -> str:
-    return f"*{label}*\n{now}  _(previous: {before})_"
+def _by_priority(spreads: dict[str, Spread]) -> str:
+    """The mean of P0 and P1 (the ones people are paged for), side by side."""
+    return " · ".join(f"{p} {_seconds(spreads[p].mean)}" for p in PRIORITIES[:2])
+
+
+_Field = tuple[str, Callable[[Figures], str]]
+_ALERT_FIELDS: tuple[_Field, ...] = (
+    ("Incidents", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
+    ("Pages sent", lambda f: str(f.pages)),
+    ("MTTA", lambda f: _by_priority(f.time_to_ack)),
+    ("MTTR", lambda f: _by_priority(f.time_to_recover)),
+    ("Still unacknowledged", _unacknowledged),
+)
+_RELEASE_FIELDS: tuple[_Field, ...] = (
+    ("Deploys (succeeded)", _deploys),
+    ("Deployment duration", lambda f: _seconds(f.deployment_duration.mean)),
+    ("Rollbacks (automatic)", _rollbacks),
+    ("Rollback rate", lambda f: _percent(f.rollback_rate)),
+    ("Approval requests (approved/rejected/expired)", _approvals),
+    ("Approval wait", lambda f: _seconds(f.approval_wait.mean)),
+)
 
 
 def to_blocks(current: Figures, previous: Figures, *, title: str) -> list[dict[str, Any]]:
@@ -183,60 +204,19 @@ def to_blocks(current: Figures, previous: Figures, *, title: str) -> list[dict[s
 
     Only numbers the bot computed appear here (nothing from alert payloads), so no
     escaping is needed; Slack allows 10 fields a section, each under 2,000 characters."""
-    incidents = " · ".join(f"{p} {current.incidents[p]}" for p in PRIORITIES)
-    incidents_before = " · ".join(f"{p} {previous.incidents[p]}" for p in PRIORITIES)
-    mtta = " · ".join(f"{p} {_seconds(current.time_to_ack[p].mean)}" for p in PRIORITIES[:2])
-    mtta_before = " · ".join(
-        f"{p} {_seconds(previous.time_to_ack[p].mean)}" for p in PRIORITIES[:2]
-    )
-    mttr = " · ".join(f"{p} {_seconds(current.time_to_recover[p].mean)}" for p in PRIORITIES[:2])
-    mttr_before = " · ".join(
-        f"{p} {_seconds(previous.time_to_recover[p].mean)}" for p in PRIORITIES[:2]
-    )
-    alerts_fields = [
-        _line("Incidents", incidents, incidents_before),
-        _line("Pages sent", str(current.pages), str(previous.pages)),
-        _line("MTTA", mtta, mtta_before),
-        _line("MTTR", mttr, mttr_before),
-        _line(
-            "Still unacknowledged",
-            str(sum(current.unacknowledged.values())),
-            str(sum(previous.unacknowledged.values())),
-        ),
-    ]
-    release_fields = [
-        _line(
-            "Deploys (succeeded)",
-            f"{current.deploys} ({current.deploys_succeeded})",
-            f"{previous.deploys} ({previous.deploys_succeeded})",
-        ),
-        _line(
-            "Deployment duration",
-            _seconds(current.deployment_duration.mean),
-            _seconds(previous.deployment_duration.mean),
-        ),
-        _line(
-            "Rollbacks (automatic)",
-            f"{current.rollbacks} ({current.automatic_rollbacks})",
-            f"{previous.rollbacks} ({previous.automatic_rollbacks})",
-        ),
-        _line("Rollback rate", _percent(current.rollback_rate), _percent(previous.rollback_rate)),
-        _line(
-            "Approval requests (approved/rejected/expired)",
-            _approvals(current),
-            _approvals(previous),
-        ),
-        _line(
-            "Approval wait",
-            _seconds(current.approval_wait.mean),
-            _seconds(previous.approval_wait.mean),
-        ),
-    ]
+
+    def fields(shown: tuple[_Field, ...]) -> dict[str, Any]:
+        lines = [
+            f"*{label}*\n{value(current)}  _(previous: {value(previous)})_"
+            for label, value in shown
+        ]
+        return {"type": "section", "fields": [{"type": "mrkdwn", "text": t} for t in lines]}
+
     return [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in alerts_fields]},
+        fields(_ALERT_FIELDS),
         {"type": "divider"},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in release_fields]},
+        fields(_RELEASE_FIELDS),
         {
             "type": "context",
             "elements": [{"type": "mrkdwn", "text": DEFINITIONS + " `chatops report` has more."}],
