@@ -1,20 +1,18 @@
-"""Running an approved plan: re-check, lock, steps with progress, rollback, bake, recovery.
+"""Running an approved plan: re-check, lock, then the steps with progress and rollback.
 
 Each step is recorded in the database before it starts, so a crash leaves an operation
-that says where it stopped; at the next start it is reported, never resumed. The bake
-step does not hold a task for minutes: the operation waits in state `baking` with a due
-time, the sweep finishes it, and the bake watch marks it `bake_failed` when a P0/P1
-alert for the service arrives, after which the sweep rolls back (or proposes to).
+that says where it stopped; at the next start it is reported, never resumed
+(recovery.py). The bake step does not hold a task for minutes: the operation waits in
+state `baking` with a due time and the sweep ends it (bake_outcome.py). Every ending goes
+through finishing.py.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import Backend, BackendError
@@ -23,35 +21,25 @@ from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
-from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
+from bot.operations.finishing import Finisher
+from bot.operations.models import ApprovalRequestRow, OperationRow
 from bot.operations.preemption import supersede
+from bot.operations.request_ids import SYSTEM, subject
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     PREEMPTIBLE,
-    add_request,
     firing_alerts,
-    last_baseline,
     load_request,
     lock_holder,
-    save_request,
     try_lock,
     unlock,
 )
-from commands.approval import (
-    ApprovalRequest,
-    Outcome,
-    abort,
-    finish,
-    open_request,
-    start,
-)
+from commands.approval import ApprovalRequest, Outcome, abort, start
 from commands.config import DeployConfig
-from commands.parsing import RollbackRequest
-from commands.plan import OperationPlan, Refusal, Step, plan_operation, recheck
+from commands.plan import OperationPlan, Step, recheck
 from commands.render import (
     describe_step,
     progress_finished,
-    progress_interrupted,
     progress_late_step,
     progress_rolled_back,
     progress_started,
@@ -65,16 +53,14 @@ from commands.targets import DeploymentState, Target
 
 log = logging.getLogger(__name__)
 
-SYSTEM = trail.SYSTEM
-INTERRUPTED = "interrupted at step {index} by a restart; run `/rollback` or `/shift` to continue"
 
+@dataclass(frozen=True)
+class _Lock:
+    """Whether the run got the target's lock, and from whom (a shift a rollback preempts)."""
 
-def subject(request_id: str) -> str:
-    return f"approval:{request_id}"
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex[:12]
+    locked: bool
+    holder: OperationRow | None
+    preempted: OperationRow | None
 
 
 class Executor:
@@ -85,12 +71,14 @@ class Executor:
         clock: Clock,
         backends: Backends,
         health: HealthCheck,
+        finisher: Finisher,
     ) -> None:
         self._sessions = sessions
         self._config = config
         self._clock = clock
         self._backends = backends
         self._health = health
+        self._finisher = finisher
 
     # --- start ---------------------------------------------------------------------
 
@@ -101,91 +89,133 @@ class Executor:
         if loaded is None or loaded[1].status is not Outcome.APPROVED:
             return
         plan = loaded[1].operation
-        target = plan.target
-        problem: str | None = None
-        current = plan.from_state
         try:
-            backend = self._backends.for_target(target)
-            current = await backend.state(target)
+            backend = self._backends.for_target(plan.target)
+            current, problem = await backend.state(plan.target), None
         except BackendError as exc:
-            problem = f"could not read the state of {target.service}/{target.environment}: {exc}"
+            where = f"{plan.target.service}/{plan.target.environment}"
+            current, problem = plan.from_state, f"could not read the state of {where}: {exc}"
+        started = await self._admit(request_id, current, problem)
+        if started is not None:
+            operation_id, request, channel = started
+            await self._steps(operation_id, request, channel, backend)
+
+    async def _admit(
+        self, request_id: str, current: DeploymentState, problem: str | None
+    ) -> tuple[int, ApprovalRequest, str] | None:
+        """In one transaction: re-check the plan, take the lock and start, or refuse.
+        Returns the operation that started, with its request and channel."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             found = await load_request(session, request_id, for_update=True)
             if found is None or found[1].status is not Outcome.APPROVED:
-                return
+                return None
             row, request = found
-            # A rollback is the remedy for the very alerts that block other operations.
-            blocking = [
-                a.line
-                for a in await firing_alerts(session, target.service)
-                if a.priority in BLOCKING_PRIORITIES and plan.kind != "rollback"
-            ]
-            # A rollback takes the lock from a shift (running or baking); from another
-            # rollback it does not: that one already returns the traffic, and this plan
-            # was made from the state it is changing.
-            holder = None
-            if problem is None and plan.kind == "rollback":
-                holder = await lock_holder(session, target, for_update=True)
-            preempted = holder if holder is not None and holder.kind in PREEMPTIBLE else None
-            locked = problem is None and (
-                preempted is not None or await try_lock(session, target, request_id, now)
-            )
+            plan = request.operation
+            lock = await self._lock(session, plan, request_id, now, may_lock=problem is None)
             reason = problem or recheck(
                 plan,
                 current,
-                busy=not locked,
-                busy_with=holder.kind if holder is not None else None,
-                blocking_alerts=blocking,
+                busy=not lock.locked,
+                busy_with=lock.holder.kind if lock.holder is not None else None,
+                blocking_alerts=await self._blocking_alerts(session, plan),
             )
             if reason is not None:
-                if locked:
-                    await unlock(session, target, request_id)
-                request = abort(request, reason, now)
-                await self._show(session, row, request, now)
-                await messaging.reply(
-                    session, request.id, row.channel, progress_finished(request), now
-                )
-                trail.record(
-                    session,
-                    at=now,
-                    actor=SYSTEM,
-                    action="operation.not_run",
-                    subject=subject(request.id),
-                    reason=reason,
-                )
-                return
+                if lock.locked:
+                    await unlock(session, plan.target, request_id)
+                await self._not_run(session, row, request, reason, now)
+                return None
             request = start(request, now)
-            await self._show(session, row, request, now)
-            if preempted is not None:
-                await supersede(session, preempted, request, row.channel, self._config, now)
-            operation = OperationRow(
-                request_id=request.id,
-                service=target.service,
-                environment=target.environment,
-                kind=plan.kind,
-                status="running",
-                step=0,
-                plan=plan.to_dict(),
-                started_at=now,
-            )
-            session.add(operation)
-            await session.flush()
-            operation_id = operation.id
-            await messaging.reply(session, request.id, row.channel, progress_started(request), now)
-            trail.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action="operation.started",
-                subject=subject(request.id),
-                requester=request.requester,
-                approvers=list(request.approved_by),
-                command=plan.kind,
-                service=target.service,
-                environment=target.environment,
-            )
-        await self._steps(operation_id, request, row.channel, backend)
+            await self._finisher.show(session, row, request, now)
+            if lock.preempted is not None:
+                await supersede(session, lock.preempted, request, row.channel, self._config, now)
+            operation_id = await self._started(session, row, request, now)
+            return operation_id, request, row.channel
+
+    async def _blocking_alerts(self, session: AsyncSession, plan: OperationPlan) -> list[str]:
+        # A rollback is the remedy for the very alerts that block other operations.
+        if plan.kind == "rollback":
+            return []
+        alerts = await firing_alerts(session, plan.target.service)
+        return [a.line for a in alerts if a.priority in BLOCKING_PRIORITIES]
+
+    async def _lock(
+        self,
+        session: AsyncSession,
+        plan: OperationPlan,
+        request_id: str,
+        now: datetime,
+        *,
+        may_lock: bool,
+    ) -> _Lock:
+        # A rollback takes the lock from a shift (running or baking); from another
+        # rollback it does not: that one already returns the traffic, and this plan
+        # was made from the state it is changing.
+        holder = None
+        if may_lock and plan.kind == "rollback":
+            holder = await lock_holder(session, plan.target, for_update=True)
+        preempted = holder if holder is not None and holder.kind in PREEMPTIBLE else None
+        locked = may_lock and (
+            preempted is not None or await try_lock(session, plan.target, request_id, now)
+        )
+        return _Lock(locked, holder, preempted)
+
+    async def _not_run(
+        self,
+        session: AsyncSession,
+        row: ApprovalRequestRow,
+        request: ApprovalRequest,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        request = abort(request, reason, now)
+        await self._finisher.show(session, row, request, now)
+        await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
+        trail.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            action="operation.not_run",
+            subject=subject(request.id),
+            reason=reason,
+        )
+
+    async def _started(
+        self,
+        session: AsyncSession,
+        row: ApprovalRequestRow,
+        request: ApprovalRequest,
+        now: datetime,
+    ) -> int:
+        plan = request.operation
+        operation = OperationRow(
+            request_id=request.id,
+            service=plan.target.service,
+            environment=plan.target.environment,
+            kind=plan.kind,
+            status="running",
+            step=0,
+            plan=plan.to_dict(),
+            started_at=now,
+        )
+        session.add(operation)
+        await session.flush()
+        await messaging.reply(session, request.id, row.channel, progress_started(request), now)
+        trail.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            action="operation.started",
+            subject=subject(request.id),
+            requester=request.requester,
+            approvers=list(request.approved_by),
+            command=plan.kind,
+            service=plan.target.service,
+            environment=plan.target.environment,
+        )
+        return operation.id
+
+    # --- steps ---------------------------------------------------------------------
 
     async def _steps(
         self, operation_id: int, request: ApprovalRequest, channel: str, backend: Backend
@@ -242,7 +272,9 @@ class Executor:
             if error is not None:
                 await self._failed(operation_id, plan, index, error, backend)
                 return
-        await self._finish(operation_id, Outcome.SUCCEEDED, result_succeeded(plan), "succeeded")
+        await self._finisher.finish(
+            operation_id, Outcome.SUCCEEDED, result_succeeded(plan), "succeeded"
+        )
 
     async def _in_flight_when_superseded(
         self,
@@ -290,9 +322,9 @@ class Executor:
                 await backend.set_weights(plan.target, dict(plan.rollback_weights))
             except BackendError as exc:
                 result = f"{reason}; the automatic rollback failed too: {exc}"
-                await self._finish(operation_id, Outcome.FAILED, result, "failed")
+                await self._finisher.finish(operation_id, Outcome.FAILED, result, "failed")
                 return
-            await self._finish(
+            await self._finisher.finish(
                 operation_id,
                 Outcome.ROLLED_BACK,
                 result_rolled_back(plan, reason),
@@ -304,202 +336,6 @@ class Executor:
             now_state = await backend.state(plan.target)
         except BackendError:
             now_state = plan.from_state
-        await self._finish(
+        await self._finisher.finish(
             operation_id, Outcome.FAILED, result_failed(plan, index, error, now_state), "failed"
         )
-
-    async def _finish(
-        self,
-        operation_id: int,
-        outcome: Outcome,
-        result: str,
-        status: str,
-        *,
-        note: str | None = None,
-    ) -> ApprovalRequest | None:
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            operation = await session.get(OperationRow, operation_id, with_for_update=True)
-            assert operation is not None
-            if operation.status == "superseded":
-                return None  # a rollback ended it first, and said so
-            operation.status = status
-            operation.finished_at = now
-            found = await load_request(session, operation.request_id, for_update=True)
-            assert found is not None
-            row, request = found
-            await unlock(session, request.target, request.id)
-            if request.status is not Outcome.RUNNING:
-                return None
-            request = finish(request, outcome, result, now)
-            await self._show(session, row, request, now)
-            if note:
-                await messaging.reply(session, request.id, row.channel, note, now)
-            await messaging.reply(session, request.id, row.channel, progress_finished(request), now)
-            trail.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action="operation.finished",
-                subject=subject(request.id),
-                outcome=outcome.value,
-                result=result,
-                approvers=list(request.approved_by),
-                requester=request.requester,
-            )
-            return request
-
-    async def _show(
-        self,
-        session: AsyncSession,
-        row: ApprovalRequestRow,
-        request: ApprovalRequest,
-        now: datetime,
-    ) -> None:
-        save_request(row, request, now)
-        await messaging.update_request(session, request, row.channel, self._config, now)
-
-    # --- bake ----------------------------------------------------------------------
-
-    async def finish_bakes(self) -> None:
-        """Baked long enough without a P0/P1 alert: the shift succeeded."""
-        now = self._clock.now()
-        async with self._sessions() as session:
-            due = (
-                await session.scalars(
-                    select(OperationRow).where(
-                        OperationRow.status == "baking", OperationRow.bake_until <= now
-                    )
-                )
-            ).all()
-            items = [(o.id, o.request_id, OperationPlan.from_dict(o.plan), o.step) for o in due]
-        for operation_id, request_id, plan, index in items:
-            step = plan.steps[index - 1]
-            async with self._sessions.begin() as session:
-                row = await session.get(ApprovalRequestRow, request_id)
-                channel = row.channel if row else ""
-                text = progress_step_finished(plan, index, timedelta(seconds=step.seconds or 0))
-                await messaging.reply(session, request_id, channel, text, now)
-            await self._finish(operation_id, Outcome.SUCCEEDED, result_succeeded(plan), "succeeded")
-
-    async def handle_bake_alerts(self) -> None:
-        """Operations the bake watch or the bake analysis marked: roll back (`auto`) or
-        propose a rollback."""
-        async with self._sessions() as session:
-            marked = (
-                await session.scalars(
-                    select(OperationRow).where(OperationRow.status == "bake_failed")
-                )
-            ).all()
-            items = [
-                (o.id, OperationPlan.from_dict(o.plan), o.bake_alert or "", o.bake_failure)
-                for o in marked
-            ]
-        for operation_id, plan, alert, failure in items:
-            target = plan.target
-            env = self._config.services[target.service].environments[target.environment]
-            # The bake analysis says why itself; an alert is named by the bake watch.
-            reason = failure or f"{alert} fired during the bake"
-            if env.bake_policy == "propose":
-                await self._finish(
-                    operation_id,
-                    Outcome.FAILED,
-                    f"{reason}; a one-click rollback request was posted",
-                    "failed",
-                )
-                await self.propose_rollback(target, reason)
-                continue
-            try:
-                await self._backends.for_target(target).set_weights(
-                    target, dict(plan.rollback_weights or {})
-                )
-            except BackendError as exc:
-                await self._finish(
-                    operation_id,
-                    Outcome.FAILED,
-                    f"{reason}; the automatic rollback failed: {exc}",
-                    "failed",
-                )
-                continue
-            await self._finish(
-                operation_id,
-                Outcome.ROLLED_BACK,
-                result_rolled_back(plan, reason),
-                "rolled_back",
-                note=progress_rolled_back(plan, reason),
-            )
-
-    async def propose_rollback(self, target: Target, reason: str) -> None:
-        """A rollback request that one approver's reaction runs."""
-        try:
-            state = await self._backends.for_target(target).state(target)
-        except BackendError as exc:
-            log.warning("cannot propose a rollback for %s: %s", target, exc)
-            return
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            baseline = await last_baseline(session, target)
-            plan = plan_operation(RollbackRequest(target), state, self._config, baseline=baseline)
-            if isinstance(plan, Refusal):
-                return
-            request = replace(
-                open_request(new_request_id(), plan, SYSTEM, self._config, now), required=1
-            )
-            channel = self._config.services[target.service].channel
-            await add_request(session, request, channel, now)
-            await messaging.post_request(session, request, channel, self._config, now)
-            trail.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action="operation.requested",
-                subject=subject(request.id),
-                reason=reason,
-                command="rollback",
-            )
-
-    # --- restart -------------------------------------------------------------------
-
-    async def recover(self) -> None:
-        """Report operations a crash cut off; refuse approvals that never started."""
-        async with self._sessions() as session:
-            running = (
-                await session.scalars(select(OperationRow).where(OperationRow.status == "running"))
-            ).all()
-            items = [(o.id, OperationPlan.from_dict(o.plan), o.step) for o in running]
-            approved = (
-                await session.scalars(
-                    select(ApprovalRequestRow.id).where(
-                        ApprovalRequestRow.status == Outcome.APPROVED.value,
-                        ApprovalRequestRow.kind == OPERATION,
-                    )
-                )
-            ).all()
-        for operation_id, plan, index in items:
-            try:
-                state: DeploymentState = await self._backends.for_target(plan.target).state(
-                    plan.target
-                )
-            except BackendError:
-                state = plan.from_state
-            index = max(index, 1)
-            note = progress_interrupted(plan, index, state)
-            await self._finish(
-                operation_id,
-                Outcome.FAILED,
-                INTERRUPTED.format(index=index),
-                "interrupted",
-                note=note,
-            )
-        for request_id in approved:
-            await self._abort(request_id, "the bot restarted before it ran; request it again")
-
-    async def _abort(self, request_id: str, reason: str) -> None:
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            found = await load_request(session, request_id, for_update=True)
-            if found is None or found[1].status is not Outcome.APPROVED:
-                return
-            row, request = found
-            request = abort(request, reason, now)
-            await self._show(session, row, request, now)

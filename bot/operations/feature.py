@@ -24,9 +24,12 @@ from bot.operations.analysis import BakeAnalysis
 from bot.operations.backends import Backends
 from bot.operations.bake import BakeWatch
 from bot.operations.bake_chart import BakeCharts
+from bot.operations.bake_outcome import BakeOutcome
 from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import Executor
+from bot.operations.finishing import Finisher
 from bot.operations.kinds import ApprovalKind
+from bot.operations.recovery import Recovery
 from bot.operations.requests import Parsed, Requests, StatusQuery
 from bot.operations.store import SqlDryRunStore
 from commands.config import DeployConfig
@@ -51,7 +54,10 @@ class Operations:
         self.backends = Backends(config, SqlDryRunStore(sessions, clock))
         self.health = HealthCheck()
         self.directory = UserGroupDirectory(slack_client, clock)
-        self.executor = Executor(sessions, config, clock, self.backends, self.health)
+        finisher = Finisher(sessions, config, clock)
+        self.executor = Executor(sessions, config, clock, self.backends, self.health, finisher)
+        self.bake_outcome = BakeOutcome(sessions, config, clock, self.backends, finisher)
+        self.recovery = Recovery(sessions, self.backends, finisher)
         self.requests = Requests(
             sessions, config, clock, self.backends, self.directory, self.executor.run
         )
@@ -134,8 +140,8 @@ class Operations:
         during bakes, finish bakes, chart the bakes that ended."""
         await self.requests.expire_due()
         await self.analysis.run_due()
-        await self.executor.handle_bake_alerts()
-        await self.executor.finish_bakes()
+        await self.bake_outcome.handle_bake_alerts()
+        await self.bake_outcome.finish_bakes()
         await self.charts.post_due()
         self._on_outbox()
 
@@ -153,7 +159,7 @@ class Operations:
     async def start(self, *, run_workers: bool, interval: float = 5.0) -> None:
         """Report operations cut off by the last stop, then start the sweep loop."""
         try:
-            await self.executor.recover()
+            await self.recovery.recover()
         except Exception:
             log.exception("could not check for interrupted operations")
         for kind in self.requests.kinds.values():

@@ -25,9 +25,9 @@ from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.directory import UserGroupDirectory
-from bot.operations.executor import SYSTEM, new_request_id, subject
 from bot.operations.kinds import ApprovalKind, OperationKind
 from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
+from bot.operations.request_ids import SYSTEM, new_request_id, subject
 from bot.operations.status import target_status
 from bot.operations.store import (
     BLOCKING_PRIORITIES,

@@ -39,9 +39,9 @@ from bot.alerts.groups import reply
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations.directory import UserGroupDirectory
-from bot.operations.executor import new_request_id, subject
 from bot.operations.messaging import PRIORITY
 from bot.operations.models import RUNBOOK_STEP, ApprovalRequestRow
+from bot.operations.request_ids import new_request_id, subject
 from bot.operations.store import load_row, message_key, save_request
 from bot.runbooks import messages as m
 from bot.runbooks.approval_request import (
