@@ -25,7 +25,15 @@ from commands.parsing import (
     split_words,
 )
 from commands.plan import OperationPlan, describe_weights, versions_of, weights_of
-from commands.render import MAX_SECTION, clip, date, describe_step, mentions, plan_command
+from commands.render import (
+    MAX_SECTION,
+    clip,
+    date,
+    describe_step,
+    mentions,
+    plan_command,
+    version_text,
+)
 from commands.spec import Argument, CommandSpec
 from commands.targets import COLOURS, Colour, DeploymentState, Target
 
@@ -119,7 +127,7 @@ def _target(status: TargetStatus) -> str:
         lines.append(m.STATUS_LIVE.format(colour=status.live or status.state.live))
         lines.append(
             m.STATUS_VERSIONS.format(
-                versions=" · ".join(f"{c} {_version(versions[c])}" for c in COLOURS)
+                versions=" · ".join(f"{c} {version_text(versions[c])}" for c in COLOURS)
             )
         )
         lines.append(m.STATUS_WEIGHTS.format(weights=describe_weights(weights)))
@@ -135,10 +143,6 @@ def _target(status: TargetStatus) -> str:
     else:
         lines.append(m.STATUS_NO_RECENT)
     return "\n".join(lines)
-
-
-def _version(version: str | None) -> str:
-    return escape(version) if version else m.NO_VERSION
 
 
 def _active(active: ActiveOperation | None) -> str:

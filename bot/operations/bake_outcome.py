@@ -24,7 +24,7 @@ from commands.approval import Outcome, open_request
 from commands.config import DeployConfig
 from commands.parsing import RollbackRequest
 from commands.plan import OperationPlan, Refusal, plan_operation
-from commands.render import (
+from commands.progress import (
     progress_rolled_back,
     progress_step_finished,
     result_rolled_back,

@@ -37,8 +37,7 @@ from bot.operations.store import (
 from commands.approval import ApprovalRequest, Outcome, abort, start
 from commands.config import DeployConfig
 from commands.plan import OperationPlan, Step, recheck
-from commands.render import (
-    describe_step,
+from commands.progress import (
     progress_finished,
     progress_late_step,
     progress_rolled_back,
@@ -49,6 +48,7 @@ from commands.render import (
     result_rolled_back,
     result_succeeded,
 )
+from commands.render import describe_step
 from commands.targets import DeploymentState, Target
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from bot.operations.request_ids import SYSTEM, subject
 from bot.operations.store import load_request, save_request, unlock
 from commands.approval import ApprovalRequest, Outcome, abort, finish
 from commands.config import DeployConfig
-from commands.render import progress_finished
+from commands.progress import progress_finished
 
 
 class Finisher:

@@ -20,7 +20,7 @@ from bot.operations.models import OperationRow
 from bot.operations.store import hand_over_lock, load_request, message_key, save_request
 from commands.approval import ApprovalRequest, Outcome, finish
 from commands.config import DeployConfig
-from commands.render import (
+from commands.progress import (
     progress_finished,
     progress_preempting,
     progress_superseded,

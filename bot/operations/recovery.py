@@ -14,7 +14,7 @@ from bot.operations.finishing import Finisher
 from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
 from commands.approval import Outcome
 from commands.plan import OperationPlan
-from commands.render import progress_interrupted
+from commands.progress import progress_interrupted
 from commands.targets import DeploymentState
 
 INTERRUPTED = "interrupted at step {index} by a restart; run `/rollback` or `/shift` to continue"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from commands import render
+from commands import progress, render
 from commands.approval import (
     ApprovalRequest,
     Outcome,
@@ -86,13 +86,13 @@ def in_every_outcome() -> dict[Outcome, ApprovalRequest]:
         ).request,
         Outcome.RUNNING: running,
         Outcome.SUCCEEDED: finish(
-            running, Outcome.SUCCEEDED, render.result_succeeded(SHIFT_10), later
+            running, Outcome.SUCCEEDED, progress.result_succeeded(SHIFT_10), later
         ),
         Outcome.FAILED: abort(ok, "Another operation is running for api/production.", later),
         Outcome.ROLLED_BACK: finish(
             running,
             Outcome.ROLLED_BACK,
-            render.result_rolled_back(SHIFT_10, "P1 HighErrorRate fired during the bake"),
+            progress.result_rolled_back(SHIFT_10, "P1 HighErrorRate fired during the bake"),
             later,
         ),
     }
@@ -203,28 +203,28 @@ def test_huge_alert_lists_and_hostile_text_stay_within_limits() -> None:
 
 
 def test_thread_progress_lines() -> None:
-    assert render.progress_started(approved()) == (
+    assert progress.progress_started(approved()) == (
         "🔄 Running `/shift 10 api production`, approved by <@U0000APR01>, <@U0000APR02>."
     )
-    assert render.progress_step_started(SHIFT_10, 1) == (
+    assert progress.progress_step_started(SHIFT_10, 1) == (
         "▶️ Step 1/3: Set traffic to blue 90% / green 10%"
     )
-    assert render.progress_step_finished(SHIFT_10, 2, timedelta(seconds=3)) == (
+    assert progress.progress_step_finished(SHIFT_10, 2, timedelta(seconds=3)) == (
         "✔️ Step 2/3 done in 3s: Health check green (https://api.example.com/healthz)"
     )
-    failed = render.progress_step_finished(SHIFT_10, 2, timedelta(seconds=5), error="HTTP 503")
+    failed = progress.progress_step_finished(SHIFT_10, 2, timedelta(seconds=5), error="HTTP 503")
     assert failed == (
         "✖️ Step 2/3 failed after 5s: Health check green (https://api.example.com/healthz). HTTP 503"
     )
-    assert render.progress_rolled_back(SHIFT_10, "health check failed") == (
+    assert progress.progress_rolled_back(SHIFT_10, "health check failed") == (
         "↩️ Rolled back automatically: health check failed. Traffic is now blue 100%."
     )
-    done = render.progress_finished(in_every_outcome()[Outcome.SUCCEEDED])
+    done = progress.progress_finished(in_every_outcome()[Outcome.SUCCEEDED])
     assert done == "✅ Succeeded: Traffic is now blue 90% / green 10%."
 
 
 def test_an_interrupted_operation_is_reported_with_its_step_and_state() -> None:
-    line = render.progress_interrupted(SHIFT_10, 3, state(90))
+    line = progress.progress_interrupted(SHIFT_10, 3, state(90))
     assert "interrupted at step 3/3 (Bake for 5m" in line
     assert "State now: blue v1.3.0 (90%), green v1.4.0 (10%)" in line
     assert "`/rollback` or `/shift`" in line
@@ -232,14 +232,14 @@ def test_an_interrupted_operation_is_reported_with_its_step_and_state() -> None:
 
 def test_result_lines() -> None:
     deploy = make_plan(DeployRequest(PROD, "v1.5.0"), blue_weight=0)
-    assert render.result_succeeded(deploy) == (
+    assert progress.result_succeeded(deploy) == (
         "blue runs v1.5.0; traffic unchanged (green 100%). Next: `/shift`."
     )
     full = make_plan(ShiftRequest(PROD, 100), blue_weight=50)
-    assert render.result_succeeded(full) == ("Traffic is now green 100%; green (v1.4.0) is live.")
+    assert progress.result_succeeded(full) == ("Traffic is now green 100%; green (v1.4.0) is live.")
     back = make_plan(RollbackRequest(PROD), blue_weight=0)
-    assert render.result_succeeded(back) == "Traffic is back on blue (v1.3.0): blue 100%."
-    assert render.result_failed(deploy, 1, "deadline <exceeded>", state(0)) == (
+    assert progress.result_succeeded(back) == "Traffic is back on blue (v1.3.0): blue 100%."
+    assert progress.result_failed(deploy, 1, "deadline <exceeded>", state(0)) == (
         "Deploy v1.5.0 to blue and wait until healthy (timeout 10m) failed: "
         "deadline &lt;exceeded&gt;. Traffic stayed green 100%."
     )
