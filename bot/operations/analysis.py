@@ -5,8 +5,8 @@ Like Flagger's metric analysis: every `interval` each check of the environment's
 its value is posted in the operation's thread, and a run fails when any check breaches
 its threshold, has no value, or cannot be queried. When failed runs reach the failure
 limit the operation is marked `bake_failed`, exactly as the bake watch does for a P0/P1
-alert, and the executor's sweep rolls it back (`auto`) or proposes a rollback
-(`propose`). An unreachable Prometheus is never a pass: the thread says the check could
+alert, and the sweep rolls it back (`auto`) or proposes a rollback (`propose`;
+bake_outcome.py). An unreachable Prometheus is never a pass: the thread says the check could
 not be queried, and it counts against the limit.
 
 Runs are claimed with a compare-and-set on `analysis_runs`, so replicas sweeping at the
@@ -31,6 +31,7 @@ from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.models import ApprovalRequestRow, OperationRow
+from bot.operations.request_ids import SYSTEM, subject
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.config import DeployConfig
 from commands.plan import OperationPlan
@@ -168,6 +169,22 @@ class BakeAnalysis:
         analysis: AnalysisConfig,
         now: datetime,
     ) -> None:
+        if not await self._claim(operation_id, runs, now + analysis.interval):
+            return  # another replica runs it, or the bake ended meanwhile
+        colour = other(plan.baseline.colour)
+        results = await self.check(plan, analysis, colour)
+        heading = RUN.format(
+            run=runs + 1,
+            colour=colour,
+            service=plan.target.service,
+            environment=plan.target.environment,
+            checks=" · ".join(describe(r) for r in results),
+        )
+        if await self._record(operation_id, request_id, heading, results, analysis.failure_limit):
+            self._wake()
+
+    async def _claim(self, operation_id: int, runs: int, next_at: datetime) -> bool:
+        """Count this run in the operation row, unless another replica counted it first."""
         async with self._sessions.begin() as session:
             claimed = await session.execute(
                 update(OperationRow)
@@ -176,54 +193,58 @@ class BakeAnalysis:
                     OperationRow.status == "baking",
                     OperationRow.analysis_runs == runs,
                 )
-                .values(analysis_runs=runs + 1, analysis_next_at=now + analysis.interval)
+                .values(analysis_runs=runs + 1, analysis_next_at=next_at)
             )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return  # another replica runs it, or the bake ended meanwhile
-        colour = other(plan.baseline.colour)
-        results = await self.check(plan, analysis, colour)
-        failed = not all(r.passed for r in results)
+            return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def _record(
+        self,
+        operation_id: int,
+        request_id: str,
+        heading: str,
+        results: list[CheckResult],
+        limit: int,
+    ) -> bool:
+        """Say the run's results in the thread and count a failure; True when this run
+        reached the failure limit and marked the bake failed."""
         ended = self._clock.now()
         async with self._sessions.begin() as session:
             op = await session.get(OperationRow, operation_id, with_for_update=True)
             if op is None or op.status != "baking":
-                return  # cancelled or finished while Prometheus answered
-            if failed:
+                return False  # cancelled or finished while Prometheus answered
+            if not all(r.passed for r in results):
                 op.analysis_failures += 1
-            lines = [
-                RUN.format(
-                    run=runs + 1,
-                    colour=colour,
-                    service=plan.target.service,
-                    environment=plan.target.environment,
-                    checks=" · ".join(describe(r) for r in results),
-                )
-            ]
-            limit = analysis.failure_limit
+            lines = [heading]
             if op.analysis_failures >= limit:
                 lines.append(RUN_ENDS_BAKE.format(failures=op.analysis_failures, limit=limit))
-                op.status = "bake_failed"
-                op.bake_alert = "bake analysis"
-                op.bake_failure = BAKE_FAILED.format(
-                    failures=op.analysis_failures, worst=summary(results)
-                )
-                trail.record(
-                    session,
-                    at=ended,
-                    actor=trail.SYSTEM,
-                    action="operation.analysis_failed",
-                    subject=f"approval:{request_id}",
-                    failures=op.analysis_failures,
-                    checks={r.check.name: r.value for r in results},
-                )
+                self._fail_bake(session, op, request_id, results, ended)
             elif op.analysis_failures:
                 lines.append(RUN_FAILED.format(failures=op.analysis_failures, limit=limit))
             row = await session.get(ApprovalRequestRow, request_id)
             channel = row.channel if row is not None else ""
             await messaging.reply(session, request_id, channel, "\n".join(lines), ended)
-            marked = op.status == "bake_failed"
-        if marked:
-            self._wake()
+            return op.status == "bake_failed"
+
+    @staticmethod
+    def _fail_bake(
+        session: AsyncSession,
+        op: OperationRow,
+        request_id: str,
+        results: list[CheckResult],
+        ended: datetime,
+    ) -> None:
+        op.status = "bake_failed"
+        op.bake_alert = "bake analysis"
+        op.bake_failure = BAKE_FAILED.format(failures=op.analysis_failures, worst=summary(results))
+        trail.record(
+            session,
+            at=ended,
+            actor=SYSTEM,
+            action="operation.analysis_failed",
+            subject=subject(request_id),
+            failures=op.analysis_failures,
+            checks={r.check.name: r.value for r in results},
+        )
 
     async def check(
         self, plan: OperationPlan, analysis: AnalysisConfig, colour: str

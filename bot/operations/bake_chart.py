@@ -30,7 +30,7 @@ from bot.operations.store import message_key
 from bot.slack.outbox_queue import enqueue_upload
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.plan import OperationPlan
-from commands.targets import other
+from commands.targets import Colour, other
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +148,34 @@ class BakeCharts:
                     )
 
     async def _post(self, item: _Ended) -> None:
+        colour = other(item.plan.baseline.colour)
+        images, problems = await self._draw_checks(item, colour)
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            claimed = await session.execute(
+                update(OperationRow)
+                .where(OperationRow.id == item.id, OperationRow.chart_done_at.is_(None))
+                .values(chart_done_at=now)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # another replica posted it
+            row = await session.get(ApprovalRequestRow, item.request_id)
+            channel = row.channel if row is not None else ""
+            for text in problems:
+                await messaging.reply(session, item.request_id, channel, text, now)
+            for index, (check, png) in enumerate(images):
+                # The first chart says what the set is; the others only carry their title.
+                comment = _comment(item.plan, colour, images) if index == 0 else None
+                await _upload(session, item, channel, colour, check, png, comment, now)
+
+    async def _draw_checks(
+        self, item: _Ended, colour: Colour
+    ) -> tuple[list[tuple[AnalysisCheck, bytes]], list[str]]:
+        """One PNG per check that Prometheus answered; a line for each that it did not."""
         plan, analysis = item.plan, item.analysis
-        colour = other(plan.baseline.colour)
-        lead = max(analysis.window, analysis.interval)
-        start = item.shifted_at - lead
+        start = item.shifted_at - max(analysis.window, analysis.interval)
         end = max(item.ended_at, item.shifted_at + timedelta(seconds=1))
+        step = max((end - start) / POINTS, timedelta(seconds=1))
         marks = [
             (item.shifted_at, f"shift to {plan.percent}%"),
             (item.ended_at, END_MARK.get(item.status, item.status)),
@@ -170,7 +193,6 @@ class BakeCharts:
                 colour=colour,
                 window=analysis.window,
             )
-            step = max((end - start) / POINTS, timedelta(seconds=1))
             try:
                 found = await client.query_range(expr, start, end, step)
             except PrometheusError as exc:
@@ -178,38 +200,38 @@ class BakeCharts:
                 continue
             png = await asyncio.to_thread(_draw, check, plan, colour, found, marks)
             images.append((check, png))
-        now = self._clock.now()
-        async with self._sessions.begin() as session:
-            claimed = await session.execute(
-                update(OperationRow)
-                .where(OperationRow.id == item.id, OperationRow.chart_done_at.is_(None))
-                .values(chart_done_at=now)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                return  # another replica posted it
-            row = await session.get(ApprovalRequestRow, item.request_id)
-            channel = row.channel if row is not None else ""
-            for text in problems:
-                await messaging.reply(session, item.request_id, channel, text, now)
-            for index, (check, png) in enumerate(images):
-                comment = None
-                if index == 0:
-                    comment = CHART_COMMENT.format(
-                        colour=colour,
-                        percent=plan.percent,
-                        service=plan.target.service,
-                        environment=plan.target.environment,
-                        checks=", ".join(f"`{c.name}`" for c, _ in images),
-                    )
-                await enqueue_upload(
-                    session,
-                    channel=channel,
-                    content=png,
-                    filename=f"bake-{plan.target.service}-{plan.target.environment}-"
-                    f"{check.name}.png",
-                    title=f"{check.name}: {plan.target.service}/{plan.target.environment}",
-                    alt_text=f"{check.name} of {colour} during the bake, with its threshold",
-                    comment=comment,
-                    message_key=message_key(item.request_id),
-                    now=now,
-                )
+        return images, problems
+
+
+def _comment(plan: OperationPlan, colour: Colour, images: list[tuple[AnalysisCheck, bytes]]) -> str:
+    return CHART_COMMENT.format(
+        colour=colour,
+        percent=plan.percent,
+        service=plan.target.service,
+        environment=plan.target.environment,
+        checks=", ".join(f"`{c.name}`" for c, _ in images),
+    )
+
+
+async def _upload(
+    session: AsyncSession,
+    item: _Ended,
+    channel: str,
+    colour: Colour,
+    check: AnalysisCheck,
+    png: bytes,
+    comment: str | None,
+    now: datetime,
+) -> None:
+    target = item.plan.target
+    await enqueue_upload(
+        session,
+        channel=channel,
+        content=png,
+        filename=f"bake-{target.service}-{target.environment}-{check.name}.png",
+        title=f"{check.name}: {target.service}/{target.environment}",
+        alt_text=f"{check.name} of {colour} during the bake, with its threshold",
+        comment=comment,
+        message_key=message_key(item.request_id),
+        now=now,
+    )
