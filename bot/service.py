@@ -22,26 +22,30 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
+from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
 from bot.alerts.storm import count_folds, summary_renderer
-from bot.audit import trail
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.escalation.engine import cancel_steps
 from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
 from bot.http.routes import build_web_app
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
+from bot.operations.handlers import OperationListeners
+from bot.pagerduty.buttons import IncidentButtons
+from bot.pagerduty.incident_events import IncidentEvents
 from bot.prometheus_check import analysed_environments
 from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
+from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
+from bot.slack.answers import SlackAnswers
 from bot.slack.app import build_app, register
-from bot.slack.clicks import clicked_at
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
-from bot.slack.outbox_queue import enqueue
 from bot.slack.replay_guard import ReplayGuard
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
@@ -66,39 +70,18 @@ class Service:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
+        self.run_workers = run_workers
+        token, signing = _slack_secrets(settings)
+        self.alertmanager_token = _webhook_token(settings)
         self.engine: AsyncEngine = create_engine(settings.database_url)
         # A session class of this service's own, so its figures count only its commits.
         observed: type[Session] = type("ServiceSession", (Session,), {})
         self.metrics.operational.watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
         self.sessions = session_factory(self.engine, observed)
-        self.run_workers = run_workers
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        signing = (
-            settings.slack_signing_secret.get_secret_value()
-            if settings.slack_signing_secret
-            else ""
-        )
-        socket_mode = bool(settings.slack_app_token and settings.slack_app_token.get_secret_value())
-        if not token:
-            raise StartupError("SLACK_BOT_TOKEN is needed (or none at all, for sandbox mode)")
-        if not signing and not socket_mode:
-            # Socket Mode needs no signing secret: Slack's events arrive over the socket the
-            # bot opened itself. Over HTTP, unsigned requests must never be accepted.
-            raise StartupError(
-                "SLACK_SIGNING_SECRET is needed to verify requests to /slack/events "
-                "(or set SLACK_APP_TOKEN to use Socket Mode)"
-            )
-        am_token = settings.alertmanager_webhook_token
-        if am_token is None or not am_token.get_secret_value():
-            raise StartupError(
-                "ALERTMANAGER_WEBHOOK_TOKEN is not set: the Alertmanager webhook would be open "
-                "to anyone. Set it, and the same value in Alertmanager's webhook http_config."
-            )
-        self.alertmanager_token = am_token.get_secret_value()
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
-        register(self.slack_app, self)
+        self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.outbox = Outbox(
             self.sessions,
             self.slack_client,
@@ -106,15 +89,36 @@ class Service:
             self.metrics,
             prepare=summary_renderer(config.alerts),
         )
+        self.answers = SlackAnswers(self.sessions, self.clock, self.wake_outbox)
         self.intake = IntakeWriter(self.sessions, self.clock, config=config.alerts)
-        self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.replays = ReplayGuard(self.sessions)
         # Features append themselves here (escalation, bake watch, runbooks); the list is
         # shared with the processor, so appending after construction is fine.
         self.group_listeners: list[GroupListener] = []
-        self.processor = DeliveryProcessor(
-            self.sessions,
+        self.processor = self._delivery_processor()
+        self.http: aiohttp.ClientSession | None = None
+        self.alertmanager: AlertmanagerClient | None = None
+        self.prometheus: PrometheusClient | None = None
+        self._build_features()
+        self.incident_events = IncidentEvents(
             config.alerts,
+            config.pagerduty.services,
+            listeners=self.group_listeners,
+            stop_escalation=cancel_steps,
+        )
+        self._register_listeners()
+        self.web_app = build_web_app(self)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.web_app.on_startup.append(self._on_startup)
+        # on_cleanup runs after aiohttp has waited for in-flight requests, so everything
+        # answered 2xx is committed before the workers are stopped.
+        self.web_app.on_cleanup.append(self._on_cleanup)
+        self.web_app.on_cleanup.append(lambda _app: self.runbooks.close())
+
+    def _delivery_processor(self) -> DeliveryProcessor:
+        return DeliveryProcessor(
+            self.sessions,
+            self.config.alerts,
             self.clock,
             on_processed=lambda _status, outcome: self.metrics.deliveries_processed.labels(
                 outcome
@@ -125,7 +129,11 @@ class Service:
             on_storms=self.metrics.storms_open.set,
             on_failure=self._count_failure,
         )
-        self.prometheus: PrometheusClient | None = None
+
+    def _build_features(self) -> None:
+        """Operations, runbooks, escalation, graphs and the weekly report, each listening
+        to alert groups where it needs to."""
+        config = self.config
         self.operations = Operations(
             self.sessions,
             config.deploy,
@@ -147,8 +155,6 @@ class Service:
             )
         except RunbookError as exc:
             raise StartupError("the runbooks do not load:\n" + "\n".join(exc.problems)) from None
-        self.group_listeners.append(self.runbooks.linker)
-        self.group_listeners.append(self.operations.bake_watch)
         self.weekly_report = (
             WeeklyReport(self.sessions, config.report, self.clock, on_outbox=self.outbox.wake)
             if config.report is not None
@@ -158,30 +164,60 @@ class Service:
             sessions=self.sessions,
             engine=self.engine,
             config=config,
-            settings=settings,
+            settings=self.settings,
             clock=self.clock,
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
             timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
         )
-        self.group_listeners.append(self.escalation.listener)
         self.graphs = AlertGraphs(
             self.sessions,
             config.alerts,
             self.clock,
-            prometheus_url=settings.prometheus_url,
+            prometheus_url=self.settings.prometheus_url,
             on_outbox=self.outbox.wake,
         )
-        self.group_listeners.append(self.graphs)
-        self.http: aiohttp.ClientSession | None = None
-        self.alertmanager: AlertmanagerClient | None = None
-        self.web_app = build_web_app(self)
-        self._tasks: list[asyncio.Task[Any]] = []
-        self.web_app.on_startup.append(self._on_startup)
-        # on_cleanup runs after aiohttp has waited for in-flight requests, so everything
-        # answered 2xx is committed before the workers are stopped.
-        self.web_app.on_cleanup.append(self._on_cleanup)
-        self.web_app.on_cleanup.append(lambda _app: self.runbooks.close())
+        self.group_listeners.extend(
+            [
+                self.runbooks.linker,
+                self.operations.bake_watch,
+                self.escalation.listener,
+                self.graphs,
+            ]
+        )
+
+    def _register_listeners(self) -> None:
+        """Each feature's Slack listeners, given what they use."""
+        config = self.config
+        alert_buttons = AlertButtons(
+            self.sessions,
+            self.clock,
+            config.alerts,
+            # Who may confirm a silence broader than its group.
+            approvers=(
+                config.runbooks.approvers
+                if config.runbooks.approvers is not None
+                else config.deploy.approvers
+            ),
+            directory=self.operations.directory,
+            listeners=self.group_listeners,
+            alertmanager=lambda: self.alertmanager,
+            answers=self.answers,
+        )
+        incident_buttons = IncidentButtons(
+            self.sessions,
+            self.clock,
+            config.pagerduty.users,
+            incidents=lambda: self.escalation.incidents,
+            answers=self.answers,
+        )
+        register(
+            self.slack_app,
+            alerts=alert_buttons,
+            operations=OperationListeners(self.operations),
+            runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
+            incidents=incident_buttons,
+        )
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)
@@ -260,36 +296,31 @@ class Service:
     def wake_outbox(self) -> None:
         self.outbox.wake()
 
-    async def refuse_click(
-        self, body: dict[str, Any], text: str, *, action: str, subject: str, reason: str
-    ) -> None:
-        """Audit a refused button click (with the message it came from) and tell the clicker."""
-        async with self.sessions.begin() as session:
-            trail.record(
-                session,
-                at=self.clock.now(),
-                actor=str((body.get("user") or {}).get("id", "")),
-                action=action,
-                subject=subject,
-                reason=reason,
-                clicked=":".join(clicked_at(body)),
-                via="slack",
-            )
-        await self.ephemeral_from_body(body, text)
 
-    async def ephemeral_from_body(self, body: dict[str, Any], text: str) -> None:
-        """Tell the person behind a Slack request something only they see."""
-        channel = str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
-        user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
-        if not channel or not user:
-            return
-        async with self.sessions.begin() as session:
-            await enqueue(
-                session,
-                op="ephemeral",
-                channel=channel,
-                payload={"text": text, "user": user},
-                now=self.clock.now(),
-                priority=0,
-            )
-        self.wake_outbox()
+def _slack_secrets(settings: Settings) -> tuple[str, str]:
+    """The bot token and the signing secret; the service cannot start without them."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    signing = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
+    socket_mode = bool(settings.slack_app_token and settings.slack_app_token.get_secret_value())
+    if not token:
+        raise StartupError("SLACK_BOT_TOKEN is needed (or none at all, for sandbox mode)")
+    if not signing and not socket_mode:
+        # Socket Mode needs no signing secret: Slack's events arrive over the socket the
+        # bot opened itself. Over HTTP, unsigned requests must never be accepted.
+        raise StartupError(
+            "SLACK_SIGNING_SECRET is needed to verify requests to /slack/events "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+    return token, signing
+
+
+def _webhook_token(settings: Settings) -> str:
+    am_token = settings.alertmanager_webhook_token
+    if am_token is None or not am_token.get_secret_value():
+        raise StartupError(
+            "ALERTMANAGER_WEBHOOK_TOKEN is not set: the Alertmanager webhook would be open "
+            "to anyone. Set it, and the same value in Alertmanager's webhook http_config."
+        )
+    return am_token.get_secret_value()

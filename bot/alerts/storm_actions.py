@@ -15,30 +15,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import messages as m
+from alerts.config import AlertsConfig
 from bot.alerts import buttons as alert_buttons
 from bot.alerts import storm_silence
 from bot.alerts.groups import has_message, message_key, refresh_message
+from bot.alerts.handlers import AlertButtons
 from bot.alerts.storm import summary_changed, summary_key
 from bot.audit import trail
+from bot.clock import Clock
+from bot.slack.answers import Ack
 from bot.slack.clicks import clicked_on
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry, SlackMessage
 
-if TYPE_CHECKING:
-    from bot.service import Service
-
-OneGroup = Callable[[int, str], Awaitable[alert_buttons.Outcome]]
 AllGroups = Callable[[int, list[int], str], Awaitable[list[alert_buttons.Outcome]]]
 
 
-async def listed_groups(service: Service, storm_id: int) -> list[int]:
+async def listed_groups(sessions: async_sessionmaker[AsyncSession], storm_id: int) -> list[int]:
     """Ids of the summary's groups still firing without a message of their own."""
-    async with service.sessions() as session:
+    async with sessions() as session:
         groups = (
             await session.scalars(
                 select(AlertGroup.id)
@@ -59,12 +59,19 @@ async def listed_groups(service: Service, storm_id: int) -> list[int]:
     return [g for g in groups if f"alert-group:{g}" not in own]
 
 
-async def open_group(service: Service, *, storm_id: int, group_id: int, user: str) -> str | None:
+async def open_group(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    config: AlertsConfig,
+    *,
+    storm_id: int,
+    group_id: int,
+    user: str,
+) -> str | None:
     """Post the group's full message (buttons, runbook, escalation thread) in the
     summary's thread; returns why not, or None when queued."""
-    now = service.clock.now()
-    config = service.config.alerts
-    async with service.sessions.begin() as session:
+    now = clock.now()
+    async with sessions.begin() as session:
         group = await session.get(AlertGroup, group_id, with_for_update=True)
         if group is None or group.storm_id != storm_id:
             return m.STORM_NOT_IN_STORM
@@ -92,21 +99,20 @@ async def open_group(service: Service, *, storm_id: int, group_id: int, user: st
     return None
 
 
-def register(
-    app: AsyncApp,
-    service: Service,
-    *,
-    is_responder: Callable[[int, str], Awaitable[bool]],
-    acknowledge: OneGroup,
-    silence: OneGroup,
-) -> None:
-    """The summary's controls; `acknowledge` and `silence` are the single-group use cases
-    as the group's own buttons call them."""
+class StormControls:
+    """The summary's controls; each group goes through the single-group use case of
+    `buttons`, as the group's own buttons call it."""
 
-    async def refuse(
-        body: dict[str, Any], storm_id: int, what: str, text: str, reason: str
+    def __init__(self, buttons: AlertButtons) -> None:
+        self._buttons = buttons
+        self._answers = buttons.answers
+        # One Silence all click at a time in this process (storm_silence locks across replicas).
+        self._clicks = asyncio.Lock()
+
+    async def _refuse(
+        self, body: dict[str, Any], storm_id: int, what: str, text: str, reason: str
     ) -> None:
-        await service.refuse_click(
+        await self._answers.refuse(
             body,
             text,
             action=f"alert.storm.{what}.refused",
@@ -114,82 +120,82 @@ def register(
             reason=reason,
         )
 
-    async def not_from_summary(body: dict[str, Any], storm_id: int, what: str) -> bool:
+    async def _not_from_summary(self, body: dict[str, Any], storm_id: int, what: str) -> bool:
         """Refuses (audited) a control whose message is not the storm's summary."""
-        if await clicked_on(service.sessions, body, summary_key(storm_id)):
+        if await clicked_on(self._buttons.sessions, body, summary_key(storm_id)):
             return False
-        await refuse(body, storm_id, what, m.STORM_NOT_FROM_SUMMARY, "control not from its summary")
+        await self._refuse(
+            body, storm_id, what, m.STORM_NOT_FROM_SUMMARY, "control not from its summary"
+        )
         return True
 
-    async def yours(
-        body: dict[str, Any], storm_id: int, user: str, what: str
+    async def _yours(
+        self, body: dict[str, Any], storm_id: int, user: str, what: str
     ) -> tuple[int, list[int]]:
         """How many groups are listed, and those `user` may act on ([] after telling them
         why not)."""
-        if await not_from_summary(body, storm_id, what):
+        if await self._not_from_summary(body, storm_id, what):
             return 0, []
-        listed = await listed_groups(service, storm_id)
+        listed = await listed_groups(self._buttons.sessions, storm_id)
         if not listed:
-            await service.ephemeral_from_body(body, m.STORM_NOTHING_TO_DO)
+            await self._answers.ephemeral(body, m.STORM_NOTHING_TO_DO)
             return 0, []
-        mine = [g for g in listed if await is_responder(g, user)]
+        mine = [g for g in listed if await self._buttons.is_responder(g, user)]
         if not mine:
-            await refuse(body, storm_id, what, m.NOT_A_RESPONDER, "not a responder")
+            await self._refuse(body, storm_id, what, m.NOT_A_RESPONDER, "not a responder")
         return len(listed), mine
 
-    async def act_on_all(body: dict[str, Any], what: str, each: AllGroups) -> None:
+    async def _act_on_all(self, body: dict[str, Any], what: str, each: AllGroups) -> None:
         storm_id, user = _control(body)
         if storm_id is None:
-            await service.ephemeral_from_body(body, "That button is not valid any more.")
+            await self._answers.ephemeral(body, "That button is not valid any more.")
             return
-        listed, mine = await yours(body, storm_id, user, what)
+        listed, mine = await self._yours(body, storm_id, user, what)
         failures = [o.message for o in await each(storm_id, mine, user) if not o.ok]
         if failures:
             text = m.STORM_SOME_FAILED.format(
                 done=len(mine) - len(failures), failed=len(failures), error=failures[0]
             )
-            await service.ephemeral_from_body(body, text)
+            await self._answers.ephemeral(body, text)
         elif mine and len(mine) < listed:
             text = m.STORM_SOME_NOT_YOURS.format(done=len(mine), left=listed - len(mine))
-            await service.ephemeral_from_body(body, text)
-        service.wake_outbox()
+            await self._answers.ephemeral(body, text)
+        self._answers.wake_outbox()
 
-    async def acknowledge_quietly(group_id: int, user: str) -> alert_buttons.Outcome:
-        await acknowledge(group_id, user)
-        return alert_buttons.Outcome(True)  # one acknowledged meanwhile is as good
-
-    async def acknowledge_each(
-        _storm_id: int, groups: list[int], user: str
+    async def _acknowledge_each(
+        self, _storm_id: int, groups: list[int], user: str
     ) -> list[alert_buttons.Outcome]:
-        return [await acknowledge_quietly(g, user) for g in groups]
+        for group_id in groups:
+            await self._buttons.acknowledge(group_id, user)
+        # One acknowledged meanwhile is as good.
+        return [alert_buttons.Outcome(True) for _ in groups]
 
-    clicks = asyncio.Lock()
-
-    async def silence_together(
-        storm_id: int, groups: list[int], user: str
+    async def _silence_together(
+        self, storm_id: int, groups: list[int], user: str
     ) -> list[alert_buttons.Outcome]:
         if not groups:
             return []
+        buttons = self._buttons
         return await storm_silence.silence_all(
-            service.sessions,
-            service.alertmanager,
-            service.clock,
+            buttons.sessions,
+            buttons.alertmanager(),
+            buttons.clock,
             storm_id=storm_id,
             group_ids=groups,
             user=user,
-            one=silence,
-            local=clicks,
+            one=buttons.silence,
+            local=self._clicks,
         )
 
-    async def on_ack_all(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_ack_all(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        await act_on_all(body, "acknowledge", acknowledge_each)
+        await self._act_on_all(body, "acknowledge", self._acknowledge_each)
 
-    async def on_silence_all(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_silence_all(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
-        await act_on_all(body, "silence", silence_together)
+        await self._act_on_all(body, "silence", self._silence_together)
 
-    async def on_open(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_open(self, ack: Ack, body: dict[str, Any]) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
         block = str(action.get("block_id", ""))
@@ -199,18 +205,22 @@ def register(
         )
         user = str((body.get("user") or {}).get("id", ""))
         if storm_id is None or group_id is None:
-            await service.ephemeral_from_body(body, "That menu is not valid any more.")
+            await self._answers.ephemeral(body, "That menu is not valid any more.")
             return
-        if await not_from_summary(body, storm_id, "open"):
+        if await self._not_from_summary(body, storm_id, "open"):
             return
-        refusal = await open_group(service, storm_id=storm_id, group_id=group_id, user=user)
+        buttons = self._buttons
+        refusal = await open_group(
+            buttons.sessions,
+            buttons.clock,
+            buttons.alerts,
+            storm_id=storm_id,
+            group_id=group_id,
+            user=user,
+        )
         if refusal is not None:
-            await service.ephemeral_from_body(body, refusal)
-        service.wake_outbox()
-
-    app.action("storm.ack_all")(on_ack_all)
-    app.action("storm.silence_all")(on_silence_all)
-    app.action("storm.open")(on_open)
+            await self._answers.ephemeral(body, refusal)
+        self._answers.wake_outbox()
 
 
 def _control(body: dict[str, Any]) -> tuple[int | None, str]:

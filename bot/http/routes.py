@@ -11,24 +11,25 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
 from alerts.json_bodies import MAX_DEPTH, JsonBodyError, is_json_content_type, load_json
 from alerts.policy import priority_of
+from bot.alerts.intake import IntakeWriter
+from bot.config import Config
 from bot.http.webhook_auth import is_authorised
 from bot.pagerduty import webhook as pagerduty_webhook
 from bot.slack.edge import event_key_of, too_deep
-from bot.slack.replay_guard import window_end
+from bot.slack.replay_guard import ReplayGuard, window_end
 from bot.storage import migrate
-
-if TYPE_CHECKING:
-    from bot.service import Service
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,34 @@ PARSE_IN_THREAD = 256 * 1024
 SERVICE_KEY = web.AppKey("service", object)
 
 
-def _service(request: web.Request) -> Service:
+class RequestVerifier(Protocol):
+    """Slack's signature check (slack_sdk's SignatureVerifier)."""
+
+    def is_valid_request(self, body: str | bytes, headers: dict[str, str]) -> bool: ...
+
+
+class WebEdge(pagerduty_webhook.PagerDutyInbox, Protocol):
+    """What the routes read, each at request time: the token, verifier and settings change
+    when secrets are rotated (SIGHUP)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def alertmanager_token(self) -> str: ...
+    @property
+    def intake(self) -> IntakeWriter: ...
+    @property
+    def slack_verifier(self) -> RequestVerifier | None: ...
+    @property
+    def replays(self) -> ReplayGuard: ...
+    @property
+    def slack_app(self) -> AsyncApp: ...
+    @property
+    def engine(self) -> AsyncEngine: ...
+    def wake_processor(self) -> None: ...
+
+
+def _service(request: web.Request) -> WebEdge:
     return request.app[SERVICE_KEY]  # type: ignore[return-value]
 
 
@@ -211,7 +239,7 @@ def json_only(
     return checked
 
 
-def build_web_app(service: Service) -> web.Application:
+def build_web_app(service: WebEdge) -> web.Application:
     # For `request.read()` (PagerDuty); the Alertmanager webhook reads up to http.max_body.
     app = web.Application(client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service

@@ -5,75 +5,153 @@ updates that alert group (its acknowledgement and escalation) and its message. A
 incident has its own message in the service's channel, updated in place. Notes,
 responder requests, status updates and bridges go to the thread of whichever message
 shows the incident. Runs inside the webhook's transaction.
+
+PagerDuty sits below escalation: escalation pages through it, and when PagerDuty says
+an incident of ours is over, the escalation to stop is handed in (`stop_escalation`)
+rather than imported from it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.config import AlertsConfig
 from alerts.escalation import PAGERDUTY_ACTOR
 from alerts.incident_message import IncidentView, render_incident
 from alerts.pagerduty import IncidentData, PagerDutyWebhook
 from alerts.pagerduty_changes import IncidentChange, decide
-from bot.alerts.events import notify
+from bot.alerts.events import GroupListener, notify
 from bot.alerts.groups import refresh_message, reply
 from bot.audit import trail
-from bot.escalation.engine import cancel_steps
 from bot.pagerduty.models import PagerDutyIncident, PagerDutyPage
 from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
-if TYPE_CHECKING:
-    from bot.service import Service
-
 log = logging.getLogger(__name__)
 
 URGENCIES = ("high", "low")
+
+# Stops the group's pending escalation steps, giving the reason (inside the transaction).
+StopEscalation = Callable[[AsyncSession, AlertGroup, datetime, str], Awaitable[object]]
 
 
 def incident_key(incident_id: str) -> str:
     return f"pagerduty-incident:{incident_id}"
 
 
-async def apply(
-    session: AsyncSession, hook: PagerDutyWebhook, service: Service, now: datetime
-) -> str:
-    """Apply a routed event; returns the outcome answered to PagerDuty."""
-    incident_id = hook.incident_id
-    assert incident_id is not None
-    row = (
-        await session.scalars(
-            select(PagerDutyIncident).where(PagerDutyIncident.incident_id == incident_id[:64])
+class IncidentEvents:
+    """Applies routed PagerDuty events to the incident rows, alert groups and messages."""
+
+    def __init__(
+        self,
+        alerts: AlertsConfig,
+        services: Mapping[str, str],
+        *,
+        listeners: Sequence[GroupListener],
+        stop_escalation: StopEscalation,
+    ) -> None:
+        """`services`: PagerDuty service id -> channel (`pagerduty.services`)."""
+        self._alerts = alerts
+        self._services = services
+        self._listeners = listeners
+        self._stop_escalation = stop_escalation
+
+    async def apply(self, session: AsyncSession, hook: PagerDutyWebhook, now: datetime) -> str:
+        """Apply a routed event; returns the outcome answered to PagerDuty."""
+        incident_id = hook.incident_id
+        assert incident_id is not None
+        row = (
+            await session.scalars(
+                select(PagerDutyIncident).where(PagerDutyIncident.incident_id == incident_id[:64])
+            )
+        ).first()
+        if hook.incident is not None:
+            row = await _remember(session, row, hook.incident, hook.event.event_type, now)
+        elif row is None:
+            # A note or responder on an incident never seen: nothing shows it to add to.
+            log.info("PagerDuty %s for unknown incident %s", hook.event.event_type, incident_id)
+            return "unknown_incident"
+        change = decide(hook)
+        row.last_event = hook.event.event_type[:64]
+        row.updated_at = now
+        trail.record(
+            session,
+            at=now,
+            actor=f"pagerduty:{hook.agent_name or 'PagerDuty'}"[:64],
+            action=hook.event.event_type.replace("incident.", "pagerduty.")[:64],
+            subject=f"alert-group:{row.group_id}"
+            if row.group_id
+            else incident_key(row.incident_id),
+            incident=row.incident_id,
+            status=row.status,
         )
-    ).first()
-    if hook.incident is not None:
-        row = await _remember(session, row, hook.incident, hook.event.event_type, now)
-    elif row is None:
-        # A note or responder on an incident never seen: nothing shows it to add to.
-        log.info("PagerDuty %s for unknown incident %s", hook.event.event_type, incident_id)
-        return "unknown_incident"
-    change = decide(hook)
-    row.last_event = hook.event.event_type[:64]
-    row.updated_at = now
-    trail.record(
-        session,
-        at=now,
-        actor=f"pagerduty:{hook.agent_name or 'PagerDuty'}"[:64],
-        action=hook.event.event_type.replace("incident.", "pagerduty.")[:64],
-        subject=f"alert-group:{row.group_id}" if row.group_id else incident_key(row.incident_id),
-        incident=row.incident_id,
-        status=row.status,
-    )
-    if row.group_id is not None:
-        group = await session.get(AlertGroup, row.group_id, with_for_update=True)
-        if group is not None:
-            return await _ours(session, change, row, group, service, now)
-    return await _theirs(session, change, row, service, now)
+        if row.group_id is not None:
+            group = await session.get(AlertGroup, row.group_id, with_for_update=True)
+            if group is not None:
+                return await self._ours(session, change, row, group, now)
+        return await self._theirs(session, change, row, now)
+
+    async def _ours(
+        self,
+        session: AsyncSession,
+        change: IncidentChange,
+        row: PagerDutyIncident,
+        group: AlertGroup,
+        now: datetime,
+    ) -> str:
+        """An event on one of our pages; PagerDuty's echo of our own change changes nothing."""
+        if change.effect == "acknowledge":
+            if group.acked_by:
+                return "unchanged"  # acknowledged in Slack first: this is PagerDuty's echo
+            group.acked_by, group.acked_at, group.updated_at = PAGERDUTY_ACTOR, now, now
+            await notify(self._listeners, session, group, "acknowledged", now, PAGERDUTY_ACTOR)
+        elif change.effect == "restart":
+            if group.status == "firing":
+                group.acked_by, group.acked_at, group.updated_at = None, None, now
+                await notify(
+                    self._listeners, session, group, "unacknowledged", now, PAGERDUTY_ACTOR
+                )
+        elif change.effect == "stop":
+            if change.outcome == "resolved" and group.status == "resolved":
+                return "unchanged"  # our own resolve event, echoed
+            await self._stop_escalation(session, group, now, f"PagerDuty: {change.outcome}")
+        _note(row, change)
+        await refresh_message(session, group, self._alerts, now)
+        if change.thread:
+            await reply(session, group, change.thread, now)
+        return change.outcome
+
+    async def _theirs(
+        self,
+        session: AsyncSession,
+        change: IncidentChange,
+        row: PagerDutyIncident,
+        now: datetime,
+    ) -> str:
+        channel = row.channel or self._services.get(row.service_id)
+        if channel is None:
+            log.info("PagerDuty service %r has no channel in pagerduty.services", row.service_id)
+            return "unrouted"
+        _note(row, change)
+        first = row.channel is None
+        row.channel = channel
+        await post_incident(session, row, now, first=first)
+        if change.thread and not first:
+            await enqueue(
+                session,
+                op="reply",
+                channel=channel,
+                payload={"text": change.thread},
+                message_key=incident_key(row.incident_id),
+                priority=0 if row.urgency == "high" else 2,
+                now=now,
+            )
+        return "posted" if first else change.outcome
 
 
 async def _remember(
@@ -129,66 +207,6 @@ async def _remember(
 def _note(row: PagerDutyIncident, change: IncidentChange) -> None:
     if change.note is not None:
         row.note = change.note[:1024]
-
-
-async def _ours(
-    session: AsyncSession,
-    change: IncidentChange,
-    row: PagerDutyIncident,
-    group: AlertGroup,
-    service: Service,
-    now: datetime,
-) -> str:
-    """An event on one of our pages; PagerDuty's echo of our own change changes nothing."""
-    alerts = service.config.alerts
-    if change.effect == "acknowledge":
-        if group.acked_by:
-            return "unchanged"  # acknowledged in Slack first: this is PagerDuty's echo
-        group.acked_by, group.acked_at, group.updated_at = PAGERDUTY_ACTOR, now, now
-        await notify(service.group_listeners, session, group, "acknowledged", now, PAGERDUTY_ACTOR)
-    elif change.effect == "restart":
-        if group.status == "firing":
-            group.acked_by, group.acked_at, group.updated_at = None, None, now
-            await notify(
-                service.group_listeners, session, group, "unacknowledged", now, PAGERDUTY_ACTOR
-            )
-    elif change.effect == "stop":
-        if change.outcome == "resolved" and group.status == "resolved":
-            return "unchanged"  # our own resolve event, echoed
-        await cancel_steps(session, group, now, f"PagerDuty: {change.outcome}")
-    _note(row, change)
-    await refresh_message(session, group, alerts, now)
-    if change.thread:
-        await reply(session, group, change.thread, now)
-    return change.outcome
-
-
-async def _theirs(
-    session: AsyncSession,
-    change: IncidentChange,
-    row: PagerDutyIncident,
-    service: Service,
-    now: datetime,
-) -> str:
-    channel = row.channel or service.config.pagerduty.services.get(row.service_id)
-    if channel is None:
-        log.info("PagerDuty service %r has no channel in pagerduty.services", row.service_id)
-        return "unrouted"
-    _note(row, change)
-    first = row.channel is None
-    row.channel = channel
-    await post_incident(session, row, now, first=first)
-    if change.thread and not first:
-        await enqueue(
-            session,
-            op="reply",
-            channel=channel,
-            payload={"text": change.thread},
-            message_key=incident_key(row.incident_id),
-            priority=0 if row.urgency == "high" else 2,
-            now=now,
-        )
-    return "posted" if first else change.outcome
 
 
 async def post_incident(

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.pagerduty import WebhookPayloadError, is_unknown, parse_webhook
+from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.operations.store import first_receipt
-from bot.pagerduty.incident_events import apply
+from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.signature import HEADER, verify_signature
-
-if TYPE_CHECKING:
-    from bot.service import Service
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,24 @@ MAX_BODY = 1024 * 1024
 MAX_EVENT_TYPE_LABEL = 64
 
 
-def handler(service: Service) -> Callable[[web.Request], Awaitable[web.Response]]:
+class PagerDutyInbox(Protocol):
+    """What the webhook reads, each at request time: `settings` changes when secrets are
+    rotated (SIGHUP)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def incident_events(self) -> IncidentEvents: ...
+    def wake_outbox(self) -> None: ...
+
+
+def handler(service: PagerDutyInbox) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def pagerduty_webhook(request: web.Request) -> web.Response:
         rejected = service.metrics.webhook_rejected
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -69,7 +87,7 @@ def handler(service: Service) -> Callable[[web.Request], Awaitable[web.Response]
             if not await first_receipt(session, f"pagerduty:{hook.event.id}"[:64], now):
                 rejected.labels("pagerduty", "replayed").inc()
                 return web.json_response({"status": "duplicate", "event_id": hook.event.id})
-            outcome = await apply(session, hook, service, now)
+            outcome = await service.incident_events.apply(session, hook, now)
         service.wake_outbox()
         return web.json_response({"status": outcome})
 
