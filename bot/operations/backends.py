@@ -9,15 +9,13 @@ bot with the key named instead of failing the first release.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
 
-from kubernetes_asyncio.client import ApiClient
 from pydantic import ValidationError
 
 from actions.deploy.aws import AwsBackend, AwsTargetConfig
 from actions.deploy.base import Backend, BackendError
 from actions.deploy.dryrun import DryRunBackend, DryRunStore
-from actions.deploy.kubernetes import KubernetesBackend
+from actions.deploy.kubernetes import ApiClientFactory, KubernetesBackend
 from actions.deploy.kubernetes_config import KubernetesTargetConfig
 from actions.kube.client import build_api_client
 from commands.config import DeployConfig
@@ -47,7 +45,7 @@ class Backends:
                 except ValidationError as exc:
                     raise BackendConfigError(f"{where}.{env.backend}: {exc}") from exc
         self.dryrun = DryRunBackend(dryrun_store, self._initial_version)
-        self.kube_api: Callable[[], Awaitable[ApiClient]] = build_api_client
+        self.kube_api: ApiClientFactory = build_api_client
         """How the Kubernetes client is made; tests point it at the API test server."""
         self.aws_endpoint_url: str | None = os.environ.get("AWS_ENDPOINT_URL") or None
         self._kubernetes: KubernetesBackend | None = None

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.health import HealthCheck
@@ -25,13 +24,13 @@ from bot.operations.backends import Backends
 from bot.operations.bake import BakeWatch
 from bot.operations.bake_chart import BakeCharts
 from bot.operations.bake_outcome import BakeOutcome
-from bot.operations.directory import UserGroupDirectory
 from bot.operations.executor import Executor
 from bot.operations.finishing import Finisher
 from bot.operations.kinds import ApprovalKind
 from bot.operations.recovery import Recovery
 from bot.operations.requests import Parsed, Requests, StatusQuery
 from bot.operations.store import SqlDryRunStore
+from bot.slack.usergroups import UserGroupDirectory, UserGroupsApi
 from commands.config import DeployConfig
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class Operations:
         sessions: async_sessionmaker[AsyncSession],
         config: DeployConfig,
         clock: Clock,
-        slack_client: AsyncWebClient,
+        slack_client: UserGroupsApi,
         *,
         on_outbox: Callable[[], None] = lambda: None,
         prometheus: Callable[[], PrometheusClient | None] = lambda: None,

@@ -24,7 +24,6 @@ from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
-from bot.operations.directory import UserGroupDirectory
 from bot.operations.kinds import ApprovalKind, OperationKind
 from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
 from bot.operations.request_ids import SYSTEM, new_request_id, subject
@@ -41,6 +40,7 @@ from bot.operations.store import (
     lock_holder,
     request_at,
 )
+from bot.slack.usergroups import UserGroupDirectory
 from commands import messages as m
 from commands.approval import (
     Approval,

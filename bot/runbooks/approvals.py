@@ -38,7 +38,6 @@ from alerts.slack_text import escape
 from bot.alerts.groups import reply
 from bot.audit import trail
 from bot.clock import Clock
-from bot.operations.directory import UserGroupDirectory
 from bot.operations.messaging import PRIORITY
 from bot.operations.models import RUNBOOK_STEP, ApprovalRequestRow
 from bot.operations.request_ids import new_request_id, subject
@@ -56,6 +55,7 @@ from bot.runbooks.approval_request import (
 from bot.runbooks.config import RunbooksConfig
 from bot.runbooks.store import alert_message
 from bot.slack.outbox_queue import enqueue
+from bot.slack.usergroups import UserGroupDirectory
 from bot.storage.models import AlertGroup
 from commands import messages as cm
 from commands.approval import (

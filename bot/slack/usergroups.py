@@ -4,6 +4,9 @@ Membership is read with `usergroups.users.list` (a read, so it goes to Slack dir
 not through the outbox) and cached for a few minutes: every reaction on a busy approval
 message would otherwise cost one Slack call per group. A group that cannot be read
 counts as empty, so a Slack outage never lets an outsider approve.
+
+The features that decide who may deploy or approve (operations, runbook steps) get the
+directory, not the Slack client: they ask who is in a group, never Slack itself.
 """
 
 from __future__ import annotations
@@ -11,18 +14,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 
 log = logging.getLogger(__name__)
 
 
+class UserGroupsApi(Protocol):
+    """The one Slack Web API method the directory calls (AsyncWebClient has it)."""
+
+    async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
+
+
 class UserGroupDirectory:
     def __init__(
-        self, client: AsyncWebClient, clock: Clock, *, ttl: timedelta = timedelta(minutes=5)
+        self, client: UserGroupsApi, clock: Clock, *, ttl: timedelta = timedelta(minutes=5)
     ) -> None:
         self._client = client
         self._clock = clock
