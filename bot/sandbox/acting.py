@@ -23,6 +23,8 @@ class ActingForUsers(Inspection):
     """Mixed into `SlackEmulator`, which builds the driver and the socket server."""
 
     socket: SocketModeServer
+    # The app's slash commands (its manifest); None accepts any, as tests want.
+    slash_commands: set[str] | None
     _driver: BotDriver
     _clock: Callable[[], float]
 

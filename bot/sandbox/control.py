@@ -13,24 +13,22 @@ a bot that does not acknowledge within 3 s is reported as 504.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.acting import ActingForUsers
 from bot.sandbox.clicks import LATEST, find_target
 from bot.sandbox.driver import BotResponse, control_body
 from bot.sandbox.emoji import is_known_emoji
 from bot.sandbox.render import render_text
 from bot.sandbox.store import JSON, Message
 
-if TYPE_CHECKING:
-    from bot.sandbox.emulator import SlackEmulator
-
 Forward = Callable[[JSON], Awaitable[BotResponse]]
 
 
-def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
+def add_control_routes(app: web.Application, emulator: ActingForUsers) -> None:
     controls = Controls(emulator)
     app.router.add_post("/_emulator/command", _forwarding(controls.command))
     app.router.add_get("/_emulator/socket", controls.socket_status)
@@ -43,7 +41,7 @@ def add_control_routes(app: web.Application, emulator: SlackEmulator) -> None:
 class Controls:
     """Each endpoint's work: acting as a user is forwarded to the bot, looking is local."""
 
-    def __init__(self, emulator: SlackEmulator) -> None:
+    def __init__(self, emulator: ActingForUsers) -> None:
         self.emulator = emulator
 
     def known(self, body: JSON) -> tuple[str, str]:
@@ -51,7 +49,9 @@ class Controls:
         user, channel = _str(body, "user"), _str(body, "channel")
         store = self.emulator.store
         if user not in store.users or store.users[user].is_bot:
-            people = ", ".join(f"{u['id']} ({u['real_name']})" for u in self.emulator.page.users())
+            people = ", ".join(
+                f"{u.id} ({u.real_name})" for u in store.users.values() if not u.is_bot
+            )
             raise LookupError(f"unknown user {user!r}; the sandbox users are: {people}")
         if channel not in store.channels:
             names = ", ".join(f"{c.id} (#{c.name})" for c in store.channels.values())

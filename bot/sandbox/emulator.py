@@ -113,12 +113,11 @@ class SlackEmulator(ActingForUsers):
             down=lambda: self.down,
             notify=self._notify,
         )
-        # The app's slash commands (its manifest); None accepts any, as tests want.
-        self.slash_commands: set[str] | None = None
+        self.slash_commands = None
         # Changes the Web API calls do not show: PagerDuty incidents, for the page's stream.
         self._changes = 0
         self.pagerduty = PagerDutyEmulator(lambda: self.url, self._changed, self._people)
-        self.page = WorkspacePage(self, self._fingerprint)
+        self.page = WorkspacePage(self.store, self.pagerduty, self._fingerprint)
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
 

@@ -19,16 +19,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from bot.sandbox.emoji import EMOJI
-from bot.sandbox.store import JSON, Message
-
-if TYPE_CHECKING:
-    from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.pagerduty import PagerDutyEmulator
+from bot.sandbox.store import JSON, Message, Store
 
 # The bundled Alertmanager notifications (a source checkout; `make sandbox` runs from one).
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "alerts"
@@ -50,8 +48,14 @@ def resolved_copy(notification: JSON) -> JSON:
 
 
 class WorkspacePage:
-    def __init__(self, emulator: SlackEmulator, fingerprint: Callable[[], tuple[int, ...]]) -> None:
-        self.emulator = emulator
+    def __init__(
+        self,
+        store: Store,
+        pagerduty: PagerDutyEmulator,
+        fingerprint: Callable[[], tuple[int, ...]],
+    ) -> None:
+        self.store = store
+        self.pagerduty = pagerduty
         # Set by the sandbox runner: where the bot takes Alertmanager notifications.
         self.alertmanager_url: str | None = None
         self.alertmanager_token: str | None = None
@@ -97,7 +101,7 @@ class WorkspacePage:
     # -- state ----------------------------------------------------------------------
 
     def users(self) -> list[JSON]:
-        store = self.emulator.store
+        store = self.store
         return [
             {
                 "id": user.id,
@@ -113,7 +117,7 @@ class WorkspacePage:
         return web.json_response({"ok": True, "users": self.users()})
 
     async def _state(self, request: web.Request) -> web.Response:
-        store = self.emulator.store
+        store = self.store
         channels = [
             {
                 "id": c.id,
@@ -133,7 +137,7 @@ class WorkspacePage:
             "usergroups": {g.id: g.handle for g in store.usergroups.values()},
             "examples": example_names(),
             "emoji": EMOJI,
-            "incidents": [i.to_view() for i in self.emulator.pagerduty.incidents],
+            "incidents": [i.to_view() for i in self.pagerduty.incidents],
         }
         return web.json_response(body)
 
@@ -142,7 +146,7 @@ class WorkspacePage:
         out["attachments"] = message.attachments
         if with_replies:
             out["replies"] = [
-                self._message(r) for r in self.emulator.replies(message.channel, message.ts)
+                self._message(r) for r in self.store.replies(message.channel, message.ts)
             ]
         return out
 
