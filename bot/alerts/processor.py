@@ -1,9 +1,9 @@
 """Stored webhook deliveries turned into group state, in arrival order.
 
-`DeliveryProcessor` works through the deliveries bot/alerts/intake.py stored, several in
-one transaction each (bot/alerts/notification.py applies each one): group state, alerts,
-outbox entries and audit events commit together. Deliveries left pending by a crash are
-picked up again at start.
+`DeliveryProcessor` works through the deliveries bot/alerts/intake.py stored, a batch of
+them per transaction (bot/alerts/notification.py applies each one), so a delivery's group
+state, alerts, outbox entries and audit events commit together. Deliveries left pending
+by a crash are picked up again at start.
 """
 
 from __future__ import annotations
