@@ -142,10 +142,15 @@ async def refresh_message(
 
 
 async def has_message(session: AsyncSession, key: str) -> bool:
-    """Whether a post for `key` was ever queued (rows are kept, so this is exact)."""
+    """Whether a post for `key` was ever queued (rows are kept, so this is exact), other
+    than one taken into a storm before it was sent."""
     found = await session.scalar(
         select(OutboxEntry.id)
-        .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
+        .where(
+            OutboxEntry.message_key == key,
+            OutboxEntry.op == "post",
+            OutboxEntry.state != storm.FOLDED_CALL,
+        )
         .limit(1)
     )
     return found is not None

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,8 @@ SCOPE_LABELS = ("namespace", "cluster", "instance", "pod", "job")
 # A summary changes with every folded group; Slack sees its newest state at most this often.
 SUMMARY_SPACING = timedelta(seconds=2)
 FOLDED = "storm.folded"  # session.info: groups this transaction folded
+FOLDED_CALL = "folded"  # outbox state of a group's queued post taken into a storm
+FOLDABLE_RANK = 2  # outbox priority of P2 and P3 groups' messages
 # A queued summary call holding only this is rendered when the outbox claims it.
 STALE = "stale"
 
@@ -85,23 +87,66 @@ async def fold(
     if storm is None:
         if await backlog_seconds(session, group.channel) <= threshold:
             return False
-        storm = AlertStorm(channel=group.channel, state="open", opened_at=now, last_fold_at=now)
-        session.add(storm)
-        await session.flush()
-        trail.record(
-            session,
-            at=now,
-            actor=trail.SYSTEM,
-            action="alert.storm_opened",
-            subject=f"channel:{group.channel}",
-            threshold=threshold,
-        )
+        storm = await _open(session, group.channel, threshold, now)
     group.storm_id = storm.id
     storm.last_fold_at = now
     session.info[FOLDED] = session.info.get(FOLDED, 0) + 1  # counted once committed
     await session.flush()
     await summary_changed(session, storm, now)
     return True
+
+
+async def _open(session: AsyncSession, channel: str, threshold: int, now: datetime) -> AlertStorm:
+    storm = AlertStorm(channel=channel, state="open", opened_at=now, last_fold_at=now)
+    session.add(storm)
+    await session.flush()
+    trail.record(
+        session,
+        at=now,
+        actor=trail.SYSTEM,
+        action="alert.storm_opened",
+        subject=f"channel:{channel}",
+        threshold=threshold,
+    )
+    await _fold_queued(session, storm)
+    return storm
+
+
+async def _fold_queued(session: AsyncSession, storm: AlertStorm) -> None:
+    """The P2/P3 groups whose own posts are still queued when the storm opens join it:
+    those posts are the backlog that opened it, and would reach Slack one a second, long
+    after the summary names every later group. Their calls are kept, marked `folded`
+    (never sent). A post already tried once stays: a 5xx or a lost connection may have
+    posted it, and the outbox finds out (bot/slack/outbox)."""
+    keys = (
+        await session.scalars(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.channel == storm.channel,
+                OutboxEntry.state == "pending",
+                OutboxEntry.op == "post",
+                OutboxEntry.attempts == 0,
+                OutboxEntry.priority >= FOLDABLE_RANK,
+                OutboxEntry.message_key.like("alert-group:%"),
+            )
+            .values(state=FOLDED_CALL)
+            .returning(OutboxEntry.message_key)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    if not keys:
+        return
+    # Whatever else waits for those posts (thread replies, graphs) would wait for ever.
+    await session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.message_key.in_(keys), OutboxEntry.state == "pending")
+        .values(state=FOLDED_CALL)
+        .execution_options(synchronize_session=False)
+    )
+    ids = [int(str(k).removeprefix("alert-group:")) for k in keys]
+    for group in await session.scalars(select(AlertGroup).where(AlertGroup.id.in_(ids))):
+        group.storm_id = storm.id
+    session.info[FOLDED] = session.info.get(FOLDED, 0) + len(ids)
 
 
 def count_folds(session_class: type[Session], count: Callable[[int], None]) -> None:
@@ -167,7 +212,9 @@ async def render_summary(
         (
             await session.scalars(
                 select(OutboxEntry.message_key).where(
-                    OutboxEntry.message_key.in_(keys), OutboxEntry.op == "post"
+                    OutboxEntry.message_key.in_(keys),
+                    OutboxEntry.op == "post",
+                    OutboxEntry.state != FOLDED_CALL,
                 )
             )
         ).all()

@@ -26,7 +26,7 @@ from bot.alerts import buttons as alert_buttons
 from bot.alerts import storm_silence
 from bot.alerts.groups import has_message, message_key, refresh_message
 from bot.alerts.handlers import AlertButtons
-from bot.alerts.storm import summary_changed, summary_key
+from bot.alerts.storm import FOLDED_CALL, summary_changed, summary_key
 from bot.audit import trail
 from bot.clock import Clock
 from bot.slack.answers import Ack
@@ -52,6 +52,7 @@ async def listed_groups(sessions: async_sessionmaker[AsyncSession], storm_id: in
                     select(OutboxEntry.message_key).where(
                         OutboxEntry.message_key.in_([f"alert-group:{g}" for g in groups]),
                         OutboxEntry.op == "post",
+                        OutboxEntry.state != FOLDED_CALL,
                     )
                 )
             ).all()

@@ -85,3 +85,30 @@ async def test_each_folded_group_is_counted_once(bot: RunningService) -> None:
     assert folded_counter(bot) == 5
     async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/metrics") as page:
         assert "chatops_storm_folded_groups_total 5.0" in await page.text()
+
+
+async def test_posts_still_queued_when_the_storm_opens_are_folded_into_it(
+    start_service: StartService, database_url: str, emulator: SlackEmulator, example_config: Config
+) -> None:
+    """Five groups processed before the outbox runs: the fifth finds four posts queued
+    (4 s > the 3 s threshold) and opens the storm; the four never-sent posts join it, so
+    Slack gets one summary naming all five, not four posts at one a second and then it."""
+    alerts = example_config.alerts.model_copy(update={"storm_threshold": 3})
+    bot = await start_service(
+        database_url, config=example_config.model_copy(update={"alerts": alerts})
+    )
+    for index in range(5):
+        await bot.deliver(group_notification(index, alerts=2))
+        await bot.service.processor.process_pending()
+    await bot.settle()
+
+    names = [f"Storm{i:03d}" for i in range(5)]
+    assert [m.text for m in emulator.messages(CHANNEL) if not m.text.startswith("🌩")] == []
+    [summary] = [m for m in emulator.messages(CHANNEL) if m.text.startswith("🌩")]
+    assert [n for n in names if n not in str(summary.blocks)] == []
+    assert folded_counter(bot) == 5
+
+    # A folded group's next notification changes the summary, not a message of its own.
+    await bot.deliver(group_notification(0, alerts=4))
+    await bot.settle()
+    assert [m.text for m in emulator.messages(CHANNEL) if not m.text.startswith("🌩")] == []
