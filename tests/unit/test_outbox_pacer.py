@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.outbox.pacing import Pacer
+from bot.slack.outbox.pacing import Pacer, is_urgent
 
 
 def takes(pacer: Pacer, channel: str, now: float, *, urgent: bool) -> bool:
@@ -46,3 +46,11 @@ def test_after_retry_after_the_urgent_post_goes_first() -> None:
     assert not pacer.can_take("C1", 12.0, urgent=False)
     assert takes(pacer, "C1", 12.0, urgent=True)
     assert pacer.ready_at("C1", 12.0) == 14.25
+
+
+def test_a_storm_summary_queued_at_p1_leaves_the_reserve_to_the_next_p0() -> None:
+    assert is_urgent(0, "alert-group:1")
+    assert is_urgent(1, "alert-group:2")
+    assert is_urgent(1, None)
+    assert not is_urgent(1, "storm:7")  # queued ahead of the backlog, paced like it
+    assert not is_urgent(2, "alert-group:3")
