@@ -13,8 +13,9 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import bot.approvals.models  # approval requests, seen Slack events
 import bot.escalation.models  # registers escalation steps, PagerDuty pages and incidents
-import bot.operations.models  # approval requests, operations, locks, dryrun state
+import bot.operations.models  # operations, locks, dryrun state
 import bot.runbooks.models  # noqa: F401  (runbook progress tables)
 from bot.storage.engine import create_engine
 from bot.storage.models import Base

@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.prometheus import PrometheusClient, PrometheusError
 from alerts.slack_text import escape
+from bot.approvals.ids import SYSTEM, subject
+from bot.approvals.models import ApprovalRequestRow
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
-from bot.operations.models import ApprovalRequestRow, OperationRow
-from bot.operations.request_ids import SYSTEM, subject
+from bot.operations.models import OperationRow
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.config import DeployConfig
 from commands.plan import OperationPlan

@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.prometheus import PrometheusClient, PrometheusError, RangeSeries, series_label
 from alerts.slack_text import escape
+from bot.approvals.ids import message_key
+from bot.approvals.models import ApprovalRequestRow
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.analysis import NO_PROMETHEUS, BakeAnalysis
-from bot.operations.models import ApprovalRequestRow, OperationRow
-from bot.operations.store import message_key
+from bot.operations.models import OperationRow
 from bot.slack.outbox_queue import enqueue_upload
 from commands.analysis_config import AnalysisCheck, AnalysisConfig
 from commands.plan import OperationPlan

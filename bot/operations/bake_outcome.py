@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
+from bot.approvals.ids import SYSTEM, new_request_id, subject
+from bot.approvals.models import ApprovalRequestRow
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.finishing import Finisher
-from bot.operations.models import ApprovalRequestRow, OperationRow
-from bot.operations.request_ids import SYSTEM, new_request_id, subject
+from bot.operations.models import OperationRow
 from bot.operations.store import add_request, last_baseline
 from commands.approval import Outcome, open_request
 from commands.config import DeployConfig

@@ -17,14 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import Backend, BackendError
 from actions.deploy.health import HealthCheck
+from bot.approvals.ids import SYSTEM, subject
+from bot.approvals.models import ApprovalRequestRow
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.finishing import Finisher
-from bot.operations.models import ApprovalRequestRow, OperationRow
+from bot.operations.models import OperationRow
 from bot.operations.preemption import supersede
-from bot.operations.request_ids import SYSTEM, subject
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     PREEMPTIBLE,

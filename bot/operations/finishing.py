@@ -11,12 +11,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.approvals.ids import SYSTEM, subject
+from bot.approvals.models import ApprovalRequestRow
+from bot.approvals.store import save_request
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
-from bot.operations.models import ApprovalRequestRow, OperationRow
-from bot.operations.request_ids import SYSTEM, subject
-from bot.operations.store import load_request, save_request, unlock
+from bot.operations.models import OperationRow
+from bot.operations.store import load_request, unlock
 from commands.approval import ApprovalRequest, Outcome, abort, finish
 from commands.config import DeployConfig
 from commands.progress import progress_finished

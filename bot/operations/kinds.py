@@ -15,9 +15,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.approvals.models import OPERATION, ApprovalRequestRow
+from bot.approvals.store import save_request
 from bot.operations import messaging
-from bot.operations.models import OPERATION, ApprovalRequestRow
-from bot.operations.store import save_request
 from bot.slack.usergroups import UserGroupDirectory
 from commands.approval import (
     Approval,

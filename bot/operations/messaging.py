@@ -10,14 +10,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.operations.store import firing_alerts, message_key
+from bot.approvals.ids import message_key
+from bot.approvals.store import PRIORITY
+from bot.operations.store import firing_alerts
 from bot.slack.outbox_queue import enqueue
 from commands.approval import ApprovalRequest
 from commands.config import DeployConfig
 from commands.render import render_approval
-
-# Approval messages go before routine alert traffic: someone is waiting on them.
-PRIORITY = 1
 
 
 async def _payload(

@@ -14,10 +14,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.approvals.ids import message_key
+from bot.approvals.store import save_request
 from bot.audit import trail
 from bot.operations import messaging
 from bot.operations.models import OperationRow
-from bot.operations.store import hand_over_lock, load_request, message_key, save_request
+from bot.operations.store import hand_over_lock, load_request
 from commands.approval import ApprovalRequest, Outcome, finish
 from commands.config import DeployConfig
 from commands.progress import (

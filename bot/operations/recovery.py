@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
+from bot.approvals.models import OPERATION, ApprovalRequestRow
 from bot.operations.backends import Backends
 from bot.operations.finishing import Finisher
-from bot.operations.models import OPERATION, ApprovalRequestRow, OperationRow
+from bot.operations.models import OperationRow
 from commands.approval import Outcome
 from commands.plan import OperationPlan
 from commands.progress import progress_interrupted

@@ -20,25 +20,23 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
+from bot.approvals.ids import SYSTEM, new_request_id, subject
+from bot.approvals.models import ApprovalRequestRow, SlackEventReceipt
+from bot.approvals.store import first_receipt, load_row, request_at
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.kinds import ApprovalKind, OperationKind
-from bot.operations.models import ApprovalRequestRow, SlackEventReceipt
-from bot.operations.request_ids import SYSTEM, new_request_id, subject
 from bot.operations.status import target_status
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     PREEMPTIBLE,
     add_request,
     firing_alerts,
-    first_receipt,
     last_baseline,
     load_request,
-    load_row,
     lock_holder,
-    request_at,
 )
 from bot.slack.usergroups import UserGroupDirectory
 from commands import messages as m

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
+from bot.approvals.models import ApprovalRequestRow
 from bot.operations.backends import Backends
-from bot.operations.models import ApprovalRequestRow, OperationRow
+from bot.operations.models import OperationRow
 from bot.operations.store import firing_alerts, last_baseline, lock_holder
 from commands.approval import ApprovalRequest
 from commands.plan import OperationPlan, resolve_baseline

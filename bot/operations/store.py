@@ -1,4 +1,4 @@
-"""Reading and writing requests, operations, locks and event receipts.
+"""Reading and writing operations' requests, operations and locks.
 
 Every function takes the caller's session, so a state change, its audit event and its
 Slack message (outbox row) commit together or not at all.
@@ -14,17 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.approvals.models import OPERATION, ApprovalRequestRow
+from bot.approvals.store import load_row
 from bot.clock import Clock
-from bot.operations.models import (
-    OPERATION,
-    ApprovalRequestRow,
-    DryRunTarget,
-    OperationLock,
-    OperationRow,
-    SlackEventReceipt,
-)
-from bot.storage.models import Alert, AlertGroup, SlackMessage
-from commands.approval import Approval, ApprovalRequest
+from bot.operations.models import DryRunTarget, OperationLock, OperationRow
+from bot.storage.models import Alert, AlertGroup
+from commands.approval import ApprovalRequest
 from commands.plan import Baseline, OperationPlan
 from commands.targets import Target
 
@@ -34,14 +29,6 @@ ACTIVE = ("running", "baking", "bake_failed")
 PREEMPTIBLE = ("shift",)
 """What an approved rollback cancels: traffic moves (and their bakes). A deploy leaves
 traffic alone, and a rollback in flight is never cancelled by another one."""
-
-
-def message_key(request_id: str) -> str:
-    return f"approval:{request_id}"
-
-
-def request_id_of(key: str) -> str | None:
-    return key.removeprefix("approval:") if key.startswith("approval:") else None
 
 
 async def add_request(
@@ -63,16 +50,6 @@ async def add_request(
     return row
 
 
-async def load_row(
-    session: AsyncSession, request_id: str, *, for_update: bool = False
-) -> ApprovalRequestRow | None:
-    """The stored request of any kind."""
-    query = select(ApprovalRequestRow).where(ApprovalRequestRow.id == request_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.scalars(query)).first()
-
-
 async def load_request(
     session: AsyncSession, request_id: str, *, for_update: bool = False
 ) -> tuple[ApprovalRequestRow, ApprovalRequest] | None:
@@ -81,38 +58,6 @@ async def load_request(
     if row is None or row.kind != OPERATION:
         return None
     return row, ApprovalRequest.from_dict(row.data)
-
-
-def save_request(row: ApprovalRequestRow, request: Approval, now: datetime) -> None:
-    row.status = request.status.value
-    row.data = request.to_dict()
-    row.updated_at = now
-
-
-async def request_at(session: AsyncSession, channel: str, ts: str) -> str | None:
-    """The approval request whose message is at (channel, ts), if it is one."""
-    keys = (
-        await session.scalars(
-            select(SlackMessage.key).where(SlackMessage.channel == channel, SlackMessage.ts == ts)
-        )
-    ).all()
-    for key in keys:
-        found = request_id_of(key)
-        if found is not None:
-            return found
-    return None
-
-
-async def first_receipt(session: AsyncSession, event_id: str, now: datetime) -> bool:
-    """Record `event_id`; False when it was recorded before (a retried delivery)."""
-    if await session.get(SlackEventReceipt, event_id) is not None:
-        return False
-    try:
-        async with session.begin_nested():
-            session.add(SlackEventReceipt(event_id=event_id, received_at=now))
-    except IntegrityError:
-        return False
-    return True
 
 
 async def try_lock(session: AsyncSession, target: Target, request_id: str, now: datetime) -> bool:

@@ -17,9 +17,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.pagerduty import WebhookPayloadError, is_unknown, parse_webhook
+from bot.approvals.store import first_receipt
 from bot.clock import Clock
 from bot.metrics import Metrics
-from bot.operations.store import first_receipt
 from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.signature import HEADER, verify_signature
 from bot.settings import Settings

@@ -36,12 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.slack_text import escape
 from bot.alerts.groups import reply
+from bot.approvals.ids import message_key, new_request_id, subject
+from bot.approvals.models import RUNBOOK_STEP, ApprovalRequestRow
+from bot.approvals.store import PRIORITY, load_row, save_request
 from bot.audit import trail
 from bot.clock import Clock
-from bot.operations.messaging import PRIORITY
-from bot.operations.models import RUNBOOK_STEP, ApprovalRequestRow
-from bot.operations.request_ids import new_request_id, subject
-from bot.operations.store import load_row, message_key, save_request
 from bot.runbooks import messages as m
 from bot.runbooks.approval_request import (
     STEP_AUDIT,

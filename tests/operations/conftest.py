@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.operations.models import ApprovalRequestRow, DryRunTarget
+from bot.approvals.models import ApprovalRequestRow
+from bot.operations.models import DryRunTarget
 from bot.sandbox.emulator import BotResponse, Message, SlackEmulator
 from commands.targets import Target
 from tests.conftest import WEBHOOK_TOKEN, RunningService

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.approvals.models import ApprovalRequestRow
 from bot.config import Config
-from bot.operations.models import ApprovalRequestRow
 from bot.sandbox.emulator import SlackEmulator
 from bot.storage.models import AuditEvent
 from commands.render import FORCE_ACTION

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.approvals.models import RUNBOOK_STEP, ApprovalRequestRow
 from bot.config import Config
-from bot.operations.models import RUNBOOK_STEP, ApprovalRequestRow
 from bot.sandbox.emulator import SlackEmulator
 from bot.sandbox.store import Message
 from bot.storage.models import AuditEvent
