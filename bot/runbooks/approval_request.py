@@ -16,9 +16,9 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.runbooks import messages as m
 from alerts.silences import matchers_text
 from alerts.slack_text import escape
-from bot.runbooks import messages as m
 from bot.storage.models import AlertGroup
 from commands import messages as cm
 from commands.approval import OPEN, Approval, VoteResult

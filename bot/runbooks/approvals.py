@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts.runbooks import messages as m
 from alerts.slack_text import escape
 from bot.alerts.groups import reply
 from bot.approvals.ids import message_key, new_request_id, subject
@@ -41,7 +42,6 @@ from bot.approvals.models import RUNBOOK_STEP, ApprovalRequestRow
 from bot.approvals.store import PRIORITY, load_row, save_request
 from bot.audit import trail
 from bot.clock import Clock
-from bot.runbooks import messages as m
 from bot.runbooks.approval_request import (
     STEP_AUDIT,
     RunApproved,
@@ -335,7 +335,7 @@ class ApprovalNotConnected:
     async def request(
         self, session: AsyncSession, group: AlertGroup, request: StepApprovalRequest
     ) -> None:
-        text = m.NEEDS_APPROVAL.format(
+        text = m.NEEDS_APPROVAL_NOT_CONNECTED.format(
             user=request.requested_by,
             step=escape(request.step_title),
             type=request.action_type,

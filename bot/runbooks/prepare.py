@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actions.alertmanager import equality_matchers
 from actions.steps.registry import StepContext, StepRegistry
 from alerts.runbooks import Runbook, Step, TemplateError, render_refusal, resolve_action
+from alerts.runbooks import messages as m
 from alerts.runbooks.specs import K8sScaleParams, ParamsError, UnknownActionError, validate_scale
 from alerts.runbooks.targets import TargetScope, labels_needed, outside_allow_list
 from alerts.silences import silence_scope
 from alerts.slack_text import escape
 from bot.alerts.groups import message_key
-from bot.runbooks import messages as m
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.store import alert_data
 from bot.runbooks.thread import jsonable, record, reply, text_payload

@@ -28,12 +28,11 @@ from alerts.runbooks import (
     parse_step_button,
     parse_step_click,
 )
-from alerts.runbooks import messages as rm
+from alerts.runbooks import messages as m
 from alerts.runbooks.render import FINISHED, StepButton, state_of
 from alerts.runbooks.specs import UnknownActionError
 from alerts.slack_text import escape
 from bot.clock import Clock
-from bot.runbooks import messages as m
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.models import RunbookChecklist
 from bot.runbooks.prepare import (
@@ -147,7 +146,7 @@ class RunbookSteps:
             button = parse_step_button(value)
         except ButtonError as exc:
             log.info("refused a runbook click: %s", exc)
-            return Answer(False, rm.BUTTON_INVALID)
+            return Answer(False, m.BUTTON_INVALID)
         now = self.clock.now()
         # Done and Skip say "handled" on the checklist everyone follows: the same people
         # as Run.
@@ -165,9 +164,7 @@ class RunbookSteps:
                 return clicked
             if clicked.state in FINISHED:
                 who = (await progress_of(session, clicked.checklist))[clicked.step.id][1]
-                text = m.ALREADY_FINISHED.format(
-                    state=clicked.state, user=f"<@{who or rm.SOMEONE}>"
-                )
+                text = m.ALREADY_FINISHED.format(state=clicked.state, user=f"<@{who or m.SOMEONE}>")
                 return Answer(False, text)
             if click in ("done", "skip"):
                 await self._mark(
@@ -203,7 +200,7 @@ class RunbookSteps:
             if group is None or checklist is None or runbook is None:
                 return Answer(False, m.UNKNOWN_MESSAGE)
             if runbook.version != request.runbook_version:
-                return Answer(False, rm.BUTTON_STALE.format(title=escape(runbook.title)))
+                return Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
             step = runbook.step(request.step_id)
             if step is None or step.action is None:
                 return Answer(False, m.NOT_RUNNABLE)
@@ -213,7 +210,7 @@ class RunbookSteps:
             if isinstance(prepared, Answer):
                 return prepared
             if jsonable(prepared.params) != request.params:
-                return Answer(False, rm.BUTTON_STALE.format(title=escape(runbook.title)))
+                return Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
             await self._start(
                 session,
                 checklist,
@@ -248,20 +245,20 @@ class RunbookSteps:
             return Answer(False, refusal or m.UNKNOWN_MESSAGE)
         runbook = self.runbooks.get(checklist.runbook_id)
         if button.runbook_id != checklist.runbook_id:
-            record_refused(session, group.id, user, button, rm.BUTTON_OTHER_ALERT, now)
-            return Answer(False, rm.BUTTON_OTHER_ALERT)
+            record_refused(session, group.id, user, button, m.BUTTON_OTHER_ALERT, now)
+            return Answer(False, m.BUTTON_OTHER_ALERT)
         if runbook is None:
             return Answer(False, m.RUNBOOK_GONE.format(id=checklist.runbook_id))
         if button.version != runbook.version:
             checklist.version = runbook.version
             await self._refresh(session, group, checklist, runbook, now)
             record_refused(session, group.id, user, button, "stale runbook version", now)
-            return Answer(False, rm.BUTTON_STALE.format(title=escape(runbook.title)))
+            return Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
         step = runbook.step(button.step_id)
         if step is None:
             record_refused(session, group.id, user, button, "unknown step", now)
             title = escape(runbook.title)
-            return Answer(False, rm.BUTTON_UNKNOWN_STEP.format(title=title, step=button.step_id))
+            return Answer(False, m.BUTTON_UNKNOWN_STEP.format(title=title, step=button.step_id))
         state = state_of(await progress_of(session, checklist), step.id)
         return _Clicked(group, checklist, runbook, step, state)
 
@@ -376,5 +373,5 @@ async def _check_message(
     if clicked_group is None:
         return m.UNKNOWN_MESSAGE
     if clicked_group != button.alert_group_id:
-        return rm.BUTTON_OTHER_ALERT
+        return m.BUTTON_OTHER_ALERT
     return None
