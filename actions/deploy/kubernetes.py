@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 from kubernetes_asyncio.client import (
@@ -37,11 +37,16 @@ from actions.deploy.kubernetes_rollout import (
     split_image,
 )
 from actions.deploy.route_weights import checked_weights, route_split, rules_with_weights
-from actions.kube.client import KubeApiError, call, check_name, selector_string
+from actions.kube.client import (
+    ApiClientFactory,
+    KubeApiError,
+    call,
+    check_name,
+    selector_string,
+)
 from commands.targets import COLOURS, Colour, DeploymentState, Target, other
 
 T = TypeVar("T")
-ApiClientFactory = Callable[[], Awaitable[ApiClient]]
 
 GATEWAY_GROUP, GATEWAY_VERSION, HTTPROUTES = "gateway.networking.k8s.io", "v1", "httproutes"
 # kubernetes_asyncio picks JSON Patch for a dict body sent to a custom object, which the

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -28,6 +28,8 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from kubernetes_asyncio.config.incluster_config import InClusterConfigLoader
 
 T = TypeVar("T")
+# Builds the client on first use, so a bot without cluster access starts fine.
+ApiClientFactory = Callable[[], Awaitable[ApiClient]]
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # Status messages can quote whole objects; Slack needs the gist, not a wall of text.

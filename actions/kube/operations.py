@@ -9,13 +9,21 @@ Kubernetes types; API failures are KubeApiError, whose text is safe to show.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes_asyncio.client import ApiClient, AppsV1Api, CoreV1Api, V1Pod
 
-from actions.kube.client import KubeApiError, call, call_text, check_name, selector_string
+from actions.kube.client import (
+    ApiClientFactory,
+    KubeApiError,
+    call,
+    call_text,
+    check_name,
+    selector_string,
+)
 
 MAX_LOG_LINES = 1000
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -215,6 +223,31 @@ class KubeOperations:
             ),
         )
         return sorted(pods.items or [], key=lambda pod: pod.metadata.name)
+
+
+class KubeConnector:
+    """One KubeOperations for the process, its ApiClient built on first use: a bot without
+    Kubernetes access starts fine and only the steps that need it report the problem."""
+
+    def __init__(self, make_api: ApiClientFactory, *, max_replicas: int) -> None:
+        self._make_api = make_api
+        self._max_replicas = max_replicas
+        self._api: ApiClient | None = None
+        self._ops: KubeOperations | None = None
+        self._lock = asyncio.Lock()
+
+    async def operations(self) -> KubeOperations:
+        async with self._lock:
+            if self._ops is None:
+                self._api = await self._make_api()
+                self._ops = KubeOperations(self._api, max_replicas=self._max_replicas)
+            return self._ops
+
+    async def close(self) -> None:
+        if self._api is not None:
+            await self._api.close()
+        self._api = None
+        self._ops = None
 
 
 def _newest(pods: list[V1Pod]) -> V1Pod:

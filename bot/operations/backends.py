@@ -15,9 +15,9 @@ from pydantic import ValidationError
 from actions.deploy.aws import AwsBackend, AwsTargetConfig
 from actions.deploy.base import Backend, BackendError
 from actions.deploy.dryrun import DryRunBackend, DryRunStore
-from actions.deploy.kubernetes import ApiClientFactory, KubernetesBackend
+from actions.deploy.kubernetes import KubernetesBackend
 from actions.deploy.kubernetes_config import KubernetesTargetConfig
-from actions.kube.client import build_api_client
+from actions.kube.client import ApiClientFactory, build_api_client
 from commands.config import DeployConfig
 from commands.targets import Target
 

@@ -17,6 +17,8 @@ The protocol is client-go's leader election, driven by the escalation loop's cal
   lease duration, so it stops before a standby can take over;
 - `release()` clears holderIdentity so a standby takes over without waiting.
 
+The API calls themselves are actions/kube/lease.py's; this module decides.
+
 kubernetes_asyncio.leaderelection (36.x) is not used: its `LeaderElection.run()` owns
 the loop (sleeping with asyncio.sleep and time.time(), so neither an injected clock nor a
 single "am I leading now?" call fits), it never releases the lease on shutdown, never
@@ -28,16 +30,14 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, cast
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Protocol
 
-import aiohttp
-from kubernetes_asyncio.client import ApiClient, CoordinationV1Api, V1Lease
-from kubernetes_asyncio.client.rest import ApiException
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from actions.kube.client import KubeApiError, build_api_client
+from actions.kube.client import ApiClientFactory, KubeApiError, build_api_client
+from actions.kube.lease import LeaseRecord, Leases, ReadLease
 from bot.clock import Clock
 from bot.replicas.leadership import KubernetesLeaseConfig, LeaderConfig
 from bot.replicas.timer_leader import TimerLeader
@@ -70,43 +70,37 @@ def default_identity() -> str:
     return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
-def micro_time(moment: datetime) -> str:
-    """A metav1.MicroTime: RFC 3339 with exactly six fractional digits, in UTC."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class KubernetesLeaseLeader:
     def __init__(
         self,
         config: KubernetesLeaseConfig,
         clock: Clock,
         *,
-        api: Callable[[], Awaitable[ApiClient]] | None = None,
+        api: ApiClientFactory | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
-        self._make_api = api or self._default_api
-        self._api: ApiClient | None = None
+        default_api = partial(
+            build_api_client, host=config.host, kubeconfig=config.kubeconfig, context=config.context
+        )
+        # No call may outlast the renew deadline: a hung request must not keep the holder
+        # believing it leads.
+        self._leases = Leases(
+            api or default_api,
+            config.namespace,
+            config.name,
+            timeout=config.renew_deadline.total_seconds(),
+        )
         self.identity = config.identity or default_identity()
         self.is_leader = False
         self._renewed_at: datetime | None = None
         # The holder's record as last seen, and when (on our clock) it was first seen.
-        self._observed: tuple[Any, ...] | None = None
+        self._observed: LeaseRecord | None = None
         self._observed_at: datetime | None = None
 
     @property
     def uses_lock(self) -> bool:
         return True
-
-    async def _default_api(self) -> ApiClient:
-        return await build_api_client(
-            host=self._config.host, kubeconfig=self._config.kubeconfig, context=self._config.context
-        )
-
-    async def _leases(self) -> CoordinationV1Api:
-        if self._api is None:
-            self._api = await self._make_api()
-        return CoordinationV1Api(api_client=self._api)
 
     async def try_acquire(self) -> bool:
         """Take, renew or check the Lease; True while this process leads."""
@@ -119,8 +113,8 @@ class KubernetesLeaseLeader:
             return True
         try:
             won = await self._acquire_or_renew(now)
-        except (ApiException, aiohttp.ClientError, TimeoutError, KubeApiError) as exc:
-            log.warning("could not reach the timer Lease: %s", _describe(exc))
+        except KubeApiError as exc:
+            log.warning("could not reach the timer Lease: %s", exc)
             now = self._clock.now()  # the failed call may have taken a while
             if (
                 self.is_leader
@@ -143,23 +137,14 @@ class KubernetesLeaseLeader:
     async def release(self) -> None:
         """Give the Lease up (holderIdentity cleared) if this process holds it."""
         try:
-            if self.is_leader and self._api is not None:
+            if self.is_leader and self._leases.connected:
                 await self._give_up()
-        except (ApiException, aiohttp.ClientError, TimeoutError, KubeApiError) as exc:
-            log.warning("could not release the timer Lease; it expires on its own: %s",
-                        _describe(exc))  # fmt: skip
+        except KubeApiError as exc:
+            log.warning("could not release the timer Lease; it expires on its own: %s", exc)
         finally:
             self.is_leader = False
             self._renewed_at = None
-            api, self._api = self._api, None
-            if api is not None:
-                await api.close()
-
-    @property
-    def _timeout(self) -> float:
-        """No call may outlast the renew deadline: a hung request must not keep the
-        holder believing it leads."""
-        return self._config.renew_deadline.total_seconds()
+            await self._leases.close()
 
     @property
     def _where(self) -> str:
@@ -170,144 +155,53 @@ class KubernetesLeaseLeader:
         return int(self._config.lease_duration.total_seconds())
 
     async def _acquire_or_renew(self, now: datetime) -> bool:
-        leases = await self._leases()
-        try:
-            lease: V1Lease = await leases.read_namespaced_lease(
-                self._config.name, self._config.namespace, _request_timeout=self._timeout
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            return await self._create(leases, now)
-        if self._held_elsewhere(lease, now):
+        lease = await self._leases.read()
+        if lease is None:
+            # The missing Lease, with this replica as holder.
+            record = LeaseRecord(self.identity, self._duration, now, now, transitions=0)
+            return self._wrote(await self._leases.create(record))
+        if self._held_elsewhere(lease.record, now):
             return False
-        return await self._take(leases, lease, now)
+        return self._wrote(await self._take(lease, now))
 
-    async def _create(self, leases: CoordinationV1Api, now: datetime) -> bool:
-        """The missing Lease, with this replica as holder (409: another created it first)."""
-        name, namespace = self._config.name, self._config.namespace
-        body: dict[str, Any] = {
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "holderIdentity": self.identity,
-                "leaseDurationSeconds": self._duration,
-                "acquireTime": micro_time(now),
-                "renewTime": micro_time(now),
-                "leaseTransitions": 0,
-            },
-        }
-        return await self._write(
-            leases.create_namespaced_lease(
-                namespace, _as_lease(body), _request_timeout=self._timeout
-            )
-        )
+    def _wrote(self, went_through: bool) -> bool:
+        if not went_through:
+            # Another replica created, changed or deleted the Lease: what we saw is stale.
+            self._observed = self._observed_at = None
+        return went_through
 
-    def _held_elsewhere(self, lease: V1Lease, now: datetime) -> bool:
+    def _held_elsewhere(self, record: LeaseRecord, now: datetime) -> bool:
         """Whether another replica holds the Lease and has not let it expire: its record
         changed less than a lease duration ago (on our clock, from when we first saw it)."""
-        spec = lease.spec
-        holder = (spec.holder_identity if spec else None) or ""
-        record = (
-            holder,
-            spec.renew_time if spec else None,
-            spec.acquire_time if spec else None,
-            spec.lease_duration_seconds if spec else None,
-            spec.lease_transitions if spec else None,
-        )
         if record != self._observed or self._observed_at is None:
             self._observed, self._observed_at = record, now
-        if not holder or holder == self.identity:
+        if not record.holder or record.holder == self.identity:
             return False
-        held_for = (spec.lease_duration_seconds if spec else None) or self._duration
+        held_for = record.duration_seconds or self._duration
         if now < self._observed_at + timedelta(seconds=held_for):
             return True
-        log.info("the timer Lease %s held by %s has expired", self._where, holder)
+        log.info("the timer Lease %s held by %s has expired", self._where, record.holder)
         return False
 
-    async def _take(self, leases: CoordinationV1Api, lease: V1Lease, now: datetime) -> bool:
+    async def _take(self, lease: ReadLease, now: datetime) -> bool:
         """Renew our Lease, or take over a released or expired one (a new transition)."""
-        spec = lease.spec
-        holder = (spec.holder_identity if spec else None) or ""
-        update = self._body(lease)
-        transitions = (spec.lease_transitions if spec else None) or 0
-        if holder == self.identity and spec is not None and spec.acquire_time is not None:
-            acquired = micro_time(spec.acquire_time)
+        read = lease.record
+        transitions = read.transitions or 0
+        if read.holder == self.identity and read.acquire_time is not None:
+            acquired = read.acquire_time
         else:
-            acquired, transitions = micro_time(now), transitions + 1
-        update["spec"] |= {
-            "holderIdentity": self.identity,
-            "leaseDurationSeconds": self._duration,
-            "acquireTime": acquired,
-            "renewTime": micro_time(now),
-            "leaseTransitions": transitions,
-        }
-        return await self._write(
-            leases.replace_namespaced_lease(
-                self._config.name,
-                self._config.namespace,
-                _as_lease(update),
-                _request_timeout=self._timeout,
-            )
-        )
+            acquired, transitions = now, transitions + 1
+        record = LeaseRecord(self.identity, self._duration, acquired, now, transitions)
+        return await self._leases.replace(lease, record)
 
     async def _give_up(self) -> None:
-        leases = await self._leases()
-        name, namespace = self._config.name, self._config.namespace
-        lease: V1Lease = await leases.read_namespaced_lease(
-            name, namespace, _request_timeout=self._timeout
-        )
-        if lease.spec is None or lease.spec.holder_identity != self.identity:
+        lease = await self._leases.read()
+        if lease is None or lease.record.holder != self.identity:
             return
-        now = micro_time(self._clock.now())
-        body = self._body(lease)
+        now = self._clock.now()
         # As client-go releases: no holder, a 1s duration, the transition count kept.
-        body["spec"] |= {
-            "holderIdentity": "",
-            "leaseDurationSeconds": 1,
-            "acquireTime": now,
-            "renewTime": now,
-        }
-        await leases.replace_namespaced_lease(
-            name, namespace, _as_lease(body), _request_timeout=self._timeout
-        )
-        log.info("released the timer Lease %s", self._where)
-
-    def _body(self, lease: V1Lease) -> dict[str, Any]:
-        """The Lease as read, for a PUT: its resourceVersion is the precondition."""
-        assert self._api is not None
-        body: dict[str, Any] = self._api.sanitize_for_serialization(lease)
-        # Let the server keep its field ownership; re-sent timestamps would only differ
-        # in formatting.
-        body.setdefault("metadata", {}).pop("managedFields", None)
-        body["spec"] = {
-            key: value
-            for key, value in (body.get("spec") or {}).items()
-            if key not in ("acquireTime", "renewTime")
-        }
-        return body
-
-    async def _write(self, request: Awaitable[object]) -> bool:
-        """A create or replace: True when it went through, False when another won (409)."""
-        try:
-            await request
-        except ApiException as exc:
-            if exc.status in (404, 409):  # created, changed or deleted by someone else
-                self._observed = self._observed_at = None
-                return False
-            raise
-        return True
-
-
-def _as_lease(body: dict[str, Any]) -> V1Lease:
-    # The client serializes a dict as it is, so the times keep the exact MicroTime format
-    # (a V1Lease's datetimes would lose ".000000" on a whole second, which the API server
-    # refuses to parse).
-    return cast(V1Lease, body)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ApiException):
-        return f"HTTP {exc.status} {exc.reason}"
-    return str(exc) or type(exc).__name__
+        record = LeaseRecord("", 1, now, now, lease.record.transitions)
+        if await self._leases.replace(lease, record):
+            log.info("released the timer Lease %s", self._where)
+        else:
+            log.warning("could not release the timer Lease %s: it changed meanwhile", self._where)

@@ -4,8 +4,11 @@ actions reach Kubernetes."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from actions.kube.client import ApiClientFactory, build_api_client
 from alerts.allow_lists import check_targets
 
 
@@ -25,6 +28,12 @@ class KubernetesConnection(BaseModel):
     context: str | None = Field(
         default=None, description="The kubeconfig context; unset: its current context."
     )
+
+    def client_factory(self) -> ApiClientFactory:
+        """Builds the client these settings describe, when first needed."""
+        return partial(
+            build_api_client, host=self.host, kubeconfig=self.kubeconfig, context=self.context
+        )
 
 
 class RunbooksConfig(BaseModel):

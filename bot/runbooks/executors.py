@@ -8,11 +8,10 @@ timeouts) become a failed outcome with a message fit for Slack, never an excepti
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,8 +23,8 @@ from actions.alertmanager import (
     silence_breadth,
 )
 from actions.http_guard import ForbiddenAddress, guarded_session, literal_address_problem
-from actions.kube.client import KubeApiError, build_api_client
-from actions.kube.operations import KubeOperations, PodSummary
+from actions.kube.client import KubeApiError
+from actions.kube.operations import KubeConnector, PodSummary
 from actions.steps.registry import StepContext, StepOutcome, StepRegistry
 from alerts.durations import format_duration
 from alerts.runbooks.specs import (
@@ -39,10 +38,6 @@ from alerts.runbooks.specs import (
 from alerts.silences import matchers_text
 from alerts.slack_text import code_block, escape, inline_code
 from bot.clock import Clock
-from bot.runbooks.config import KubernetesConnection
-
-if TYPE_CHECKING:
-    from kubernetes_asyncio.client import ApiClient
 
 SILENCE_TOO_BROAD = (
     "not silenced: a silence on {matchers} would be broader than this alert group ({why}), "
@@ -55,35 +50,6 @@ MAX_OUTPUT = 2800
 def output_block(text: str) -> str:
     """Output of the outside world (logs, tables): escaped, and within a section's size."""
     return code_block(text, limit=MAX_OUTPUT)
-
-
-class KubeConnector:
-    """One ApiClient for the process, built on first use: a bot without Kubernetes access
-    starts fine and only the k8s steps report the problem."""
-
-    def __init__(self, connection: KubernetesConnection, *, max_replicas: int) -> None:
-        self._connection = connection
-        self._max_replicas = max_replicas
-        self._api: ApiClient | None = None
-        self._ops: KubeOperations | None = None
-        self._lock = asyncio.Lock()
-
-    async def operations(self) -> KubeOperations:
-        async with self._lock:
-            if self._ops is None:
-                self._api = await build_api_client(
-                    host=self._connection.host,
-                    kubeconfig=self._connection.kubeconfig,
-                    context=self._connection.context,
-                )
-                self._ops = KubeOperations(self._api, max_replicas=self._max_replicas)
-            return self._ops
-
-    async def close(self) -> None:
-        if self._api is not None:
-            await self._api.close()
-        self._api = None
-        self._ops = None
 
 
 async def _guarded(run: Callable[[], Awaitable[StepOutcome]]) -> StepOutcome:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient, SilenceError, silence_breadth
 from actions.kube.client import KubeApiError
+from actions.kube.operations import KubeConnector
 from actions.steps.registry import StepRegistry, build_registry
 from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
@@ -27,7 +28,7 @@ from bot.clock import Clock
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.approvals import ApprovalNotConnected, ReactionStepApprovals
 from bot.runbooks.config import RunbooksConfig
-from bot.runbooks.executors import KubeConnector, bind_executors
+from bot.runbooks.executors import bind_executors
 from bot.runbooks.intake_link import RunbookLinker
 from bot.runbooks.steps import RunbookSteps
 from commands.approval import is_member
@@ -70,7 +71,7 @@ class RunbookFeature:
         self.runbooks: RunbookSet = load_runbooks(
             runbooks_directory(config), registry=self.registry
         )
-        self.kube = KubeConnector(config.kubernetes, max_replicas=config.scale_max)
+        self.kube = KubeConnector(config.kubernetes.client_factory(), max_replicas=config.scale_max)
         bind_executors(
             self.registry,
             kube=self.kube,

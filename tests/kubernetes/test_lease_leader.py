@@ -15,10 +15,11 @@ import pytest
 from kubernetes_asyncio.client import ApiClient
 
 from actions.kube.client import api_client_for_host
+from actions.kube.lease import micro_time
 from bot.clock import FakeClock
 from bot.config import BUNDLED_EXAMPLE, ConfigError, load_config, parse_config
 from bot.replicas.leadership import KubernetesLeaseConfig, LeaderConfig
-from bot.replicas.lease import KubernetesLeaseLeader, micro_time
+from bot.replicas.lease import KubernetesLeaseLeader
 from bot.replicas.timer_leader import TimerLeader
 from tests.conftest import StartService
 from tests.servers.kube_api import LEASES, KubeApiServer

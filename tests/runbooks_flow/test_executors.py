@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from actions.kube.operations import KubeConnector
 from actions.steps.registry import StepContext
 from alerts.runbooks.specs import K8sLogsParams
 from bot.runbooks.config import KubernetesConnection
-from bot.runbooks.executors import MAX_OUTPUT, K8sLogs, KubeConnector, output_block
+from bot.runbooks.executors import MAX_OUTPUT, K8sLogs, output_block
 from tests.servers.kube_api import KubeApiServer
 
 CONTEXT = StepContext(alert_group_id=1, runbook_id="DISK", step_id="logs", user="U0000ONC01")
@@ -17,7 +18,7 @@ async def test_long_logs_are_cut_to_slacks_limit_keeping_the_newest_lines(
     lines = [f"line {n:04d} " + "x" * 60 for n in range(500)]
     for other in kube.pods("prod", "api-blue"):
         kube.set_logs("prod", other["metadata"]["name"], "app", lines)
-    connector = KubeConnector(KubernetesConnection(host=kube.url), max_replicas=10)
+    connector = KubeConnector(KubernetesConnection(host=kube.url).client_factory(), max_replicas=10)
     try:
         params = K8sLogsParams(namespace="prod", workload="api-blue", lines=500)
         outcome = await K8sLogs(connector)(params, CONTEXT)
@@ -31,7 +32,7 @@ async def test_long_logs_are_cut_to_slacks_limit_keeping_the_newest_lines(
 
 
 async def test_a_failing_api_is_a_failed_outcome_not_an_exception(kube: KubeApiServer) -> None:
-    connector = KubeConnector(KubernetesConnection(host=kube.url), max_replicas=10)
+    connector = KubeConnector(KubernetesConnection(host=kube.url).client_factory(), max_replicas=10)
     try:
         params = K8sLogsParams(namespace="prod", workload="nope", lines=5)
         outcome = await K8sLogs(connector)(params, CONTEXT)
