@@ -22,6 +22,7 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
+from bot.alerts.groups import PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
@@ -37,6 +38,7 @@ from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
+from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
@@ -78,7 +80,9 @@ class Service:
         observed: type[Session] = type("ServiceSession", (Session,), {})
         self.metrics.operational.watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
-        self.sessions = session_factory(self.engine, observed)
+        self.sessions = session_factory(
+            self.engine, observed, info={PAGERDUTY_NOTE: pagerduty_note}
+        )
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         self.slack_verifier = SignatureVerifier(signing) if signing else None

@@ -2,10 +2,15 @@
 
 Every change to a group ends in `refresh_message`, which renders the group from the
 database (the source of truth) and queues a post or an in-place update.
+
+The message's PagerDuty line is PagerDuty's to say (bot/pagerduty/status.py): the service
+hands its source to every session it opens (`session.info[PAGERDUTY_NOTE]`), so the core
+of alert groups reads it without depending on the PagerDuty feature.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +23,12 @@ from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
 from alerts.slack_text import escape
 from bot.alerts import storm
-from bot.pagerduty.status import pagerduty_note
 from bot.slack.outbox_queue import enqueue
 from bot.storage.models import Alert, AlertGroup, OutboxEntry
+
+# The PagerDuty line of a group's message (raw text), from the session's info.
+NoteSource = Callable[[AsyncSession, int], Awaitable[str | None]]
+PAGERDUTY_NOTE = "alerts.pagerduty_note"
 
 
 def message_key(group: AlertGroup) -> str:
@@ -101,8 +109,13 @@ async def load_view(
         truncated_alerts=truncated,
         mention=policy.mention if policy else None,
         runbook_id=group.runbook_id,
-        pagerduty=await pagerduty_note(session, group.id),
+        pagerduty=await _pagerduty_note(session, group.id),
     )
+
+
+async def _pagerduty_note(session: AsyncSession, group_id: int) -> str | None:
+    source: NoteSource | None = session.info.get(PAGERDUTY_NOTE)
+    return await source(session, group_id) if source is not None else None
 
 
 async def refresh_message(

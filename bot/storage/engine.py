@@ -53,8 +53,14 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def session_factory(
-    engine: AsyncEngine, session_class: type[Session] = Session
+    engine: AsyncEngine,
+    session_class: type[Session] = Session,
+    *,
+    info: dict[str, Any] | None = None,
 ) -> async_sessionmaker[AsyncSession]:
     """`session_class` lets one service observe its own sessions' events (bot/report/live.py)
-    without seeing those of another service in the same process."""
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+    without seeing those of another service in the same process; `info` starts every
+    session's `info` (what one feature hands another, e.g. bot/alerts/groups.py's notes)."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=session_class, info=info
+    )
