@@ -121,11 +121,14 @@ Number = Annotated[int, BeforeValidator(_int_or_zero)]
 Moment = Annotated[datetime | None, BeforeValidator(_time_or_none)]
 
 
-class _Model(BaseModel):
+class PagerDutyModel(BaseModel):
+    """Every PagerDuty shape the bot reads, from webhooks and from the REST API alike:
+    PagerDuty adds fields over time, so only what the bot reads is declared."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Reference(_Model):
+class Reference(PagerDutyModel):
     """PagerDuty's `*_reference` objects: a user, service, team, escalation policy..."""
 
     id: Text = None
@@ -143,7 +146,7 @@ OptionalReference = Annotated[Reference | None, BeforeValidator(_object_or_none)
 References = Annotated[tuple[Reference, ...], BeforeValidator(_objects)]
 
 
-class IncidentRef(_Model):
+class IncidentRef(PagerDutyModel):
     """The incident an event is about: its id is what the bot needs to find it."""
 
     id: str = Field(min_length=1)
@@ -151,7 +154,7 @@ class IncidentRef(_Model):
     html_url: Text = None
 
 
-class IncidentData(_Model):
+class IncidentData(PagerDutyModel):
     """`event.data` for the incident event types; only `id` is required."""
 
     id: str = Field(min_length=1)
@@ -181,7 +184,7 @@ class IncidentData(_Model):
         return ", ".join(a.name for a in self.assignees if a.name)
 
 
-class IncidentActivity(_Model):
+class IncidentActivity(PagerDutyModel):
     """`event.data` for notes, responder requests, status updates and conference bridges."""
 
     incident: IncidentRef
@@ -205,13 +208,13 @@ class IncidentActivity(_Model):
         return [number for number in found if number]
 
 
-class WebhookClient(_Model):
+class WebhookClient(PagerDutyModel):
     """Where the event was triggered, e.g. {"name": "PagerDuty"}."""
 
     name: Text = None
 
 
-class WebhookEvent(_Model):
+class WebhookEvent(PagerDutyModel):
     id: str = Field(min_length=1)
     event_type: str = Field(min_length=1)
     resource_type: Text = None
@@ -221,7 +224,7 @@ class WebhookEvent(_Model):
     data: Any = None
 
 
-class PagerDutyWebhook(_Model):
+class PagerDutyWebhook(PagerDutyModel):
     """One v3 webhook delivery (PagerDuty never batches v3 events)."""
 
     event: WebhookEvent
@@ -282,7 +285,7 @@ def parse_webhook(body: bytes) -> PagerDutyWebhook:
     return PagerDutyWebhook(event=event, incident=incident, activity=activity)
 
 
-M = TypeVar("M", bound=_Model)
+M = TypeVar("M", bound=PagerDutyModel)
 
 
 def _raw_event_type(raw: Mapping[str, Any]) -> str | None:

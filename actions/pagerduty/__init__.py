@@ -1,8 +1,9 @@
 """PagerDuty side effects: paging through the Events API, updating incidents through REST.
 
 The clients live in their own modules (`events`, `incidents`, `ratelimit`); this package
-module holds only the error types they share, so that the durable retry queue (which
-lives elsewhere) can classify a failure without knowing which API produced it:
+module holds the error types they share, so that the durable retry queue (which lives
+elsewhere) can classify a failure without knowing which API produced it, and the one
+table (`failure`) that decides which of them an HTTP answer is:
 
 - `PermanentPagerError`: PagerDuty rejected the request; sending it again cannot help.
 - `TemporaryPagerError`: throttled, a server error, or the network; retry later, after
@@ -14,7 +15,9 @@ messages end up in logs and in Slack threads.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 
 class PagerError(Exception):
@@ -71,9 +74,49 @@ class InvalidIncidentId(PermanentPagerError, ValueError):
     """
 
 
+def failure(
+    status: int,
+    *,
+    throttled: str,
+    unavailable: str,
+    refused: str,
+    retry_after: float | None = None,
+    throttled_retry_after: float | None = None,
+    code: int | None = None,
+    errors: Sequence[str] = (),
+) -> PagerError:
+    """The error for a non-2xx answer, by PagerDuty's retry table (the same for the Events
+    and REST APIs): 429 (`throttled`) and 408/5xx (`unavailable`) are temporary, retried
+    after the hint when there is one; any other 4xx (`refused`) is permanent. 1xx/3xx never
+    reach us (aiohttp follows redirects), so one is taken as transient."""
+    if status == 429:
+        after = throttled_retry_after if throttled_retry_after is not None else retry_after
+        return TemporaryPagerError(
+            throttled, retry_after=after, status=status, code=code, errors=errors
+        )
+    if status == 408 or status >= 500:
+        return TemporaryPagerError(
+            unavailable, retry_after=retry_after, status=status, code=code, errors=errors
+        )
+    if 400 <= status < 500:
+        return PermanentPagerError(refused, status=status, code=code, errors=errors)
+    return TemporaryPagerError(f"unexpected answer from PagerDuty ({status})", status=status)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (PagerDuty's error pages are not always JSON)."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 __all__ = [
     "InvalidIncidentId",
     "PagerError",
     "PermanentPagerError",
     "TemporaryPagerError",
+    "failure",
+    "json_object",
 ]

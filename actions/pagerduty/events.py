@@ -18,7 +18,6 @@ messages (even if PagerDuty were to echo it) and out of logs.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from typing import Any, Literal, get_args
 
 import aiohttp
 
-from actions.pagerduty import PermanentPagerError, TemporaryPagerError
+from actions.pagerduty import PermanentPagerError, TemporaryPagerError, failure, json_object
 from actions.pagerduty.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -249,7 +248,7 @@ class EventsClient:
                 f"could not reach PagerDuty Events API: {type(exc).__name__}: {exc}"
             ) from exc
 
-        body = _json_object(raw)
+        body = json_object(raw)
         if 200 <= status < 300:
             return self._accepted(event, body)
 
@@ -262,29 +261,16 @@ class EventsClient:
             status,
             detail,
         )
-        if status == 429:
-            retry_after = _seconds(retry_after_header) or self._rate_limited_retry_after
-            raise TemporaryPagerError(
-                f"PagerDuty throttled the event (429): {detail}",
-                retry_after=retry_after,
-                status=status,
-                errors=errors,
-            )
-        if status == 408 or status >= 500:
-            raise TemporaryPagerError(
-                f"PagerDuty Events API error {status}: {detail}",
-                retry_after=_seconds(retry_after_header),
-                status=status,
-                errors=errors,
-            )
-        if 400 <= status < 500:
-            raise PermanentPagerError(
-                f"PagerDuty rejected the event ({status}): {detail}",
-                status=status,
-                errors=errors,
-            )
-        # 1xx/3xx should never reach us (aiohttp follows redirects); treat as transient.
-        raise TemporaryPagerError(f"unexpected answer from PagerDuty ({status})", status=status)
+        retry_after = _seconds(retry_after_header)
+        raise failure(
+            status,
+            throttled=f"PagerDuty throttled the event (429): {detail}",
+            unavailable=f"PagerDuty Events API error {status}: {detail}",
+            refused=f"PagerDuty rejected the event ({status}): {detail}",
+            retry_after=retry_after,
+            throttled_retry_after=retry_after or self._rate_limited_retry_after,
+            errors=errors,
+        )
 
     def _accepted(self, event: PagerEvent, body: dict[str, Any] | None) -> str:
         dedup_key = body.get("dedup_key") if body else None
@@ -295,14 +281,6 @@ class EventsClient:
         # Accepted, but we cannot refer to the alert later. Retrying would page twice,
         # so this is not a temporary error.
         raise PermanentPagerError("PagerDuty accepted the event but returned no dedup_key")
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _describe(body: dict[str, Any] | None, raw: bytes, secret: str) -> tuple[str, list[str]]:

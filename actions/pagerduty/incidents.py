@@ -23,9 +23,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from actions.pagerduty import InvalidIncidentId, PermanentPagerError, TemporaryPagerError
+from actions.pagerduty import InvalidIncidentId, TemporaryPagerError, failure, json_object
+from alerts.pagerduty import PagerDutyModel, Reference
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +40,12 @@ _REDACTED = "[api token]"
 UpdateStatus = Literal["acknowledged", "resolved"]
 
 
-class _Model(BaseModel):
-    # PagerDuty adds fields over time; only what we read is declared.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Reference(_Model):
-    id: str
-    type: str | None = None
-    summary: str | None = None
-    html_url: str | None = None
-
-
-class Assignment(_Model):
+class Assignment(PagerDutyModel):
     at: datetime | None = None
     assignee: Reference
 
 
-class Incident(_Model):
+class Incident(PagerDutyModel):
     """The fields of the REST incident representation that the bot uses."""
 
     id: str
@@ -166,7 +155,7 @@ class IncidentsClient:
                 f"could not reach PagerDuty REST API: {type(exc).__name__}: {exc}"
             ) from exc
 
-        body = _json_object(raw)
+        body = json_object(raw)
         if 200 <= status < 300:
             if body is None:
                 raise TemporaryPagerError(
@@ -178,30 +167,15 @@ class IncidentsClient:
         message, code, errors = self._error(body, raw)
         detail = f"{message}: {'; '.join(errors)}" if errors else message
         log.warning("pagerduty %s %s answered %d: %s", method, path, status, detail)
-        if status == 429:
-            raise TemporaryPagerError(
-                f"PagerDuty throttled {method} {path} (429): {detail}",
-                retry_after=_retry_after(response_headers),
-                status=status,
-                code=code,
-                errors=errors,
-            )
-        if status == 408 or status >= 500:
-            raise TemporaryPagerError(
-                f"PagerDuty REST API error {status} on {method} {path}: {detail}",
-                retry_after=_retry_after(response_headers),
-                status=status,
-                code=code,
-                errors=errors,
-            )
-        if 400 <= status < 500:
-            raise PermanentPagerError(
-                f"PagerDuty refused {method} {path} ({status}): {detail}",
-                status=status,
-                code=code,
-                errors=errors,
-            )
-        raise TemporaryPagerError(f"unexpected answer from PagerDuty ({status})", status=status)
+        raise failure(
+            status,
+            throttled=f"PagerDuty throttled {method} {path} (429): {detail}",
+            unavailable=f"PagerDuty REST API error {status} on {method} {path}: {detail}",
+            refused=f"PagerDuty refused {method} {path} ({status}): {detail}",
+            retry_after=_retry_after(response_headers),
+            code=code,
+            errors=errors,
+        )
 
     def _error(self, body: dict[str, Any] | None, raw: bytes) -> tuple[str, int | None, list[str]]:
         """PagerDuty's `{"error": {"message", "code", "errors"}}`, token scrubbed."""
@@ -230,14 +204,6 @@ def _incident(body: dict[str, Any]) -> Incident:
         raise TemporaryPagerError(
             f"unreadable incident in PagerDuty's answer: {exc.error_count()} problem(s)"
         ) from exc
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
