@@ -43,50 +43,31 @@ def decide(hook: PagerDutyWebhook) -> IncidentChange:
     return IncidentChange(outcome, thread=_activity_thread(event_type, hook.activity, who))
 
 
+# Events whose line and thread name one person: the effect, the line, the thread, and
+# whether that person is who holds the incident now (else whoever made the change).
+_NAMED: dict[str, tuple[Effect, str, str, bool]] = {
+    "incident.acknowledged": ("acknowledge", m.PD_ACKED, m.THREAD_PD_ACKED, False),
+    "incident.reopened": ("restart", m.PD_REOPENED, m.THREAD_PD_REOPENED, False),
+    "incident.resolved": ("stop", m.PD_RESOLVED, m.THREAD_PD_RESOLVED, False),
+    "incident.escalated": ("stop", m.PD_ESCALATED, m.THREAD_PD_ESCALATED, True),
+    "incident.reassigned": ("stop", m.PD_REASSIGNED, m.THREAD_PD_REASSIGNED, True),
+}
+
+
 def _incident_change(
     event_type: str, outcome: str, incident: IncidentData, who: str
 ) -> IncidentChange:
     held_by = incident.assignee_names
-    if event_type == "incident.acknowledged":
+    named = _NAMED.get(event_type)
+    if named is not None:
+        effect, line, thread, to_holder = named
+        target = (held_by or who) if to_holder else who
         return IncidentChange(
-            outcome,
-            "acknowledge",
-            m.PD_ACKED.format(who=who),
-            m.THREAD_PD_ACKED.format(who=escape(who)),
+            outcome, effect, line.format(who=target), thread.format(who=escape(target))
         )
     if event_type == "incident.unacknowledged":
         by = f" ({escape(who)})" if who != m.NOBODY else ""
         return IncidentChange(outcome, "restart", m.PD_UNACKED, m.THREAD_PD_UNACKED.format(by=by))
-    if event_type == "incident.reopened":
-        return IncidentChange(
-            outcome,
-            "restart",
-            m.PD_REOPENED.format(who=who),
-            m.THREAD_PD_REOPENED.format(who=escape(who)),
-        )
-    if event_type == "incident.resolved":
-        return IncidentChange(
-            outcome,
-            "stop",
-            m.PD_RESOLVED.format(who=who),
-            m.THREAD_PD_RESOLVED.format(who=escape(who)),
-        )
-    if event_type == "incident.escalated":
-        target = held_by or who
-        return IncidentChange(
-            outcome,
-            "stop",
-            m.PD_ESCALATED.format(who=target),
-            m.THREAD_PD_ESCALATED.format(who=escape(target)),
-        )
-    if event_type == "incident.reassigned":
-        target = held_by or who
-        return IncidentChange(
-            outcome,
-            "stop",
-            m.PD_REASSIGNED.format(who=target),
-            m.THREAD_PD_REASSIGNED.format(who=escape(target)),
-        )
     if event_type == "incident.delegated":
         policy = incident.escalation_policy.name if incident.escalation_policy else ""
         policy = policy or held_by or who

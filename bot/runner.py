@@ -70,6 +70,30 @@ async def serve(
         return 2
     if run_migrations:
         await service.migrate()
+    started = await _start(service, host, port)
+    if started is None:
+        if emulator is not None:
+            await emulator.stop()
+        return 2
+    runner, socket_mode = started
+    if emulator is not None:
+        _print_sandbox_banner(host, port, sandbox_port, socket_mode=socket_mode is not None)
+    await _until_stopped(service, stop, reload_on_sighup=emulator is None)
+    log.info("shutting down: finishing accepted work")
+    # No new Slack requests while the accepted work is finished.
+    if socket_mode is not None:
+        await socket_mode.stop()
+    await runner.cleanup()
+    if emulator is not None:
+        await emulator.stop()
+    return 0
+
+
+async def _start(
+    service: Service, host: str, port: int
+) -> tuple[web.AppRunner, SocketMode | None] | None:
+    """Listen on the port, then connect by Socket Mode when it is set; None after saying
+    why that failed."""
     socket_mode = SocketMode.for_service(service)
     if socket_mode is not None:
         serve_http_events_off(service.web_app)
@@ -81,9 +105,7 @@ async def serve(
     except OSError as exc:
         print(f"error: {_port_problem(host, port, exc)}", file=sys.stderr)
         await runner.cleanup()
-        if emulator is not None:
-            await emulator.stop()
-        return 2
+        return None
     log.info("listening on http://%s:%s", host, port)
     if socket_mode is not None:
         try:
@@ -91,29 +113,22 @@ async def serve(
         except SocketModeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             await runner.cleanup()
-            if emulator is not None:
-                await emulator.stop()
-            return 2
-    if emulator is not None:
-        _print_sandbox_banner(host, port, sandbox_port, socket_mode=socket_mode is not None)
+            return None
+    return runner, socket_mode
 
-    own_signals = stop is None
+
+async def _until_stopped(
+    service: Service, stop: asyncio.Event | None, *, reload_on_sighup: bool
+) -> None:
+    """SIGTERM/SIGINT stop (or `stop`, for tests); SIGHUP reloads the secrets."""
     stopping = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
-    if own_signals:
+    if stop is None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-    if emulator is None:
+    if reload_on_sighup:
         loop.add_signal_handler(signal.SIGHUP, lambda: _reload_later(service))
     await stopping.wait()
-    log.info("shutting down: finishing accepted work")
-    # No new Slack requests while the accepted work is finished.
-    if socket_mode is not None:
-        await socket_mode.stop()
-    await runner.cleanup()
-    if emulator is not None:
-        await emulator.stop()
-    return 0
 
 
 _reloads: set[asyncio.Task[None]] = set()

@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.escalation.engine import EscalationEngine, EscalationListener
 from bot.metrics import Metrics
-from bot.pagerduty.pages import PageSender
+from bot.pagerduty.sender import PageSender
 from bot.replicas.lease import Leader, build_leader
 from bot.settings import Settings
 

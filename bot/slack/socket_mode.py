@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
@@ -27,8 +27,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
-if TYPE_CHECKING:
-    from bot.service import Service
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,20 @@ CONNECT_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 
 
+class BoltService(Protocol):
+    """What Socket Mode needs of the service: its bolt app, and the app token to connect."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def slack_app(self) -> AsyncApp: ...
+
+
 class SocketModeError(Exception):
     """Socket Mode cannot start; the message says what to fix."""
 
 
-def app_token_of(service: Service) -> str | None:
+def app_token_of(service: BoltService) -> str | None:
     token = service.settings.slack_app_token
     if token is None or not token.get_secret_value():
         return None
@@ -67,7 +75,7 @@ class SocketMode:
         self._handler: AsyncSocketModeHandler | None = None
 
     @classmethod
-    def for_service(cls, service: Service, **options: float) -> SocketMode | None:
+    def for_service(cls, service: BoltService, **options: float) -> SocketMode | None:
         """Socket Mode for the service's bolt app, or None when SLACK_APP_TOKEN is unset."""
         token = app_token_of(service)
         if token is None:
