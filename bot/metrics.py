@@ -1,22 +1,18 @@
 """The bot's Prometheus metrics, one registry per running service.
 
 A registry per service (not the process-global default) lets tests run several services
-in one process and read each one's figures.
+in one process and read each one's figures. Features with figures of their own register
+them in it (the report's live figures: bot/report/live.py).
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.report.live import OperationalMetrics
-
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        # The seed's operational figures (incidents, MTTA/MTTR, deploys, approvals), fed by
-        # committed audit events once `operational.watch` is given the service's sessions.
-        self.operational = OperationalMetrics(self.registry)
         self._define_intake_and_slack()
         self._define_escalation()
         self._define_storms_and_recovery()

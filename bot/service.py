@@ -40,6 +40,7 @@ from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
+from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
@@ -78,7 +79,9 @@ class Service:
         self.engine: AsyncEngine = create_engine(settings.database_url)
         # A session class of this service's own, so its figures count only its commits.
         observed: type[Session] = type("ServiceSession", (Session,), {})
-        self.metrics.operational.watch(observed)
+        # The report's figures (incidents, MTTA/MTTR, deploys, approvals), fed by this
+        # service's committed audit events.
+        OperationalMetrics(self.metrics.registry).watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
         self.sessions = session_factory(
             self.engine, observed, info={PAGERDUTY_NOTE: pagerduty_note}
