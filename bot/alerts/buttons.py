@@ -6,7 +6,6 @@ writes an audit event and queues the Slack updates; handlers only ack and call t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,6 @@ from actions.alertmanager import (
 from alerts import messages as m
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
-from alerts.policy import match_route
 from alerts.silences import matchers_text, silence_scope
 from alerts.slack_text import escape
 from bot.alerts.events import GroupListener, notify
@@ -33,47 +31,11 @@ from bot.audit import trail
 from bot.clock import Clock
 from bot.storage.models import Alert, AlertGroup
 
-_GROUP_ID = re.compile(r"[0-9]{1,18}")
-
 
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
     message: str = ""
-
-
-async def may_respond(
-    sessions: async_sessionmaker[AsyncSession],
-    config: AlertsConfig,
-    *,
-    group_id: int,
-    user: str,
-    members: Callable[[str], Awaitable[frozenset[str]]],
-) -> bool:
-    """Whether `user` may Acknowledge or Silence this group: its route's `responders`, else
-    `alerts.responders`, else anyone. Checked on every click, not when the message was
-    posted, since who is on a team changes while alerts fire."""
-    async with sessions() as session:
-        group = await session.get(AlertGroup, group_id)
-        if group is None:
-            return True  # the use case answers "unknown alert" itself
-        labels = {**group.group_labels, **group.common_labels}
-    route = match_route(labels, config)
-    principals = route.responders if route.responders is not None else config.responders
-    if principals is None or user in principals:
-        return principals is None or user in principals
-    for principal in principals:
-        if principal.startswith("S") and user in await members(principal):
-            return True
-    return False
-
-
-def parse_group_id(value: str) -> int | None:
-    """Button values are untrusted input: only a plain positive integer is a group id."""
-    # str.isdigit() also accepts "²" and other Unicode digits that int() refuses.
-    if not _GROUP_ID.fullmatch(value):
-        return None
-    return int(value)
 
 
 async def acknowledge(

@@ -19,9 +19,10 @@ from alerts.config import AlertsConfig
 from bot.alerts import buttons as alert_buttons
 from bot.alerts import pages as alert_pages
 from bot.alerts.events import GroupListener
+from bot.alerts.responders import may_respond
 from bot.clock import Clock
 from bot.slack.answers import Ack, SlackAnswers
-from bot.slack.clicks import clicked_in_thread_of, clicked_on
+from bot.slack.clicks import clicked_in_thread_of, clicked_on, parse_group_id
 from commands.approval import is_member
 
 OneGroup = Callable[[int, str], Awaitable[alert_buttons.Outcome]]
@@ -61,7 +62,7 @@ class AlertButtons:
         self.alertmanager = alertmanager
 
     async def is_responder(self, group_id: int, user: str) -> bool:
-        return await alert_buttons.may_respond(
+        return await may_respond(
             self.sessions,
             self.alerts,
             group_id=group_id,
@@ -161,4 +162,4 @@ def _button(body: dict[str, Any]) -> tuple[int | None, str]:
     actions = body.get("actions") or [{}]
     value = str(actions[0].get("value", ""))
     user = str((body.get("user") or {}).get("id", ""))
-    return alert_buttons.parse_group_id(value), user
+    return parse_group_id(value), user

@@ -30,7 +30,7 @@ from bot.alerts.storm import FOLDED_CALL, summary_changed, summary_key
 from bot.audit import trail
 from bot.clock import Clock
 from bot.slack.answers import Ack
-from bot.slack.clicks import clicked_on
+from bot.slack.clicks import clicked_on, parse_group_id
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry, SlackMessage
 
 AllGroups = Callable[[int, list[int], str], Awaitable[list[alert_buttons.Outcome]]]
@@ -200,10 +200,8 @@ class StormControls:
         await ack()
         action = (body.get("actions") or [{}])[0]
         block = str(action.get("block_id", ""))
-        storm_id = alert_buttons.parse_group_id(block.removeprefix("storm-actions-"))
-        group_id = alert_buttons.parse_group_id(
-            str((action.get("selected_option") or {}).get("value", ""))
-        )
+        storm_id = parse_group_id(block.removeprefix("storm-actions-"))
+        group_id = parse_group_id(str((action.get("selected_option") or {}).get("value", "")))
         user = str((body.get("user") or {}).get("id", ""))
         if storm_id is None or group_id is None:
             await self._answers.ephemeral(body, "That menu is not valid any more.")
@@ -227,4 +225,4 @@ class StormControls:
 def _control(body: dict[str, Any]) -> tuple[int | None, str]:
     actions = body.get("actions") or [{}]
     user = str((body.get("user") or {}).get("id", ""))
-    return alert_buttons.parse_group_id(str(actions[0].get("value", ""))), user
+    return parse_group_id(str(actions[0].get("value", ""))), user

@@ -23,7 +23,7 @@ from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
 from alerts.runbooks.targets import TargetScope, scope_for
-from bot.alerts.buttons import may_respond
+from bot.alerts.responders import may_respond
 from bot.clock import Clock
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.approvals import ApprovalNotConnected, ReactionStepApprovals

@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts import messages as m
 from alerts.runbooks import messages as rm
 from alerts.runbooks.render import ACTION_IDS
-from bot.alerts.buttons import parse_group_id
 from bot.runbooks.steps import RunbookSteps
 from bot.slack.answers import Ack, SlackAnswers
-from bot.slack.clicks import clicked_at, clicked_on
+from bot.slack.clicks import clicked_at, clicked_on, parse_group_id
 
 STEP_ACTIONS = re.compile("|".join(re.escape(a) for a in ACTION_IDS.values()))
 

@@ -3,17 +3,21 @@
 A button's value names the object it acts on (an alert group, a PagerDuty incident), but
 the value is whatever the signed request says: someone holding one click could name
 another group, or an incident the bot never posted. A click only counts when the message
-it came from (its channel and ts) is the message the bot posted for that object.
+it came from (its channel and ts) is the message the bot posted for that object. A value
+naming a group is read by parse_group_id alone.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.storage.models import SlackMessage
+
+_GROUP_ID = re.compile(r"[0-9]{1,18}")
 
 
 def clicked_at(body: dict[str, Any]) -> tuple[str, str]:
@@ -53,3 +57,11 @@ async def clicked_in_thread_of(
     thread_ts = str((body.get("message") or {}).get("thread_ts") or "")
     async with sessions() as session:
         return await message_key_at(session, channel, thread_ts) == key
+
+
+def parse_group_id(value: str) -> int | None:
+    """Button values are untrusted input: only a plain positive integer is a group id."""
+    # str.isdigit() also accepts "²" and other Unicode digits that int() refuses.
+    if not _GROUP_ID.fullmatch(value):
+        return None
+    return int(value)

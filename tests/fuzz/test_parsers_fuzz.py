@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from alerts.alertmanager import AlertmanagerNotification, PayloadError, parse_notification
 from alerts.pagerduty import parse_webhook
-from bot.alerts.buttons import parse_group_id
+from bot.slack.clicks import parse_group_id
 from tests.support.payloads import notification
 
 json_scalars = (
