@@ -156,7 +156,7 @@ class Service:
                 self.sessions,
                 self.clock,
                 alertmanager=lambda: self.alertmanager,
-                operations=self.operations,
+                approval_flow=self.operations,
                 priorities=config.alerts,
                 alerts=config.alerts,
             )

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.health import HealthCheck
 from actions.prometheus import PrometheusClient
+from bot.approvals.kinds import ApprovalKind
 from bot.clock import Clock
 from bot.operations.analysis import BakeAnalysis
 from bot.operations.backends import Backends
@@ -26,7 +27,6 @@ from bot.operations.bake_chart import BakeCharts
 from bot.operations.bake_outcome import BakeOutcome
 from bot.operations.executor import Executor
 from bot.operations.finishing import Finisher
-from bot.operations.kinds import ApprovalKind
 from bot.operations.recovery import Recovery
 from bot.operations.requests import Parsed, Requests, StatusQuery
 from bot.operations.store import SqlDryRunStore

@@ -1,17 +1,11 @@
-"""What an approval request asks to run, and what the shared reaction flow asks of it.
-
-One reaction listener, one vote function (commands/approval.py) and one expiry sweep serve
-every kind of approval request; a kind supplies what differs: who may approve, how the
-message looks, what the audit events are called and what runs on quorum. Operations
-(/deploy, /shift, /rollback) are the kind `operation`; the runbook feature registers
-`runbook_step` (bot/runbooks/approvals.py).
-"""
+"""Operations (/deploy, /shift, /rollback) as the approval requests of kind `operation`
+(what the shared reaction flow asks of a kind: bot/approvals/kinds.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,37 +22,6 @@ from commands.approval import (
 )
 from commands.config import DeployConfig
 from commands.render import not_approver
-
-
-class ApprovalKind(Protocol):
-    kind: str
-    """The `approval_requests.kind` value of the requests this handles."""
-
-    audit: Mapping[VoteResult, str]
-    """The audit action per vote result (results not in it are not audited)."""
-
-    def load(self, data: Mapping[str, Any]) -> Approval:
-        """The stored plain data back as the request."""
-        ...
-
-    async def may_approve(self, request: Approval, user: str) -> bool: ...
-
-    def not_approver_text(self, request: Approval) -> str: ...
-
-    async def show(
-        self, session: AsyncSession, row: ApprovalRequestRow, request: Approval, now: datetime
-    ) -> None:
-        """Store `request` in `row` and queue the message's update, in the caller's session."""
-        ...
-
-    async def approved(self, request_id: str) -> None:
-        """Quorum reached: re-check and run (or mark it Failed without running)."""
-        ...
-
-    async def recover(self) -> None:
-        """At start: settle requests a stop cut off (approved or running, never resumed)."""
-        ...
-
 
 OPERATION_AUDIT = {
     VoteResult.COUNTED: "operation.approval",

@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
 from bot.approvals.ids import SYSTEM, new_request_id, subject
+from bot.approvals.kinds import ApprovalKind
 from bot.approvals.models import ApprovalRequestRow, SlackEventReceipt
 from bot.approvals.store import first_receipt, load_row, request_at
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
-from bot.operations.kinds import ApprovalKind, OperationKind
+from bot.operations.kinds import OperationKind
 from bot.operations.status import target_status
 from bot.operations.store import (
     BLOCKING_PRIORITIES,

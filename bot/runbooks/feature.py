@@ -1,17 +1,16 @@
 """The runbook feature as the Service builds it: runbooks loaded and checked at start,
 a step registry of its own with the executors bound, the intake linker and the use cases.
 
-Given the operations feature, steps that change things are approved by reaction through
-its flow (a `runbook_step` kind, bot/runbooks/approvals.py), and who may click Run, Done
-and Skip (`runbooks.oncall`, else the alert's responders) is resolved with its cached
-user-group directory."""
+Given the shared approval flow (the operations feature runs it), steps that change things
+are approved by reaction through it (a `runbook_step` kind, bot/runbooks/approvals.py), and
+who may click Run, Done and Skip (`runbooks.oncall`, else the alert's responders) is
+resolved with its cached user-group directory."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +23,7 @@ from alerts.policy import PriorityRules
 from alerts.runbooks import RunbookSet, load_runbooks
 from alerts.runbooks.targets import TargetScope, scope_for
 from bot.alerts.responders import may_respond
+from bot.approvals.kinds import ApprovalFlow
 from bot.clock import Clock
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.approvals import ApprovalNotConnected, ReactionStepApprovals
@@ -32,9 +32,6 @@ from bot.runbooks.executors import bind_executors
 from bot.runbooks.intake_link import RunbookLinker
 from bot.runbooks.steps import RunbookSteps
 from commands.approval import is_member
-
-if TYPE_CHECKING:
-    from bot.operations.feature import Operations
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +54,7 @@ class RunbookFeature:
         *,
         alertmanager: Callable[[], AlertmanagerClient | None],
         approvals: StepApprovals | None = None,
-        operations: Operations | None = None,
+        approval_flow: ApprovalFlow | None = None,
         priorities: PriorityRules | None = None,
         alerts: AlertsConfig | None = None,
     ) -> None:
@@ -79,14 +76,14 @@ class RunbookFeature:
             clock=clock,
         )
         self.linker = RunbookLinker(self.runbooks, priorities)
-        self.operations = operations
+        self.approval_flow = approval_flow
         self.approvals: ReactionStepApprovals | None = None
-        if approvals is None and operations is not None:
+        if approvals is None and approval_flow is not None:
             self.approvals = ReactionStepApprovals(
-                sessions, clock, config, operations.config, operations.directory
+                sessions, clock, config, approval_flow.config, approval_flow.directory
             )
             self.approvals.connect(self._run_approved)
-            operations.register_kind(self.approvals)
+            approval_flow.register_kind(self.approvals)
         self.steps = RunbookSteps(
             sessions,
             clock,
@@ -112,7 +109,7 @@ class RunbookFeature:
         of `runbooks.oncall` when it is set, else the group's responders, exactly those who
         may Acknowledge and Silence it (its route's `responders`, else `alerts.responders`;
         both unset: anyone who sees it). User groups are read from Slack through the
-        operations' cached directory; without it only user ids count."""
+        approval flow's cached directory; without it only user ids count."""
         principals = self.config.oncall
         if principals is None:
             if self.alerts is None:
@@ -126,8 +123,8 @@ class RunbookFeature:
             )
         groups: set[str] = set()
         wanted = {p for p in principals if p.startswith("S")}
-        if wanted and self.operations is not None:
-            groups = await self.operations.directory.groups_of(user, wanted)
+        if wanted and self.approval_flow is not None:
+            groups = await self.approval_flow.directory.groups_of(user, wanted)
         return is_member(principals, user, groups)
 
     def _scope_of(self, labels: Mapping[str, str]) -> TargetScope:
@@ -157,9 +154,9 @@ class RunbookFeature:
             return None
 
     async def _members(self, group: str) -> frozenset[str]:
-        if self.operations is None:
+        if self.approval_flow is None:
             return frozenset()
-        return await self.operations.directory.members(group)
+        return await self.approval_flow.directory.members(group)
 
     async def close(self) -> None:
         await self.kube.close()
