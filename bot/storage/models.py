@@ -183,7 +183,8 @@ class OutboxEntry(Base):
     message_key: Mapped[str | None] = mapped_column(String(255))
     priority: Mapped[int] = mapped_column(Integer, default=2)
     payload: Mapped[dict[str, Any]]
-    # pending|sending|sent|failed; "sending" is claimed by one replica (claimed_by).
+    # pending|sending|sent|failed, or folded: a post taken into a storm summary unsent
+    # (bot/alerts/storm.py); "sending" is claimed by one replica (claimed_by).
     state: Mapped[str] = mapped_column(String(16), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
