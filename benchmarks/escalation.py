@@ -26,14 +26,15 @@ sys.path.insert(0, str(ROOT))
 
 from actions.pagerduty.ratelimit import RateLimiter  # noqa: E402
 from alerts.config import Route  # noqa: E402
-from bot import migrate  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import BUNDLED_EXAMPLE, load_config  # noqa: E402
 from bot.escalation.feature import Escalation  # noqa: E402
 from bot.escalation.models import EscalationStep  # noqa: E402
 from bot.metrics import Metrics  # noqa: E402
 from bot.pagerduty.models import PagerDutyPage  # noqa: E402
+from bot.pagerduty.paging import PagerDuty  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.storage import migrate  # noqa: E402
 from bot.storage.engine import create_engine, session_factory  # noqa: E402
 from bot.storage.models import AlertGroup  # noqa: E402
 from tests.servers.pagerduty import PagerDutyServer  # noqa: E402
@@ -93,14 +94,17 @@ async def main() -> None:
         clock = FakeClock(START)
         settings = Settings.model_construct(database_url=url)
         started = time.perf_counter()
+        sessions = session_factory(engine)
+        metrics = Metrics()
+        pagerduty = PagerDuty(sessions, config, settings, clock, metrics, on_outbox=lambda: None)
         escalation = Escalation(
-            sessions=session_factory(engine),
+            sessions=sessions,
             engine=engine,
             config=config,
-            settings=settings,
             clock=clock,
-            metrics=Metrics(),
+            metrics=metrics,
             wake_outbox=lambda: None,
+            pager=pagerduty,
         )
         due = await escalation.rearm()
         print(
@@ -133,17 +137,22 @@ async def main() -> None:
                 pagerduty_events_url=pd.url,
                 pagerduty_routing_key=SecretStr("D" * 32),
             )
+            metrics = Metrics()
+            pagerduty = PagerDuty(
+                session_factory(engine), config, settings, clock, metrics, on_outbox=lambda: None
+            )
             escalation = Escalation(
                 sessions=session_factory(engine),
                 engine=engine,
                 config=config,
-                settings=settings,
                 clock=clock,
-                metrics=Metrics(),
+                metrics=metrics,
                 wake_outbox=lambda: None,
+                pager=pagerduty,
             )
             async with aiohttp.ClientSession() as http:
-                escalation.start(http, run_workers=False)
+                pagerduty.start(http)
+                escalation.start(run_workers=False)
                 started = time.monotonic()
                 await escalation.tick()
                 total = time.monotonic() - started
@@ -202,20 +211,25 @@ async def spread_over_a_minute(count: int = 1_000, seconds: float = 60.0) -> Non
                 pagerduty_events_url=pd.url,
                 pagerduty_routing_key=SecretStr("D" * 32),
             )
+            metrics = Metrics()
+            pagerduty = PagerDuty(
+                sessions, config, settings, SystemClock(), metrics, on_outbox=lambda: None
+            )
             escalation = Escalation(
                 sessions=sessions,
                 engine=engine,
                 config=config,
-                settings=settings,
                 clock=SystemClock(),
-                metrics=Metrics(),
+                metrics=metrics,
                 wake_outbox=lambda: None,
+                pager=pagerduty,
             )
             # PagerDuty's own limit is ~120 events a minute per key: use enough keys that
             # the limiter, not the bot, is never what is measured here.
-            escalation.sender._limiter = RateLimiter(limit=10_000)
+            pagerduty.sender._limiter = RateLimiter(limit=10_000)
             async with aiohttp.ClientSession() as http:
-                escalation.start(http, run_workers=True)
+                pagerduty.start(http)
+                escalation.start(run_workers=True)
                 deadline = time.monotonic() + seconds + 60
                 while len(pd.calls_to("/v2/enqueue")) < count and time.monotonic() < deadline:
                     await asyncio.sleep(0.5)

@@ -38,6 +38,7 @@ from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
+from bot.pagerduty.paging import PagerDuty
 from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
@@ -167,16 +168,7 @@ class Service:
             if config.report is not None
             else None
         )
-        self.escalation = Escalation(
-            sessions=self.sessions,
-            engine=self.engine,
-            config=config,
-            settings=self.settings,
-            clock=self.clock,
-            metrics=self.metrics,
-            wake_outbox=self.outbox.wake,
-            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
-        )
+        self._build_escalation()
         self.graphs = AlertGraphs(
             self.sessions,
             config.alerts,
@@ -191,6 +183,28 @@ class Service:
                 self.escalation.listener,
                 self.graphs,
             ]
+        )
+
+    def _build_escalation(self) -> None:
+        """PagerDuty, and escalation paging through it; the timer holder also runs the
+        weekly report."""
+        self.pagerduty = PagerDuty(
+            self.sessions,
+            self.config,
+            self.settings,
+            self.clock,
+            self.metrics,
+            on_outbox=self.outbox.wake,
+        )
+        self.escalation = Escalation(
+            sessions=self.sessions,
+            engine=self.engine,
+            config=self.config,
+            clock=self.clock,
+            metrics=self.metrics,
+            wake_outbox=self.outbox.wake,
+            pager=self.pagerduty,
+            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
         )
 
     def _register_listeners(self) -> None:
@@ -215,7 +229,7 @@ class Service:
             self.sessions,
             self.clock,
             config.pagerduty.users,
-            incidents=lambda: self.escalation.incidents,
+            incidents=lambda: self.pagerduty.incidents,
             answers=self.answers,
         )
         register(
@@ -247,7 +261,8 @@ class Service:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         await self.operations.start(run_workers=self.run_workers)
-        self.escalation.start(self.http, run_workers=self.run_workers)
+        self.pagerduty.start(self.http)
+        self.escalation.start(run_workers=self.run_workers)
         self.graphs.start(self.http, run_workers=self.run_workers)
 
     async def _on_cleanup(self, _app: web.Application) -> None:
@@ -298,7 +313,7 @@ class Service:
         if am_token is not None and am_token.get_secret_value():
             self.alertmanager_token = am_token.get_secret_value()
         self.settings = settings
-        self.escalation.use_settings(settings)
+        self.pagerduty.use_settings(settings)
 
     def wake_outbox(self) -> None:
         self.outbox.wake()

@@ -14,8 +14,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import bot.approvals.models  # approval requests, seen Slack events
-import bot.escalation.models  # registers escalation steps, PagerDuty pages and incidents
+import bot.escalation.models  # registers escalation steps
 import bot.operations.models  # operations, locks, dryrun state
+import bot.pagerduty.models  # registers PagerDuty pages and incidents
 import bot.runbooks.models  # noqa: F401  (runbook progress tables)
 from bot.storage.engine import create_engine
 from bot.storage.models import Base

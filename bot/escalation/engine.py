@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,12 +33,32 @@ from bot.config import Config
 from bot.escalation import digest
 from bot.escalation.models import EscalationStep
 from bot.metrics import Metrics
-from bot.pagerduty import pages
 from bot.storage.models import AlertGroup
 
 log = logging.getLogger(__name__)
 
 Arm = Callable[[datetime], None]
+
+
+class Pager(Protocol):
+    """Paging as escalation decides it, queued in the caller's transaction
+    (bot/pagerduty/paging.py): escalation sits above PagerDuty and imports nothing of it."""
+
+    async def trigger(
+        self, session: AsyncSession, group: AlertGroup, now: datetime
+    ) -> tuple[int, str]:
+        """Queue the group's page; (how many events, the route whose key pages it)."""
+        ...
+
+    async def follow_up(
+        self, session: AsyncSession, group: AlertGroup, action: str, now: datetime, *, send: bool
+    ) -> int:
+        """Queue `acknowledge` or `resolve` for what was paged; how many events."""
+        ...
+
+    async def reopen(self, session: AsyncSession, group: AlertGroup) -> None:
+        """The next acknowledgement or resolution is sent to PagerDuty again."""
+        ...
 
 
 def after_commit(session: AsyncSession, due: datetime, arm: Arm) -> None:
@@ -105,9 +125,10 @@ async def cancel_steps(session: AsyncSession, group: AlertGroup, now: datetime, 
 
 
 class EscalationListener:
-    def __init__(self, config: Config, arm: Arm) -> None:
+    def __init__(self, config: Config, arm: Arm, pager: Pager) -> None:
         self._config = config
         self._arm = arm
+        self._pager = pager
 
     async def group_changed(
         self, session: AsyncSession, group: AlertGroup, change: Change, now: datetime, actor: str
@@ -133,13 +154,15 @@ class EscalationListener:
         elif change == "acknowledged":
             await cancel_steps(session, group, now, f"acknowledged by {actor}")
             # An acknowledgement that came from PagerDuty is not sent back to it.
-            await pages.follow_up(session, group, "acknowledge", now, send=actor != PAGERDUTY_ACTOR)
+            await self._pager.follow_up(
+                session, group, "acknowledge", now, send=actor != PAGERDUTY_ACTOR
+            )
             self._arm(now)
         elif change == "unacknowledged":
             await self.restart(session, group, now)
         elif change == "resolved":
             await cancel_steps(session, group, now, "resolved")
-            if await pages.follow_up(session, group, "resolve", now):
+            if await self._pager.follow_up(session, group, "resolve", now, send=True):
                 after_commit(session, now, self._arm)
 
     async def restart(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
@@ -158,7 +181,7 @@ class EscalationListener:
         )
         if pending:
             return
-        await pages.reopen(session, group)
+        await self._pager.reopen(session, group)
         trail.record(
             session,
             at=now,
@@ -201,11 +224,13 @@ class EscalationEngine:
         config: Config,
         clock: Clock,
         metrics: Metrics,
+        pager: Pager,
     ) -> None:
         self._sessions = sessions
         self._config = config
         self._clock = clock
         self._metrics = metrics
+        self._pager = pager
 
     async def next_due(self) -> datetime | None:
         """The earliest pending step: what the timer wheel is armed for at start."""
@@ -281,7 +306,7 @@ class EscalationEngine:
         since = step.payload.get("since")
         age = format_duration(now - (datetime.fromisoformat(since) if since else group.created_at))
         if step.kind == "page":
-            count = await pages.trigger(session, group, self._config, now)
+            count, route = await self._pager.trigger(session, group, now)
             trail.record(
                 session,
                 at=now,
@@ -290,7 +315,7 @@ class EscalationEngine:
                 subject=subject,
                 priority=group.priority,
                 events=count,
-                route=pages.route_ref(group, self._config),
+                route=route,
             )
         elif step.kind == "renotify":
             mention = mention_markup(policy.mention) + " " if policy and policy.mention else ""

@@ -13,23 +13,33 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from actions.pagerduty.incidents import IncidentsClient
 from bot.clock import Clock
 from bot.config import Config
-from bot.escalation.engine import EscalationEngine, EscalationListener
+from bot.escalation.engine import EscalationEngine, EscalationListener, Pager
 from bot.metrics import Metrics
-from bot.pagerduty.sender import PageSender
 from bot.replicas.lease import Leader, build_leader
-from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STEP_BATCH = 20
+
+
+class PageQueue(Pager, Protocol):
+    """The pager, and the delivery of what it queued (run by the timer holder)."""
+
+    async def recover(self) -> None:
+        """Pages a stopped process left half-sent are sent again."""
+        ...
+
+    async def drain(self) -> int:
+        """Send every page due now; how many changed state."""
+        ...
+
 
 SWEEP_SECONDS = 2.0  # steps planned by other replicas are seen within this
 LEADER_RETRY_SECONDS = 3.0  # how often a standby tries to take the timers over
@@ -42,44 +52,29 @@ class Escalation:
         sessions: async_sessionmaker[AsyncSession],
         engine: AsyncEngine,
         config: Config,
-        settings: Settings,
         clock: Clock,
         metrics: Metrics,
         wake_outbox: Callable[[], None],
+        pager: PageQueue,
         timer_jobs: Sequence[Callable[[], Awaitable[object]]] = (),
     ) -> None:
+        """`pager` queues the pages and, run by the timer holder only, delivers them
+        (bot/pagerduty/paging.py)."""
         self._clock = clock
         # Other durable timers that must run in exactly one replica (the weekly report).
         self._timer_jobs = tuple(timer_jobs)
         self._metrics = metrics
-        self._settings = settings
-        on_outbox = wake_outbox
-        self.engine = EscalationEngine(sessions, config, clock, metrics)
-        self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
-        self.listener = EscalationListener(config, self.arm)
+        self.engine = EscalationEngine(sessions, config, clock, metrics, pager)
+        self.sender = pager
+        self.listener = EscalationListener(config, self.arm, pager)
         self.leader: Leader = build_leader(config.leader, engine, clock)
-        self.incidents: IncidentsClient | None = None
-        self._on_outbox = on_outbox
+        self._on_outbox = wake_outbox
         self._wake = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._armed: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def use_settings(self, settings: Settings) -> None:
-        """Rotated PagerDuty keys (SIGHUP): pages read the routing key when they are sent."""
-        self._settings = settings
-        self.sender.use_settings(settings)
-        token = settings.pagerduty_api_token
-        if self.incidents is not None and token is not None and token.get_secret_value():
-            self.incidents.use_token(token.get_secret_value())
-
-    def start(self, http: aiohttp.ClientSession, *, run_workers: bool) -> None:
-        self.sender.start(http)
-        token = self._settings.pagerduty_api_token
-        if token is not None and token.get_secret_value():
-            self.incidents = IncidentsClient(
-                http, self._settings.pagerduty_api_url, token=token.get_secret_value()
-            )
+    def start(self, *, run_workers: bool) -> None:
         if run_workers:
             self._scheduler = AsyncIOScheduler(timezone=UTC)
             self._scheduler.add_job(

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.pagerduty import models as _pagerduty_models  # noqa: F401 - registers its tables
 from bot.storage.models import Base, BigId, UtcDateTime
 
 
