@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
@@ -51,6 +50,7 @@ from bot.slack.app import build_app, register
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
 from bot.slack.replay_guard import ReplayGuard
+from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 
@@ -89,7 +89,6 @@ class Service:
         )
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
-        self.slack_verifier = SignatureVerifier(signing) if signing else None
         self.outbox = Outbox(
             self.sessions,
             self.slack_client,
@@ -100,6 +99,7 @@ class Service:
         self.answers = SlackAnswers(self.sessions, self.clock, self.wake_outbox)
         self.intake = IntakeWriter(self.sessions, self.clock, config=config.alerts)
         self.replays = ReplayGuard(self.sessions)
+        self.slack_requests = SlackRequests(self.slack_app, signing, self.replays, self.metrics)
         # Features append themselves here (escalation, bake watch, runbooks); the list is
         # shared with the processor, so appending after construction is fine.
         self.group_listeners: list[GroupListener] = []
@@ -308,7 +308,7 @@ class Service:
             self.slack_client.token = token
         signing = settings.slack_signing_secret
         if signing is not None and signing.get_secret_value():
-            self.slack_verifier = SignatureVerifier(signing.get_secret_value())
+            self.slack_requests.use_signing_secret(signing.get_secret_value())
         am_token = settings.alertmanager_webhook_token
         if am_token is not None and am_token.get_secret_value():
             self.alertmanager_token = am_token.get_secret_value()

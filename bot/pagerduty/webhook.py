@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from alerts.pagerduty import WebhookPayloadError, is_unknown, parse_webhook
 from bot.approvals.store import first_receipt
 from bot.clock import Clock
+from bot.http.bodies import error
 from bot.metrics import Metrics
 from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.signature import HEADER, verify_signature
@@ -53,25 +54,25 @@ def handler(service: PagerDutyInbox) -> Callable[[web.Request], Awaitable[web.Re
         rejected = service.metrics.webhook_rejected
         if request.content_length is not None and request.content_length > MAX_BODY:
             rejected.labels("pagerduty", "too_large").inc()
-            return _error(413, f"body over {MAX_BODY} bytes")
+            return error(413, f"body over {MAX_BODY} bytes")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             rejected.labels("pagerduty", "too_large").inc()
-            return _error(413, f"body over {MAX_BODY} bytes")
+            return error(413, f"body over {MAX_BODY} bytes")
         secret = service.settings.pagerduty_webhook_secret
         secrets = [secret.get_secret_value()] if secret is not None else []
         if not verify_signature(body, request.headers.get(HEADER), secrets):
             rejected.labels("pagerduty", "unauthorised").inc()
             if not any(secrets):
                 log.warning("PagerDuty webhook refused: PAGERDUTY_WEBHOOK_SECRET is not set")
-            return _error(401, "missing or wrong X-PagerDuty-Signature")
+            return error(401, "missing or wrong X-PagerDuty-Signature")
         try:
             hook = parse_webhook(body)
         except WebhookPayloadError as exc:
             rejected.labels("pagerduty", "invalid").inc()
             log.warning("PagerDuty webhook refused: %s", exc)
-            return _error(400, str(exc))
+            return error(400, str(exc))
         event_type = hook.event.event_type
         if not hook.routed:
             if is_unknown(event_type):
@@ -92,7 +93,3 @@ def handler(service: PagerDutyInbox) -> Callable[[web.Request], Awaitable[web.Re
         return web.json_response({"status": outcome})
 
     return pagerduty_webhook
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"status": "error", "error": message}, status=status)
