@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from bot.metrics import Metrics
+from bot.report.live import OperationalMetrics
 from tests.shipping.tools import ROOT, required_tool
 
 MONITORING = ROOT / "monitoring"
@@ -27,8 +28,12 @@ PROMETHEUS_OWN = {"up"}
 
 
 def _exported_names() -> set[str]:
+    """What /metrics serves: the service's metrics and the report's live figures, which
+    the service registers in the same registry."""
+    metrics = Metrics()
+    OperationalMetrics(metrics.registry)
     names = set()
-    for family in Metrics().registry.collect():
+    for family in metrics.registry.collect():
         if family.type == "counter":
             names.add(f"{family.name}_total")
         elif family.type == "histogram":
