@@ -39,6 +39,21 @@ _REDACTED = "[api token]"
 
 UpdateStatus = Literal["acknowledged", "resolved"]
 
+# What a refusal means to the person the change was made for, for the REST error codes
+# they can do something about; the codes are those of PagerDuty's "Errors" page
+# (https://github.com/PagerDuty/developer-docs/blob/main/docs/REST-API/14-Errors.md, served
+# under https://developer.pagerduty.com/docs/). 2016 is PagerDuty's answer to a write
+# without a From header, though that page's table gives the code another meaning.
+_MEANINGS = {
+    1001: "the incident is already resolved in PagerDuty",
+    1008: "PagerDuty has no user with the login {requester}",
+    1018: "the PagerDuty user {requester} may not change this incident",
+    2006: "PagerDuty did not accept the bot's API token",
+    2010: "the bot's PagerDuty API token may not do this",
+    2016: "no PagerDuty user was named for the change",
+    2100: "PagerDuty has no such incident",
+}
+
 
 class Assignment(PagerDutyModel):
     at: datetime | None = None
@@ -171,7 +186,7 @@ class IncidentsClient:
             status,
             throttled=f"PagerDuty throttled {method} {path} (429): {detail}",
             unavailable=f"PagerDuty REST API error {status} on {method} {path}: {detail}",
-            refused=f"PagerDuty refused {method} {path} ({status}): {detail}",
+            refused=_refusal(f"{method} {path}", status, code, detail, from_email),
             retry_after=_retry_after(response_headers),
             code=code,
             errors=errors,
@@ -204,6 +219,17 @@ def _incident(body: dict[str, Any]) -> Incident:
         raise TemporaryPagerError(
             f"unreadable incident in PagerDuty's answer: {exc.error_count()} problem(s)"
         ) from exc
+
+
+def _refusal(
+    request: str, status: int, code: int | None, detail: str, requester: str | None
+) -> str:
+    """A 4xx in words: what it means for the clicker first, then PagerDuty's own answer."""
+    answer = f"PagerDuty refused {request} ({status}): {detail}"
+    meaning = _MEANINGS.get(code) if code is not None else None
+    if meaning is None or (requester is None and "{requester}" in meaning):
+        return answer
+    return f"{meaning.format(requester=requester)} ({answer}, code {code})"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -6,10 +6,12 @@ PagerDuty login email>`, and `GET /incidents/{id}`. Without these the buttons fa
 the sandbox. The answers follow PagerDuty's documented contract, so that what works here
 works against the real service:
 
+- every refusal is `{"error": {"message", "code", "errors": [...]}}`;
 - `Authorization: Token token=<API token>`, else 401 "Authentication failed" (2006);
-- `PUT` needs a `From` header (400, 2016) naming a user of the account (400, 1008), and
-  `{"incident": {"type": "incident" | "incident_reference", "status": "acknowledged" |
-  "resolved"}}` (400 "Invalid Input Provided", 2001, with the problems in `errors`);
+- `PUT` needs a `From` header (400, 2016) naming a user of the account (400 "Requester
+  User Not Found", 1008), and `{"incident": {"type": "incident" | "incident_reference",
+  "status": ...}}` (else 400 "Invalid Input Provided", 2001, the problem in `errors`)
+  whose status is acknowledged or resolved (else 400 "Invalid Status Provided", 1003);
 - triggered -> acknowledged -> resolved; acknowledging again is accepted, changing a
   resolved incident is 400 "Incident Already Resolved" (1001);
 - an unknown incident is 404 "Not Found" (2100); `GET` takes the incident number too;
@@ -39,9 +41,19 @@ from bot.sandbox.pagerduty import (
 API_PREFIX = "/pagerduty/api"
 UPDATABLE = ("acknowledged", "resolved")
 REFERENCE_TYPES = ("incident", "incident_reference")
+# Codes and messages from PagerDuty's REST API "Errors" page (served under
+# https://developer.pagerduty.com/docs/, source
+# https://github.com/PagerDuty/developer-docs/blob/main/docs/REST-API/14-Errors.md).
+# That table gives 2016 as "The request took too long to process", yet PagerDuty answers a
+# write without From with 400, code 2016 and the message below (reported in
+# https://github.com/PagerDuty/go-pagerduty/issues/32 and
+# https://github.com/PagerDuty/pdpyras/issues/78); what it sends is what clients meet.
+# tests/servers/pagerduty.py answers the same; tests/emulator/test_pagerduty_rest.py
+# holds the two to it.
 FROM_REQUIRED = (
     'You must specify a user\'s email address in the "From" header to perform this action'
 )
+INVALID_INPUT = "Invalid Input Provided"
 
 
 def add_rest_routes(app: web.Application, pagerduty: PagerDutyEmulator) -> None:
@@ -74,9 +86,9 @@ class RestApi:
         incident = self._find(request.match_info["id"])
         if incident is None:
             return rest_error(404, "Not Found", 2100)
-        status, problems = requested_status(await _json(request))
-        if problems:
-            return rest_error(400, "Invalid Input Provided", 2001, problems)
+        status, refused = requested_status(await _json(request))
+        if refused is not None:
+            return refused
         if incident.status == "resolved":
             return rest_error(400, "Incident Already Resolved", 1001)
         self._pd.change(incident, status, person, via=" (from Slack, through the REST API)")
@@ -134,26 +146,26 @@ class RestApi:
         }
 
 
-def requested_status(body: Any) -> tuple[str, list[str]]:
-    """The status a PUT asks for, or what is wrong with its body."""
+def requested_status(body: Any) -> tuple[str, web.Response | None]:
+    """The status a PUT asks for, or PagerDuty's refusal of its body."""
     update = body.get("incident") if isinstance(body, dict) else None
     if not isinstance(update, dict):
-        return "", ["incident is required."]
-    problems: list[str] = []
+        return "", rest_error(400, INVALID_INPUT, 2001, ["incident is required."])
     if update.get("type") not in REFERENCE_TYPES:
-        problems.append("type must be incident or incident_reference.")
+        problem = "type must be incident or incident_reference."
+        return "", rest_error(400, INVALID_INPUT, 2001, [problem])
     status = update.get("status")
     if status not in UPDATABLE:
-        problems.append("status must be acknowledged or resolved.")
-    return (str(status) if not problems else ""), problems
+        problem = "status must be acknowledged or resolved."
+        return "", rest_error(400, "Invalid Status Provided", 1003, [problem])
+    return str(status), None
 
 
 def rest_error(
     status: int, message: str, code: int, errors: list[str] | None = None
 ) -> web.Response:
-    error: dict[str, Any] = {"message": message, "code": code}
-    if errors:
-        error["errors"] = errors
+    """PagerDuty's error body: `errors` is always there, empty when there is no detail."""
+    error = {"message": message, "code": code, "errors": list(errors or [])}
     return web.json_response({"error": error}, status=status)
 
 

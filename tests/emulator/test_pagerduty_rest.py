@@ -4,7 +4,8 @@ The Acknowledge/Resolve buttons on the bot's PagerDuty messages call `GET`/`PUT
 /incidents/{id}` as the person who clicked; in the sandbox those calls land here. The
 tests use `actions.pagerduty.incidents.IncidentsClient` itself, so they also prove the
 emulator answers what the bot sends, and raw requests for what the client never sends
-(no From header, a bad body). Each change must show in the panel and come back to the bot
+(no From header, a bad body), which must be refused exactly as the test server
+tests/servers/pagerduty.py refuses them. Each change must show in the panel and come back to the bot
 as a signed v3 webhook, exactly as a change made in the panel does.
 """
 
@@ -24,6 +25,7 @@ from aiohttp import web
 from actions.pagerduty import PermanentPagerError
 from actions.pagerduty.incidents import IncidentsClient
 from bot.sandbox.emulator import SlackEmulator
+from tests.servers.pagerduty import PagerDutyServer
 
 TOKEN = "sandbox-rest-token"
 SECRET = "sandbox-webhook-secret"
@@ -190,7 +192,11 @@ async def test_a_wrong_or_missing_token_is_refused(
     url = f"{emulator.url}pagerduty/api/incidents/{incident_id}"
     async with http.get(url) as answer:  # no Authorization header at all
         assert answer.status == 401
-        assert (await answer.json())["error"] == {"message": "Authentication failed", "code": 2006}
+        assert (await answer.json())["error"] == {
+            "message": "Authentication failed",
+            "code": 2006,
+            "errors": [],
+        }
     emulator.pagerduty.api_token = None  # REST off: even the right token is refused
     with pytest.raises(PermanentPagerError):
         await api.get(incident_id)
@@ -214,6 +220,9 @@ async def put(
         return answer.status, (await answer.json())["error"]
 
 
+ACK = {"incident": {"type": "incident_reference", "status": "acknowledged"}}
+
+
 async def test_updates_need_a_from_header_naming_a_user_and_a_valid_body(
     emulator: SlackEmulator,
     http: aiohttp.ClientSession,
@@ -222,24 +231,113 @@ async def test_updates_need_a_from_header_naming_a_user_and_a_valid_body(
 ) -> None:
     incident_id = await page(http, emulator, "Errors spiking")
     url = f"{emulator.url}pagerduty/api/incidents/{incident_id}"
-    ack = {"incident": {"type": "incident_reference", "status": "acknowledged"}}
 
-    status, error = await put(http, url, ack)
+    status, error = await put(http, url, ACK)
     assert (status, error["code"]) == (400, 2016) and '"From" header' in error["message"]
-    status, error = await put(http, url, ack, From="nobody@example.com")
-    assert (status, error["code"]) == (400, 1008)
-    for body in ({}, {"incident": {"type": "incident", "status": "triggered"}}, [1]):
+    status, error = await put(http, url, ACK, From="nobody@example.com")
+    assert (status, error["code"], error["message"]) == (400, 1008, "Requester User Not Found")
+    for body in ({}, {"incident": {"status": "resolved"}}, [1]):
         status, error = await put(http, url, body, From=OLU)
         assert (status, error["code"], error["message"]) == (400, 2001, "Invalid Input Provided")
         assert error["errors"]
-    status, error = await put(http, url, {"incident": {"status": "resolved"}}, From=OLU)
-    assert status == 400 and "type must be incident or incident_reference." in error["errors"]
+    triggered = {"incident": {"type": "incident", "status": "triggered"}}
+    status, error = await put(http, url, triggered, From=OLU)
+    assert (status, error["code"]) == (400, 1003)
+    assert error["errors"] == ["status must be acknowledged or resolved."]
 
     assert emulator.pagerduty.incidents[0].status == "triggered"
     await emulator.wait_for(lambda: webhooks.received)
     assert webhooks.types() == ["incident.triggered"]
     # The From address is matched as PagerDuty matches logins: regardless of case.
     assert (await api.acknowledge(incident_id, "OLU@Example.com")).status == "acknowledged"
+
+
+async def test_a_login_pagerduty_does_not_know_is_a_permanent_refusal_that_names_it(
+    emulator: SlackEmulator, http: aiohttp.ClientSession, api: IncidentsClient
+) -> None:
+    incident_id = await page(http, emulator, "Login unknown")
+    with pytest.raises(PermanentPagerError) as refused:
+        await api.acknowledge(incident_id, "nobody@example.com")
+    assert (refused.value.status, refused.value.code) == (400, 1008)
+    # What the clicker is shown: the address to fix first, PagerDuty's own words after.
+    assert refused.value.message.startswith(
+        "PagerDuty has no user with the login nobody@example.com ("
+    )
+    assert "Requester User Not Found" in refused.value.message
+    assert emulator.pagerduty.incidents[0].status == "triggered"
+
+
+# The same bad update, sent to the sandbox and to the test server: (what is wrong, extra
+# headers, body, the documented status and code both must answer).
+BAD_UPDATES = [
+    ("no API token", {"Authorization": ""}, ACK, 401, 2006),
+    ("no From header", {}, ACK, 400, 2016),
+    ("From names no user", {"From": "nobody@example.com"}, ACK, 400, 1008),
+    ("no incident in the body", {"From": OLU}, {"status": "resolved"}, 400, 2001),
+    ("a body that is not an object", {"From": OLU}, [1], 400, 2001),
+    (
+        "a wrong type",
+        {"From": OLU},
+        {"incident": {"type": "user", "status": "resolved"}},
+        400,
+        2001,
+    ),
+    ("a status nobody sets", {"From": OLU}, {"incident": {"type": "incident"}}, 400, 1003),
+]
+
+
+async def answer(
+    http: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str]
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Token token={TOKEN}", **headers}
+    async with http.put(url, data=json.dumps(body), headers=headers) as response:
+        return response.status, await response.json()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [case[1:] for case in BAD_UPDATES],
+    ids=[case[0] for case in BAD_UPDATES],
+)
+async def test_the_sandbox_and_the_test_server_refuse_a_bad_update_alike(
+    emulator: SlackEmulator,
+    http: aiohttp.ClientSession,
+    headers: dict[str, str],
+    body: Any,
+    status: int,
+    code: int,
+) -> None:
+    emulator.pagerduty.api_token = TOKEN
+    sandbox_url = f"{emulator.url}pagerduty/api/incidents/{await page(http, emulator, 'Alike')}"
+    logins = [person.email for person in emulator.pagerduty.people()]
+    async with PagerDutyServer(api_token=TOKEN, users=logins) as server:
+        server_url = f"{server.url}/incidents/{server.open_incident('Alike').id}"
+        from_sandbox = await answer(http, sandbox_url, body, headers)
+        from_server = await answer(http, server_url, body, headers)
+    assert from_sandbox == from_server
+    assert (from_sandbox[0], from_sandbox[1]["error"]["code"]) == (status, code)
+    assert set(from_sandbox[1]["error"]) == {"message", "code", "errors"}
+
+
+async def test_the_sandbox_and_the_test_server_agree_on_resolved_and_unknown_incidents(
+    emulator: SlackEmulator, http: aiohttp.ClientSession, api: IncidentsClient
+) -> None:
+    sandbox_id = await page(http, emulator, "Done already")
+    await api.resolve(sandbox_id, OLU)
+    from_sandbox, from_server = [], []
+    async with PagerDutyServer(api_token=TOKEN, users=[OLU]) as server:
+        opened = server.open_incident("Done already")
+        opened.status = "resolved"
+        for in_sandbox, in_server in ((sandbox_id, opened.id), ("QNOSUCHONE", "QNOSUCHONE")):
+            url = f"{emulator.url}pagerduty/api/incidents/{in_sandbox}"
+            from_sandbox.append(await answer(http, url, ACK, {"From": OLU}))
+            url = f"{server.url}/incidents/{in_server}"
+            from_server.append(await answer(http, url, ACK, {"From": OLU}))
+    assert from_sandbox == from_server
+    assert [(status, body["error"]["code"]) for status, body in from_sandbox] == [
+        (400, 1001),
+        (404, 2100),
+    ]
 
 
 async def test_panel_and_rest_api_share_one_account(

@@ -122,7 +122,7 @@ async def test_rest_auth_and_from_checks(
         assert response.status == 401
     async with session.put(url, json=update, headers=auth) as response:
         assert response.status == 400
-        assert (await response.json())["error"]["code"] == 2001
+        assert (await response.json())["error"]["code"] == 2016
     bad_status = {"incident": {"type": "incident_reference", "status": "snoozed"}}
     headers = {**auth, "From": "a@example.com"}
     async with session.put(url, json=bad_status, headers=headers) as response:
@@ -130,6 +130,29 @@ async def test_rest_auth_and_from_checks(
         assert (await response.json())["error"]["code"] == 1003
     assert incident.status == "triggered"
     assert [call.method for call in pd_server.calls] == ["GET", "PUT", "PUT", "PUT"]
+
+
+async def test_a_from_header_naming_no_user_is_refused_once_users_are_given(
+    session: aiohttp.ClientSession, pd_server: PagerDutyServer
+) -> None:
+    incident = pd_server.open_incident("x")
+    url = f"{pd_server.url}/incidents/{incident.id}"
+    update = {"incident": {"type": "incident_reference", "status": "acknowledged"}}
+    pd_server.users = {"ada@example.com"}
+    headers = {"Authorization": f"Token token={API_TOKEN}", "From": "bob@example.com"}
+
+    async with session.put(url, json=update, headers=headers) as response:
+        assert response.status == 400
+        assert (await response.json())["error"] == {
+            "message": "Requester User Not Found",
+            "code": 1008,
+            "errors": [],
+        }
+    assert incident.status == "triggered"
+    headers["From"] = "Ada@Example.com"  # PagerDuty matches logins regardless of case
+    async with session.put(url, json=update, headers=headers) as response:
+        assert response.status == 200
+    assert incident.status == "acknowledged"
 
 
 # -- webhooks end to end ---------------------------------------------------------------

@@ -6,7 +6,9 @@ documented contract rather than against mocks of themselves:
 - `POST /v2/enqueue` validates the event and keeps incidents by dedup_key (trigger opens
   or deduplicates, acknowledge acks, resolve resolves; events for unknown or resolved
   alerts are accepted and dropped, as PagerDuty does);
-- `GET` and `PUT /incidents/{id}` check the REST token and, for updates, the From header;
+- `GET` and `PUT /incidents/{id}` check the REST token and, for updates, the From header
+  (and, given `users`, that it names one of them), refusing with PagerDuty's codes in the
+  same order and words as the sandbox's REST API (bot/sandbox/pagerduty_rest.py);
 - `send_webhook` delivers a signed v3 webhook to a URL of ours, with an HMAC computed
   here independently of the bot's verifier.
 
@@ -21,7 +23,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +36,15 @@ EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
 ACCOUNT_URL = "https://acme.pagerduty.com"
 API_URL = "https://api.pagerduty.com"
+# REST error codes and messages as PagerDuty's "Errors" page lists them
+# (https://github.com/PagerDuty/developer-docs/blob/main/docs/REST-API/14-Errors.md), except
+# the missing From header: PagerDuty answers it 400 with code 2016 and this message
+# (https://github.com/PagerDuty/go-pagerduty/issues/32), though the page's table gives 2016
+# another meaning.
+FROM_REQUIRED = (
+    'You must specify a user\'s email address in the "From" header to perform this action'
+)
+INVALID_INPUT = "Invalid Input Provided"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -82,8 +93,12 @@ class PagerDutyServer:
         api_token: str = "test-api-token",  # noqa: S107 - a fake for the stand-in
         service_id: str = "PSERVC1",
         service_name: str = "API Service",
+        users: Iterable[str] | None = None,
     ) -> None:
+        """`users`: the login emails of the account's users, which a From header must name;
+        None takes any address."""
         self.api_token = api_token
+        self.users = None if users is None else {email.lower() for email in users}
         self.service_id = service_id
         self.service_name = service_name
         self.calls: list[RecordedCall] = []
@@ -253,21 +268,23 @@ class PagerDutyServer:
             return error
         requester = request.headers.get("From", "").strip()
         if not requester:
-            return _rest_error(
-                400, "Invalid Input Provided", 2001, ["A valid From header is required."]
-            )
+            return _rest_error(400, FROM_REQUIRED, 2016)
+        if self.users is not None and requester.lower() not in self.users:
+            return _rest_error(400, "Requester User Not Found", 1008)
         incident = self.by_id.get(request.match_info["id"])
         if incident is None:
             return _rest_error(404, "Not Found", 2100)
         try:
             update = json.loads(await request.read())["incident"]
-            kind, status = update["type"], update["status"]
-        except (ValueError, KeyError, TypeError):
-            return _rest_error(400, "Invalid Input Provided", 2001, ["incident is required."])
+            kind, status = update.get("type"), update.get("status")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return _rest_error(400, INVALID_INPUT, 2001, ["incident is required."])
         if kind not in ("incident", "incident_reference"):
-            return _rest_error(400, "Invalid Input Provided", 2001, ["type is invalid."])
+            problem = "type must be incident or incident_reference."
+            return _rest_error(400, INVALID_INPUT, 2001, [problem])
         if status not in ("acknowledged", "resolved"):
-            return _rest_error(400, "Invalid Status Provided", 1003)
+            problem = "status must be acknowledged or resolved."
+            return _rest_error(400, "Invalid Status Provided", 1003, [problem])
         if incident.status == "resolved":
             return _rest_error(400, "Incident Already Resolved", 1001)
         incident.status = status
@@ -425,9 +442,8 @@ def _invalid_event(errors: list[str]) -> web.Response:
 
 
 def _rest_error(status: int, message: str, code: int, errors: Sequence[str] = ()) -> web.Response:
-    error: dict[str, Any] = {"message": message, "code": code}
-    if errors:
-        error["errors"] = list(errors)
+    # The Errors page's shape: `errors` is present, empty when there is no detail.
+    error = {"message": message, "code": code, "errors": list(errors)}
     return web.json_response({"error": error}, status=status)
 
 
