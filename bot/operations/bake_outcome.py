@@ -12,19 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.deploy.base import BackendError
-from bot.approvals.ids import SYSTEM, new_request_id, subject
+from bot.approvals.ids import SYSTEM, new_request_id
 from bot.approvals.models import ApprovalRequestRow
-from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.finishing import Finisher
 from bot.operations.models import OperationRow
-from bot.operations.store import add_request, last_baseline
+from bot.operations.opening import plan_request, post_new_request
 from commands.approval import Outcome, open_request
 from commands.config import DeployConfig
 from commands.parsing import RollbackRequest
-from commands.plan import OperationPlan, Refusal, plan_operation
+from commands.plan import OperationPlan, Refusal
 from commands.progress import (
     progress_rolled_back,
     progress_step_finished,
@@ -121,28 +120,18 @@ class BakeOutcome:
     async def propose_rollback(self, target: Target, reason: str) -> None:
         """A rollback request that one approver's reaction runs."""
         try:
-            state = await self.backends.for_target(target).state(target)
+            plan = await plan_request(
+                RollbackRequest(target), self.backends, self.sessions, self.config
+            )
         except BackendError as exc:
             log.warning("cannot propose a rollback for %s: %s", target, exc)
             return
+        if isinstance(plan, Refusal):
+            return
         now = self.clock.now()
+        request = open_request(new_request_id(), plan, SYSTEM, self.config, now)
+        request = replace(request, required=1)
         async with self.sessions.begin() as session:
-            baseline = await last_baseline(session, target)
-            plan = plan_operation(RollbackRequest(target), state, self.config, baseline=baseline)
-            if isinstance(plan, Refusal):
-                return
-            request = replace(
-                open_request(new_request_id(), plan, SYSTEM, self.config, now), required=1
-            )
-            channel = self.config.services[target.service].channel
-            await add_request(session, request, channel, now)
-            await messaging.post_request(session, request, channel, self.config, now)
-            trail.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action="operation.requested",
-                subject=subject(request.id),
-                reason=reason,
-                command="rollback",
+            await post_new_request(
+                session, request, self.config, now, actor=SYSTEM, reason=reason, command="rollback"
             )

@@ -29,13 +29,12 @@ from bot.clock import Clock
 from bot.operations import messaging
 from bot.operations.backends import Backends
 from bot.operations.kinds import OperationKind
+from bot.operations.opening import plan_request, post_new_request
 from bot.operations.status import target_status
 from bot.operations.store import (
     BLOCKING_PRIORITIES,
     PREEMPTIBLE,
-    add_request,
     firing_alerts,
-    last_baseline,
     load_request,
     lock_holder,
 )
@@ -62,7 +61,7 @@ from commands.parsing import (
     UsageError,
     command_line,
 )
-from commands.plan import OperationPlan, Refusal, frozen, plan_operation, request_of
+from commands.plan import OperationPlan, Refusal, frozen, request_of
 from commands.registry import CommandRegistry, Help, RateLimiter, default_registry
 from commands.render import (
     not_deployer,
@@ -169,19 +168,15 @@ class Requests:
             )
             return
         try:
-            state = await self._backends.for_target(target).state(target)
+            plan = await plan_request(request, self._backends, self._sessions, self._config)
         except BackendError as exc:
             await self._tell(channel, user, refused(str(exc)) + usage)
             return
-        async with self._sessions() as session:
-            baseline = await last_baseline(session, target)
-        plan = plan_operation(request, state, self._config, baseline=baseline)
         if isinstance(plan, Refusal):
             await self._tell(channel, user, refused(plan) + usage)
             return
         now = self._clock.now()
         approval = open_request(new_request_id(), plan, user, self._config, now)
-        service_channel = self._config.services[target.service].channel
         async with self._sessions.begin() as session:
             blocking = [
                 a.line
@@ -193,14 +188,12 @@ class Requests:
                 approval = freeze(approval, blocking, reason, now)
             elif plan.kind == "rollback":
                 approval = replace(approval, preempts=await self._preempts(session, target))
-            await add_request(session, approval, service_channel, now)
-            await messaging.post_request(session, approval, service_channel, self._config, now)
-            trail.record(
+            service_channel = await post_new_request(
                 session,
-                at=now,
+                approval,
+                self._config,
+                now,
                 actor=user,
-                action="operation.requested",
-                subject=subject(approval.id),
                 command=command_line(request),
                 required=approval.required,
             )
