@@ -1,8 +1,10 @@
-"""Who may act on an alert group: its responders.
+"""Who may act on an alert group: its responders, with the reads the decision needs.
 
 The alert buttons (Acknowledge, Silence 1h, the storm summary's) and the runbook
 checklists (Run, Done, Skip) answer the same question the same way, so it is one of
-bot.alerts' public modules, beside the group itself.
+bot.alerts' public modules, beside the group itself. The rule is alerts/responders.py's;
+here the group's labels are read and Slack is asked about user groups, only when the
+rule needs it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.config import AlertsConfig
-from alerts.policy import match_route
+from alerts.responders import decision_for
 from bot.storage.models import AlertGroup
 
 
@@ -32,11 +34,8 @@ async def may_respond(
         if group is None:
             return True  # the use case answers "unknown alert" itself
         labels = {**group.group_labels, **group.common_labels}
-    route = match_route(labels, config)
-    principals = route.responders if route.responders is not None else config.responders
-    if principals is None or user in principals:
-        return principals is None or user in principals
-    for principal in principals:
-        if principal.startswith("S") and user in await members(principal):
+    decision = decision_for(labels, config, user)
+    for user_group in decision.ask:
+        if user in await members(user_group):
             return True
-    return False
+    return decision.allowed
