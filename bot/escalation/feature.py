@@ -73,6 +73,7 @@ class Escalation:
         self._scheduler: AsyncIOScheduler | None = None
         self._armed: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._leading = False
 
     def start(self, *, run_workers: bool) -> None:
         if run_workers:
@@ -93,7 +94,9 @@ class Escalation:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         await self.leader.release()
+        self._leading = False
         self._metrics.timer_leader.set(0)
+        self._clear_holder_figures()
 
     async def tick(self) -> int:
         """One pass: run due steps, then deliver due pages. Tests call this directly."""
@@ -107,9 +110,7 @@ class Escalation:
             await self.sender.drain()
             if found < STEP_BATCH:
                 break
-        oldest = await self.engine.next_due()
-        lag = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
-        self._metrics.escalation_lag_seconds.set(max(lag, 0.0))
+        await self._measure_lag()
         if ran:
             self._on_outbox()
         for job in self._timer_jobs:
@@ -146,21 +147,46 @@ class Escalation:
             self.arm(due)
         return due
 
+    async def run_once(self) -> bool:
+        """One turn of the loop: take or keep the timer lock; the holder runs a pass, a
+        standby only measures. True while this process holds the lock."""
+        leading = await self.leader.try_acquire()
+        self._metrics.timer_leader.set(1 if leading else 0)
+        if not leading:
+            self._leading = False
+            self._clear_holder_figures()
+            await self._measure_lag()
+            return False
+        if not self._leading:
+            await self.sender.recover()
+        self._leading = True
+        await self.tick()
+        await self.rearm()
+        return True
+
+    async def _measure_lag(self) -> None:
+        """How late the oldest due step is, read from the database. Every replica measures
+        it, not only the holder: with no holder, or a holder stuck mid-pass, the steps
+        still fall behind, and max() across replicas must show it."""
+        oldest = await self.engine.next_due()
+        lag = (self._clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        self._metrics.escalation_lag_seconds.set(max(lag, 0.0))
+
+    def _clear_holder_figures(self) -> None:
+        """Page counts are the sender's tally after its delivery pass, which only the
+        holder runs: a replica that does not hold the lock (any more) reports 0, so a
+        former holder's last count does not linger and max() across replicas is the
+        holder's figure."""
+        self._metrics.pagerduty_pages_pending.set(0)
+        self._metrics.pagerduty_pages_failed.set(0)
+
     async def _run(self) -> None:
-        leading = False
         while True:
             self._wake.clear()
             try:
-                now_leading = await self.leader.try_acquire()
-                self._metrics.timer_leader.set(1 if now_leading else 0)
-                if now_leading and not leading:
-                    await self.sender.recover()
-                leading = now_leading
-                if leading:
-                    await self.tick()
-                    await self.rearm()
+                await self.run_once()
             except Exception:
                 log.exception("escalation pass failed; retrying shortly")
-            timeout = SWEEP_SECONDS if leading else LEADER_RETRY_SECONDS
+            timeout = SWEEP_SECONDS if self._leading else LEADER_RETRY_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
