@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -259,3 +260,18 @@ class SlackRequestReceipt(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_slack_request_receipts_expires_at", "expires_at"),)
+
+
+class SlackChannelPace(Base):
+    """One channel's token bucket for posts (bot/slack/outbox/pacing.py), shared by the
+    replicas (migration 0014): Slack's limit is per channel, whoever posts, so replicas
+    each pacing on their own would post up to twice its rate together. Times are epoch
+    seconds, the unit the bucket's arithmetic is in."""
+
+    __tablename__ = "slack_channel_pace"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double())
+    tokens_at: Mapped[float] = mapped_column(Double())
+    # Slack's last Retry-After for this channel ends then (0: none).
+    blocked_until: Mapped[float] = mapped_column(Double(), default=0.0, server_default="0")

@@ -1,10 +1,11 @@
 """Claiming: which rows a replica sends next.
 
 Each pass reads the first few due rows of every channel (`PER_CHANNEL`), in priority order
-(P0 first), oldest first within a priority, keeps those its channel's pacing lets through,
-and claims them (state `sending`, `claimed_by` this replica) with one conditional UPDATE,
-so two replicas never send the same row. A channel stops at its first row that cannot go
-yet, so nothing jumps ahead within a channel.
+(P0 first), oldest first within a priority, then, holding those channels' shared buckets
+(shared_pace.py), keeps the rows their pacing lets through and claims them (state
+`sending`, `claimed_by` this replica) with one conditional UPDATE, so two replicas never
+send the same row nor spend the same token. A channel stops at its first row that cannot
+go yet, so nothing jumps ahead within a channel.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.clock import Clock
 from bot.replicas.claims import Replica
 from bot.slack.outbox.pacing import PACED, Pacer, is_urgent
 from bot.slack.outbox.parents import Parents, load_parents
+from bot.slack.outbox.shared_pace import SharedPace
 from bot.storage.models import OutboxEntry
 
 PER_CHANNEL = 5  # rows per channel considered in one pass
@@ -46,14 +48,14 @@ class Claimer:
         self,
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
-        pacer: Pacer,
+        pace: SharedPace,
         replica: Replica,
         batch: int,
         prepare: Prepare | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._pacer = pacer
+        self._pace = pace
         self._replica = replica
         self._batch = batch
         self._prepare = prepare
@@ -66,10 +68,18 @@ class Claimer:
             candidates = await self._due(session, now)
             if not candidates:
                 return Claim(next_at=await _next_due(session))
-        picked, next_at = self._pace(candidates, now.timestamp(), paced)
-        if not picked:
-            return Claim(next_at=next_at)
-        rows, parents = await self._take(picked, now)
+        channels = {c.channel for c in candidates if c.op in PACED} if paced else set()
+        await self._pace.ensure(channels, now.timestamp())
+        async with self._sessions.begin() as session:
+            pacer = await self._pace.lock(session, channels)
+            # Under the channels' locks: what another replica claimed meanwhile is gone.
+            pending = await _still_pending(session, [c.id for c in candidates])
+            candidates = [c for c in candidates if c.id in pending]
+            picked, next_at = _pace(pacer, candidates, now.timestamp(), paced)
+            await self._pace.save(session, pacer, channels, now.timestamp())
+            if not picked:
+                return Claim(next_at=next_at)
+            rows, parents = await self._take(session, picked, now)
         return Claim(rows, parents, next_at)
 
     async def _due(self, session: AsyncSession, now: datetime) -> Sequence[Any]:
@@ -103,56 +113,65 @@ class Claimer:
             )
         ).all()
 
-    def _pace(
-        self, candidates: Sequence[Any], now: float, paced: bool
-    ) -> tuple[list[int], float | None]:
-        """The candidates their channels have room for, and when the first channel that
-        stopped has room again."""
-        picked: list[int] = []
-        stopped: set[str] = set()
-        next_at: float | None = None
-        for row_id, channel, op, priority, key in candidates:
-            if channel in stopped:
-                continue
-            if op in PACED:
-                urgent = is_urgent(priority, key)
-                if paced and not self._pacer.can_take(channel, now, urgent=urgent):
-                    stopped.add(channel)  # keep the channel's order: nothing jumps ahead
-                    ready = self._pacer.ready_at(channel, now, urgent=urgent)
-                    next_at = ready if next_at is None else min(next_at, ready)
-                    continue
-                self._pacer.take(channel, now)
-            picked.append(row_id)
-        return picked, next_at
-
-    async def _take(self, picked: list[int], now: datetime) -> tuple[list[OutboxEntry], Parents]:
+    async def _take(
+        self, session: AsyncSession, picked: list[int], now: datetime
+    ) -> tuple[list[OutboxEntry], Parents]:
         """Claim the picked rows still pending (another replica may have been faster)."""
-        async with self._sessions.begin() as session:
-            claimed = set(
-                (
-                    await session.scalars(
-                        update(OutboxEntry)
-                        .where(OutboxEntry.id.in_(picked), OutboxEntry.state == "pending")
-                        .values(state="sending", claimed_by=self._replica.id, claimed_at=now)
-                        .returning(OutboxEntry.id)
-                    )
-                ).all()
-            )
-            if not claimed:
-                return [], {}
-            rows = (
+        claimed = set(
+            (
                 await session.scalars(
-                    select(OutboxEntry)
-                    .where(OutboxEntry.id.in_(claimed))
-                    .order_by(OutboxEntry.priority, OutboxEntry.id)
+                    update(OutboxEntry)
+                    .where(OutboxEntry.id.in_(picked), OutboxEntry.state == "pending")
+                    .values(state="sending", claimed_by=self._replica.id, claimed_at=now)
+                    .returning(OutboxEntry.id)
                 )
             ).all()
-            if self._prepare is not None:
-                await self._prepare(session, rows)
-                await session.flush()  # what is sent is what the row records
-            parents = await load_parents(session, rows)
-            session.expunge_all()
+        )
+        if not claimed:
+            return [], {}
+        rows = (
+            await session.scalars(
+                select(OutboxEntry)
+                .where(OutboxEntry.id.in_(claimed))
+                .order_by(OutboxEntry.priority, OutboxEntry.id)
+            )
+        ).all()
+        if self._prepare is not None:
+            await self._prepare(session, rows)
+            await session.flush()  # what is sent is what the row records
+        parents = await load_parents(session, rows)
+        session.expunge_all()
         return list(rows), parents
+
+
+def _pace(
+    pacer: Pacer, candidates: Sequence[Any], now: float, paced: bool
+) -> tuple[list[int], float | None]:
+    """The candidates their channels have room for, and when the first channel that
+    stopped has room again."""
+    picked: list[int] = []
+    stopped: set[str] = set()
+    next_at: float | None = None
+    for row_id, channel, op, priority, key in candidates:
+        if channel in stopped:
+            continue
+        if op in PACED:
+            urgent = is_urgent(priority, key)
+            if paced and not pacer.can_take(channel, now, urgent=urgent):
+                stopped.add(channel)  # keep the channel's order: nothing jumps ahead
+                ready = pacer.ready_at(channel, now, urgent=urgent)
+                next_at = ready if next_at is None else min(next_at, ready)
+                continue
+            pacer.take(channel, now)
+        picked.append(row_id)
+    return picked, next_at
+
+
+async def _still_pending(session: AsyncSession, ids: list[int]) -> set[int]:
+    found = await session.scalars(
+        select(OutboxEntry.id).where(OutboxEntry.id.in_(ids), OutboxEntry.state == "pending")
+    )
+    return set(found.all())
 
 
 async def _next_due(session: AsyncSession) -> float | None:

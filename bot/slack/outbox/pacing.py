@@ -7,6 +7,10 @@ channel's bucket is a reserve that only P0/P1 posts may spend, so a P0 goes out 
 it is claimed even in a channel with a long backlog. `Retry-After` is always honoured, for
 that channel only, and when it ends the bucket holds exactly the one token Slack has
 refilled by then: the most urgent waiting post is the first call sent.
+
+Slack's limit is per channel, whoever posts, so the buckets live where the replicas meet:
+each claiming pass loads its channels' buckets from the database under a row lock, paces
+with them here and writes them back (shared_pace.py).
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ class Pacer:
     def __init__(self) -> None:
         self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, at)
         self._blocked: dict[str, float] = {}  # channel -> Retry-After ends
+
+    def load(self, channel: str, tokens: float, at: float, blocked_until: float) -> None:
+        """Start from a bucket as another pass (of any replica) left it."""
+        self._buckets[channel] = (tokens, at)
+        self._blocked[channel] = blocked_until
+
+    def state(self, channel: str, now: float) -> tuple[float, float, float]:
+        """The channel's bucket as (tokens, at, blocked_until), to store."""
+        tokens, at = self._buckets.get(channel, (PACE_BURST, now))
+        return tokens, at, self._blocked.get(channel, 0.0)
 
     def available(self, channel: str, now: float) -> float:
         if self._blocked.get(channel, 0.0) > now:

@@ -34,9 +34,10 @@ from bot.slack.outbox.failures import (
     backoff,
     retry_after_seconds,
 )
-from bot.slack.outbox.pacing import POSTING, Pacer
+from bot.slack.outbox.pacing import POSTING
 from bot.slack.outbox.parents import Parents, parent_of
 from bot.slack.outbox.recording import Outcome
+from bot.slack.outbox.shared_pace import SharedPace
 from bot.storage.models import OutboxEntry, OutboxFile
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,13 @@ class Sender:
         client: AsyncWebClient,
         clock: Clock,
         metrics: Metrics,
-        pacer: Pacer,
+        pace: SharedPace,
     ) -> None:
         self._sessions = sessions
         self._client = client
         self._clock = clock
         self._metrics = metrics
-        self._pacer = pacer
+        self._pace = pace
 
     async def send_all(self, rows: list[OutboxEntry], parents: Parents) -> list[Outcome]:
         """Every row's outcome; channels concurrently, each channel's rows in order."""
@@ -108,7 +109,7 @@ class Sender:
                 )
                 if retry.reason == "ratelimited":
                     now = self._clock.now().timestamp()
-                    self._pacer.throttled(row.channel, now, retry.after.total_seconds())
+                    await self._pace.throttled(row.channel, now, retry.after.total_seconds())
                     # The rest of this channel waits its turn; other channels go on.
                     outcomes.extend(Outcome(r, "released") for r in rows[index + 1 :])
                     break

@@ -18,10 +18,10 @@ from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.replicas.claims import Replica
 from bot.slack.outbox.claiming import Claimer, Prepare
-from bot.slack.outbox.pacing import Pacer
 from bot.slack.outbox.recording import Recorder
 from bot.slack.outbox.recovery import RECOVER_EVERY, Recovery
 from bot.slack.outbox.sending import Sender
+from bot.slack.outbox.shared_pace import SharedPace
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class Outbox:
         self._clock = clock
         self._wake = asyncio.Event()
         self.replica = Replica(sessions.kw["bind"])
-        self.pacer = Pacer()
-        self._claimer = Claimer(sessions, clock, self.pacer, self.replica, batch, prepare)
-        self._sender = Sender(sessions, client, clock, metrics, self.pacer)
+        pace = SharedPace(sessions)
+        self._claimer = Claimer(sessions, clock, pace, self.replica, batch, prepare)
+        self._sender = Sender(sessions, client, clock, metrics, pace)
         self._recorder = Recorder(sessions, clock, metrics)
         self._recovery = Recovery(sessions, client, metrics, self.replica, self._recorder)
         self._next_at: float | None = None
