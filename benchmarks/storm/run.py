@@ -1,8 +1,10 @@
 """Storm benchmark: 5,000 alerts in 500 groups over 10 s, Slack's rate limit enforced by
 the emulator, P0s in the middle of the storm's own channels; one `chatops serve` on
-PostgreSQL.
+PostgreSQL, or `--replicas 2` behind a round-robin balancer (each notification to the
+next replica, as a Service spreads Alertmanager's POSTs over pods).
 
     .venv/bin/python benchmarks/storm/run.py --runs 1
+    .venv/bin/python benchmarks/storm/run.py --runs 1 --replicas 2
 
 500 groups over 20 channels (25 a channel; `--channels 1` puts them all in one), each
 sent as Alertmanager sends a growing group (5 alerts, then 10): 1,000 notifications
@@ -18,7 +20,7 @@ each other at Slack's one message a second). Reports, per run and over all P0s o
   first webhook to it being named;
 * Slack calls, calls answered 429, and calls after the storm (from the moment every group
   is named and every summary says the storm is over, for 20 s);
-* the bot process's peak RSS (VmHWM).
+* the bot processes' peak RSS (VmHWM), the largest of the replicas.
 
 Not a test: figures go to benchmarks/README.md.
 """
@@ -77,7 +79,9 @@ def named(emu: SlackEmulator, names: list[str], seen: dict[str, float]) -> None:
             seen[name] = now
 
 
-async def one_run(threshold: int, channels: int, p0s: int, p0_every: float) -> dict[str, Any]:
+async def one_run(
+    threshold: int, channels: int, p0s: int, p0_every: float, replicas: int
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="storm-bench-"))
     emu = SlackEmulator(token=helpers.BOT_TOKEN, signing_secret=helpers.SIGNING_SECRET)
     default_workspace(emu)
@@ -94,7 +98,14 @@ async def one_run(threshold: int, channels: int, p0s: int, p0_every: float) -> d
             data = yaml.safe_load(config.read_text())
             data["alerts"]["escalation"]["P0"]["channel"] = None
             config.write_text(yaml.safe_dump(data))
-            replica = await start(url, config, "bench")
+            started = [await start(url, config, f"bench{n}") for n in range(replicas)]
+            turn = 0
+
+            def next_url() -> str:
+                nonlocal turn
+                turn += 1
+                return str(started[turn % len(started)].url)
+
             bodies = [
                 helpers.group_notification(i, alerts=5, shard=f"{i % channels:02d}")
                 for i in range(GROUPS)
@@ -115,11 +126,11 @@ async def one_run(threshold: int, channels: int, p0s: int, p0_every: float) -> d
                     target = began + index * interval
                     await asyncio.sleep(max(0.0, target - time.monotonic()))
                     first_sent.setdefault(str(body["groupLabels"]["alertname"]), time.monotonic())
-                    tasks.append(asyncio.create_task(helpers.post(http, replica.url, body)))
+                    tasks.append(asyncio.create_task(helpers.post(http, next_url(), body)))
                     if next_p0 < p0s and time.monotonic() - began >= 1.0 + next_p0 * p0_every:
                         p0_sent[f"Storm{900 + next_p0:03d}"] = time.monotonic()
                         p0 = p0_body(next_p0 % channels, 900 + next_p0)
-                        tasks.append(asyncio.create_task(helpers.post(http, replica.url, p0)))
+                        tasks.append(asyncio.create_task(helpers.post(http, next_url(), p0)))
                         next_p0 += 1
                     if index % 50 == 0:
                         named(emu, names, seen)
@@ -161,9 +172,10 @@ async def one_run(threshold: int, channels: int, p0s: int, p0_every: float) -> d
                 "calls_after_storm": sum(1 for c in calls if c.at > over_at),
                 "summaries": len(helpers.summaries(emu)),
                 "folded": sum(1 for n in names if n in helpers.named_in_summaries(emu)),
-                "peak_rss_mb": peak_rss_mb(replica.process.pid),
+                "peak_rss_mb": max(peak_rss_mb(r.process.pid) for r in started),
             }
-            replica.stop()
+            for replica in started:
+                replica.stop()
             return result
     finally:
         await emu.stop()
@@ -182,10 +194,13 @@ async def main() -> None:
         help="seconds between P0s; in one channel, P0s closer than Slack's pace (each P0 "
         "also posts a thread note) queue behind each other, not behind the storm",
     )
+    parser.add_argument("--replicas", type=int, default=1, help="`chatops serve` processes")
     args = parser.parse_args()
     latencies: list[float] = []
     for run in range(args.runs):
-        result = await one_run(args.threshold, args.channels, args.p0s, args.p0_every)
+        result = await one_run(
+            args.threshold, args.channels, args.p0s, args.p0_every, args.replicas
+        )
         latencies += result["p0_latencies_s"]
         shown = {k: v for k, v in result.items() if k != "p0_latencies_s"}
         print(f"run {run + 1}: {shown}", flush=True)
