@@ -16,6 +16,7 @@ class Metrics:
         self._define_intake_and_slack()
         self._define_escalation()
         self._define_storms_and_recovery()
+        self._define_runbooks()
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
@@ -126,6 +127,39 @@ class Metrics:
             "chatops_outbox_resent_unverified",
             "Slack posts of a stopped replica sent again without being able to look them up "
             "first (missing_scope, not_in_channel...): possible duplicates.",
+        )
+
+    def _define_runbooks(self) -> None:
+        """Runbook checklists in alert threads (bot/runbooks/counts.py counts them). The
+        `action` label is a step's action type from the step registry (`none` for a step
+        without one), never a value from alert data."""
+        counter = self._counter
+        self.runbook_checklists_opened = counter(
+            "chatops_runbook_checklists_opened",
+            "Runbook checklists opened in an alert's thread (the Runbook button).",
+        )
+        self.runbook_steps = counter(
+            "chatops_runbook_steps",
+            "Runbook steps settled, by action type and outcome: done or skipped by hand; "
+            "succeeded or failed when run; refused (nothing run: a parameter, the allow-list "
+            "or a stale approval); not_allowed (the clicker is not on call or a responder).",
+            "action",
+            "outcome",
+        )
+        self.runbook_approvals = counter(
+            "chatops_runbook_step_approvals",
+            "Approval requests of runbook steps, by action type and what became of them: "
+            "requested, approved, rejected, expired.",
+            "action",
+            "outcome",
+        )
+        self.runbook_approval_wait = Histogram(
+            "chatops_runbook_step_approval_wait_seconds",
+            "From a runbook step's approval request to its quorum of approvals.",
+            ["action"],
+            registry=self.registry,
+            # Seconds to the default 15-minute request_ttl, and beyond for a longer one.
+            buckets=(10, 30, 60, 120, 300, 600, 900, 1800, 3600),
         )
 
     def render(self) -> bytes:

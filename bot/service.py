@@ -156,6 +156,7 @@ class Service:
                 config.runbooks,
                 self.sessions,
                 self.clock,
+                metrics=self.metrics,
                 alertmanager=lambda: self.alertmanager,
                 approval_flow=self.operations,
                 priorities=config.alerts,

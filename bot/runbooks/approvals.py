@@ -52,6 +52,7 @@ from bot.runbooks.approval_request import (
     why_text,
 )
 from bot.runbooks.config import RunbooksConfig
+from bot.runbooks.counts import RunbookCounts
 from bot.runbooks.store import alert_message
 from bot.slack.outbox_queue import enqueue
 from bot.slack.usergroups import UserGroupDirectory
@@ -83,8 +84,10 @@ class ReactionStepApprovals:
         config: RunbooksConfig,
         deploy: DeployConfig,
         directory: UserGroupDirectory,
+        counts: RunbookCounts,
     ) -> None:
         self._sessions = sessions
+        self._counts = counts
         self._clock = clock
         self._config = config
         self._deploy = deploy
@@ -109,6 +112,7 @@ class ReactionStepApprovals:
         now = request.requested_at
         if await self._open_for(session, request) is not None:
             return  # one request per step at a time: the open one is in the thread
+        self._counts.requested(session, request.action_type)
         approval = StepApproval(
             id=new_request_id(),
             requester=request.requested_by,
@@ -198,7 +202,9 @@ class ReactionStepApprovals:
         self, session: AsyncSession, row: ApprovalRequestRow, request: Approval, now: datetime
     ) -> None:
         assert isinstance(request, StepApproval)
+        before = row.status
         save_request(row, request, now)
+        self._counts.moved(session, before, request, now)
         await enqueue(
             session,
             op="update",

@@ -20,18 +20,20 @@ from actions.kube.operations import KubeConnector
 from actions.steps.registry import StepRegistry, build_registry
 from alerts.config import AlertsConfig
 from alerts.policy import PriorityRules
+from alerts.responders import decide
 from alerts.runbooks import RunbookSet, load_runbooks
 from alerts.runbooks.targets import TargetScope, scope_for
 from bot.alerts.responders import may_respond
 from bot.approvals.kinds import ApprovalFlow
 from bot.clock import Clock
+from bot.metrics import Metrics
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
 from bot.runbooks.approvals import ApprovalNotConnected, ReactionStepApprovals
 from bot.runbooks.config import RunbooksConfig
+from bot.runbooks.counts import RunbookCounts
 from bot.runbooks.executors import bind_executors
 from bot.runbooks.intake_link import RunbookLinker
 from bot.runbooks.steps import RunbookSteps
-from commands.approval import is_member
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class RunbookFeature:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
+        metrics: Metrics,
         alertmanager: Callable[[], AlertmanagerClient | None],
         approvals: StepApprovals | None = None,
         approval_flow: ApprovalFlow | None = None,
@@ -59,8 +62,10 @@ class RunbookFeature:
         alerts: AlertsConfig | None = None,
     ) -> None:
         """`alerts`: whose routes' `responders` (else `alerts.responders`) may click Run,
-        Done and Skip when `runbooks.oncall` is unset."""
+        Done and Skip when `runbooks.oncall` is unset. `metrics`: the service's, where the
+        runbook figures are counted."""
         self.config = config
+        self.counts = RunbookCounts(metrics)
         self.alerts = alerts
         self.sessions = sessions
         # A registry per Service: tests run several services in one process.
@@ -80,7 +85,12 @@ class RunbookFeature:
         self.approvals: ReactionStepApprovals | None = None
         if approvals is None and approval_flow is not None:
             self.approvals = ReactionStepApprovals(
-                sessions, clock, config, approval_flow.config, approval_flow.directory
+                sessions,
+                clock,
+                config,
+                approval_flow.config,
+                approval_flow.directory,
+                self.counts,
             )
             self.approvals.connect(self._run_approved)
             approval_flow.register_kind(self.approvals)
@@ -90,6 +100,7 @@ class RunbookFeature:
             self.runbooks,
             self.registry,
             approvals or self.approvals or ApprovalNotConnected(),
+            counts=self.counts,
             scale_max=config.scale_max,
             may_run=self._may_run,
             scope_of=self._scope_of,
@@ -108,8 +119,9 @@ class RunbookFeature:
         """Whether `user` may click Run, Done or Skip on this group's checklist: the members
         of `runbooks.oncall` when it is set, else the group's responders, exactly those who
         may Acknowledge and Silence it (its route's `responders`, else `alerts.responders`;
-        both unset: anyone who sees it). User groups are read from Slack through the
-        approval flow's cached directory; without it only user ids count."""
+        both unset: anyone who sees it). `runbooks.oncall` goes through the same rule
+        (alerts/responders.py) as a list of responders. User groups are read from Slack
+        through the approval flow's cached directory; without it only user ids count."""
         principals = self.config.oncall
         if principals is None:
             if self.alerts is None:
@@ -121,11 +133,11 @@ class RunbookFeature:
                 user=user,
                 members=self._members,
             )
-        groups: set[str] = set()
-        wanted = {p for p in principals if p.startswith("S")}
-        if wanted and self.approval_flow is not None:
-            groups = await self.approval_flow.directory.groups_of(user, wanted)
-        return is_member(principals, user, groups)
+        decision = decide(principals, user)
+        for user_group in decision.ask:
+            if user in await self._members(user_group):
+                return True
+        return decision.allowed
 
     def _scope_of(self, labels: Mapping[str, str]) -> TargetScope:
         """The allow-lists for an alert group with `labels`: its route's, else the global."""

@@ -27,6 +27,7 @@ from alerts.silences import silence_scope
 from alerts.slack_text import escape
 from bot.alerts.groups import message_key
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
+from bot.runbooks.counts import RunbookCounts, action_of
 from bot.runbooks.store import alert_data
 from bot.runbooks.thread import jsonable, record, reply, text_payload
 from bot.storage.models import Alert, AlertGroup
@@ -68,6 +69,7 @@ class RunPreparer:
         registry: StepRegistry,
         approvals: StepApprovals,
         *,
+        counts: RunbookCounts,
         scale_max: int,
         scope_of: ScopeOf | None = None,
         workload_labels: WorkloadLabels | None = None,
@@ -79,6 +81,7 @@ class RunPreparer:
         would reach beyond the group, asked before approval (None: not asked)."""
         self.registry = registry
         self.approvals = approvals
+        self.counts = counts
         self.scale_max = scale_max
         self.scope_of = scope_of or (lambda _labels: TargetScope({}, ()))
         self.workload_labels = workload_labels
@@ -117,6 +120,7 @@ class RunPreparer:
         if approved is not None and silence is not None:
             if silence.matchers != approved.silence_matchers:
                 # The group's alerts changed since: the approver confirmed other matchers.
+                self.counts.step(session, action.type, "refused")
                 return Answer(False, m.SILENCE_CHANGED)
         context = StepContext(
             alert_group_id=group.id,
@@ -204,10 +208,11 @@ class RunPreparer:
         reason: str,
         now: datetime,
     ) -> str:
-        """Audit a refused Run; the text that says why, nothing run."""
+        """Audit and count a refused Run; the text that says why, nothing run."""
         record(
             session, group, user, "runbook.step.refused", runbook, now, step=step.id, reason=reason
         )
+        self.counts.step(session, action_of(step), "refused")
         return render_refusal(step, reason)
 
     def _resolve(

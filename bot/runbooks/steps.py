@@ -34,6 +34,7 @@ from alerts.runbooks.specs import UnknownActionError
 from alerts.slack_text import escape
 from bot.clock import Clock
 from bot.runbooks.approval_request import StepApprovalRequest, StepApprovals
+from bot.runbooks.counts import RunbookCounts, action_of
 from bot.runbooks.models import RunbookChecklist
 from bot.runbooks.prepare import (
     Answer,
@@ -81,6 +82,7 @@ class RunbookSteps:
         registry: StepRegistry,
         approvals: StepApprovals,
         *,
+        counts: RunbookCounts,
         scale_max: int,
         may_run: Callable[[str, int], Awaitable[bool]] | None = None,
         scope_of: ScopeOf | None = None,
@@ -88,8 +90,10 @@ class RunbookSteps:
         silence_breadth: SilenceBreadth | None = None,
     ) -> None:
         """`may_run(user, group_id)`: whether `user` may click Run, Done and Skip on that
-        group's checklist (None: everyone may). The rest: see RunPreparer."""
+        group's checklist (None: everyone may). `counts`: the figures in /metrics. The rest:
+        see RunPreparer."""
         self.sessions = sessions
+        self.counts = counts
         self.may_run = may_run
         self.clock = clock
         self.runbooks = runbooks
@@ -97,6 +101,7 @@ class RunbookSteps:
         self.preparer = RunPreparer(
             registry,
             approvals,
+            counts=counts,
             scale_max=scale_max,
             scope_of=scope_of,
             workload_labels=workload_labels,
@@ -134,6 +139,7 @@ class RunbookSteps:
             await session.flush()
             await self._refresh(session, group, checklist, runbook, now, thread_ts=parent.ts)
             record(session, group, user, "runbook.opened", runbook, now)
+            self.counts.opened(session)
         return Answer(True)
 
     # -- Done, Skip and Run on the checklist ----------------------------------------
@@ -156,6 +162,9 @@ class RunbookSteps:
                 record_refused(
                     session, button.alert_group_id, user, button, reason, now, click=click
                 )
+                runbook = self.runbooks.get(button.runbook_id)
+                step = runbook.step(button.step_id) if runbook is not None else None
+                self.counts.step(session, action_of(step), "not_allowed")
             return Answer(False, m.NOT_ONCALL)
         run: StepRun | None = None
         async with self.sessions.begin() as session:
@@ -199,8 +208,10 @@ class RunbookSteps:
             runbook = self.runbooks.get(request.runbook_id)
             if group is None or checklist is None or runbook is None:
                 return Answer(False, m.UNKNOWN_MESSAGE)
+            stale = Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
             if runbook.version != request.runbook_version:
-                return Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
+                self.counts.step(session, request.action_type, "refused")
+                return stale
             step = runbook.step(request.step_id)
             if step is None or step.action is None:
                 return Answer(False, m.NOT_RUNNABLE)
@@ -210,7 +221,8 @@ class RunbookSteps:
             if isinstance(prepared, Answer):
                 return prepared
             if jsonable(prepared.params) != request.params:
-                return Answer(False, m.BUTTON_STALE.format(title=escape(runbook.title)))
+                self.counts.step(session, request.action_type, "refused")
+                return stale
             await self._start(
                 session,
                 checklist,
@@ -268,6 +280,7 @@ class RunbookSteps:
         group, checklist, runbook = clicked.group, clicked.checklist, clicked.runbook
         await set_step(session, checklist, clicked.step.id, state=state, user=user, at=now)
         record(session, group, user, f"runbook.step.{state}", runbook, now, step=clicked.step.id)
+        self.counts.step(session, action_of(clicked.step), state)
         await self._refresh(session, group, checklist, runbook, now)
         await finish_if_complete(session, group, checklist, runbook, now)
 
@@ -317,6 +330,7 @@ class RunbookSteps:
         assert run.step.action is not None
         action_type = run.step.action.type
         async with self.sessions.begin() as session:
+            self.counts.step(session, action_type, "succeeded" if outcome.ok else "failed")
             group = await session.get(AlertGroup, run.group_id, with_for_update=True)
             checklist = await checklist_of(session, run.group_id)
             if group is None or checklist is None:

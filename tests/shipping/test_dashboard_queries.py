@@ -61,6 +61,12 @@ def count_one_of_each(bot: BotExporter) -> None:
     f.operation_duration.labels("deploy").observe(420)
     f.approval_requests.labels("approved").inc()
     f.approval_wait.observe(300)
+    m.runbook_checklists_opened.inc()
+    m.runbook_steps.labels("k8s.pods", "succeeded").inc()
+    m.runbook_steps.labels("none", "done").inc()
+    m.runbook_approvals.labels("k8s.scale", "requested").inc()
+    m.runbook_approvals.labels("k8s.scale", "approved").inc()
+    m.runbook_approval_wait.labels("k8s.scale").observe(90)
 
 
 def promql(expr: str) -> str:
