@@ -40,7 +40,14 @@ from bot.sandbox.files import Files
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.inspection import EventHook
-from bot.sandbox.limits import Faults, TokenBuckets, default_error
+from bot.sandbox.limits import (
+    TIER3_BURST,
+    TIER3_METHODS,
+    TIER3_PER_SECOND,
+    Faults,
+    TokenBuckets,
+    default_error,
+)
 from bot.sandbox.page import WorkspacePage
 from bot.sandbox.pagerduty import PagerDutyEmulator, Person
 from bot.sandbox.pagerduty_panel import add_panel_routes
@@ -95,6 +102,7 @@ class SlackEmulator(ActingForUsers):
         self.files = Files(self.store, clock, self._notify, lambda: self.url)
         self.api.methods.update(self.files.methods)
         self._buckets = TokenBuckets(clock)
+        self._tier3 = TokenBuckets(clock, capacity=TIER3_BURST, refill_per_second=TIER3_PER_SECOND)
         self._faults = Faults()
         self._driver = BotDriver(
             self.store, signing_secret, wall_clock, lambda: f"{self.url}_emulator/response/"
@@ -279,11 +287,19 @@ class SlackEmulator(ActingForUsers):
             return 200, error("invalid_auth"), {}
         if malformed:
             return 200, error("invalid_json"), {}
-        if self.rate_limit and method == "chat.postMessage":
-            wait = self._buckets.take(str(args.get("channel")))
+        if self.rate_limit:
+            wait = self._rate_limited(method, args)
             if wait:
                 return 429, error(default_error(429)), {"Retry-After": str(wait)}
         return 200, handler(args), {}
+
+    def _rate_limited(self, method: str, args: dict[str, Any]) -> int:
+        """Seconds to wait (0: go ahead): posts per channel, Tier 3 methods per workspace."""
+        if method == "chat.postMessage":
+            return self._buckets.take(str(args.get("channel")))
+        if method in TIER3_METHODS:
+            return self._tier3.take(method)
+        return 0
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         target = self.store.response_targets.get(request.match_info["id"])

@@ -8,6 +8,10 @@ channel, with short bursts tolerated. We model that as a token bucket per channe
 holding 3 tokens and refilling one per second: three quick posts pass, the fourth
 within the same second gets 429 with `Retry-After: 1`. The bucket reads the injected
 clock, so tests advance time instead of sleeping.
+
+Methods of a rate tier are limited per app per workspace, whatever the channel:
+`chat.update` is Tier 3, "50+ per minute" with "sporadic bursts welcome". Slack gives
+no burst size; we model one bucket of 20 refilling 50 a minute.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from dataclasses import dataclass
 
 BURST = 3.0
 REFILL_PER_SECOND = 1.0
+TIER3_METHODS = ("chat.update",)
+TIER3_BURST = 20.0
+TIER3_PER_SECOND = 50 / 60
 
 
 class TokenBuckets:

@@ -42,10 +42,37 @@ async def test_rate_limit_allows_a_burst_then_answers_429(
     assert await post(client) is not None
 
 
-async def test_rate_limit_is_off_by_default_and_only_for_post_message(
+async def test_chat_update_has_one_workspace_wide_tier_3_bucket(
+    client: AsyncWebClient, emulator: SlackEmulator, fake_time: FakeTime
+) -> None:
+    ts = {c: (await client.chat_postMessage(channel=c, text="x"))["ts"] for c in (ALERTS, DEPLOYS)}
+    emulator.rate_limit = True
+
+    async def update(channel: str) -> SlackApiError | None:
+        try:
+            await client.chat_update(channel=channel, ts=ts[channel], text="y")
+        except SlackApiError as exc:
+            return exc
+        return None
+
+    # 20 at once, spread over two channels: the burst is the workspace's, not a channel's.
+    assert [await update((ALERTS, DEPLOYS)[n % 2]) for n in range(20)] == [None] * 20
+    limited = await update(DEPLOYS)
+    assert limited is not None and limited.response.status_code == 429
+    assert limited.response.headers["Retry-After"] == "2"  # 50 a minute: 1.2 s a token
+    assert await post(client) is None  # posting is limited per channel, not by updates
+    fake_time.advance(1.25)
+    assert await update(ALERTS) is None
+    assert await update(ALERTS) is not None
+
+
+async def test_rate_limit_is_off_by_default_and_not_for_other_methods(
     client: AsyncWebClient, emulator: SlackEmulator
 ) -> None:
     assert [await post(client) for _ in range(10)] == [None] * 10
+    ts = (await client.chat_postMessage(channel=ALERTS, text="x"))["ts"]
+    for _ in range(30):
+        await client.chat_update(channel=ALERTS, ts=ts, text="y")
     emulator.rate_limit = True
     for _ in range(5):
         assert (await client.users_info(user="U0000DEP01"))["ok"] is True

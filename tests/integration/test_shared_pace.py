@@ -11,9 +11,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FakeClock
+from bot.metrics import Metrics
 from bot.replicas.claims import Replica
+from bot.sandbox.emulator import SlackEmulator
 from bot.slack.outbox.claiming import Claimer
+from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.shared_pace import SharedPace
+from bot.slack.outbox.worker import Outbox
 from bot.slack.outbox_queue import enqueue
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
@@ -90,4 +94,88 @@ async def test_a_retry_after_told_to_one_replica_holds_the_other(database_url: s
         clock.advance(timedelta(seconds=0.1))
         assert [r.priority for r in (await b.claim()).rows] == [0]
     finally:
+        await engine.dispose()
+
+
+async def test_updates_spend_one_workspace_bucket_beside_the_channels(database_url: str) -> None:
+    """chat.update is limited per workspace (Tier 3), posts per channel: 25 updates in 25
+    channels wait for the update bucket, a post in any of those channels does not."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    clock = FakeClock(T0)
+    claimer, _ = replica(sessions, clock)
+    async with sessions.begin() as session:
+        for n in range(25):
+            await enqueue(
+                session,
+                op="update",
+                channel=f"C{n:09d}",
+                payload={"text": f"summary {n}"},
+                message_key=f"storm:{n}",
+                priority=1,
+                now=clock.now(),
+            )
+    try:
+        first = await claimer.claim()
+        # A burst of 20, 1.25 of it kept for P0/P1 groups' own messages.
+        assert len(first.rows) == 18
+        assert (await claimer.claim()).rows == []
+        await queue(sessions, clock, 1)  # a P2 post: its channel's bucket is full
+        assert [r.op for r in (await claimer.claim()).rows] == ["post"]
+        clock.advance(timedelta(seconds=1.2))  # 50 a minute: one more update
+        assert [r.op for r in (await claimer.claim()).rows] == ["update"]
+    finally:
+        await engine.dispose()
+
+
+async def test_an_update_refused_429_holds_updates_not_the_channel(
+    database_url: str, emulator: SlackEmulator
+) -> None:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    clock = FakeClock(T0)
+    outbox = Outbox(sessions, make_client(emulator.token, emulator.base_url), clock, Metrics())
+    try:
+        await queue(sessions, clock, 1)
+        assert await outbox.drain_once() == 1  # the group's message
+        emulator.fail_next("chat.update", status=429, retry_after=30)
+        async with sessions.begin() as session:
+            await enqueue(
+                session,
+                op="update",
+                channel=CHANNEL,
+                payload={"text": "resolved"},
+                message_key="alert-group:20",
+                now=clock.now(),
+            )
+        await outbox.drain_once()
+        assert emulator.calls("chat.update")[-1].status == 429
+
+        clock.advance(timedelta(seconds=5))
+        async with sessions.begin() as session:  # another update, another message
+            await enqueue(
+                session,
+                op="update",
+                channel="C0000DEPLY",
+                payload={"text": "other"},
+                message_key="alert-group:99",
+                now=clock.now(),
+            )
+        await queue(sessions, clock, 1, priority=1)  # a P1 group's post in the same channel
+        await outbox.drain_once()
+        posts = [c for c in emulator.calls("chat.postMessage") if c.args["channel"] == CHANNEL]
+        assert [c.status for c in posts] == [200, 200]  # the channel was not held
+        assert len(emulator.calls("chat.update")) == 1  # updates wait for Retry-After
+        # Retry-After ends at +30 with one token refilled, which a P2's update may not
+        # spend; 1.5 s later the reserve is back and one goes.
+        clock.advance(timedelta(seconds=25))
+        await outbox.drain_once()
+        assert len(emulator.calls("chat.update")) == 1
+        clock.advance(timedelta(seconds=2))
+        await outbox.drain_once()
+        assert [c.status for c in emulator.calls("chat.update")][1:] == [200]
+    finally:
+        await outbox.close()
         await engine.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.replicas.claims import Replica
-from bot.slack.outbox.pacing import PACED, Pacer, is_urgent
+from bot.slack.outbox.pacing import Pacer, bucket_of, is_urgent
 from bot.slack.outbox.parents import Parents, load_parents
 from bot.slack.outbox.shared_pace import SharedPace
 from bot.storage.models import OutboxEntry
@@ -68,15 +68,16 @@ class Claimer:
             candidates = await self._due(session, now)
             if not candidates:
                 return Claim(next_at=await _next_due(session))
-        channels = {c.channel for c in candidates if c.op in PACED} if paced else set()
-        await self._pace.ensure(channels, now.timestamp())
+        keys = {bucket_of(c.op, c.channel) for c in candidates} if paced else set()
+        buckets = {k for k in keys if k is not None}
+        await self._pace.ensure(buckets, now.timestamp())
         async with self._sessions.begin() as session:
-            pacer = await self._pace.lock(session, channels)
-            # Under the channels' locks: what another replica claimed meanwhile is gone.
+            pacer = await self._pace.lock(session, buckets)
+            # Under the buckets' locks: what another replica claimed meanwhile is gone.
             pending = await _still_pending(session, [c.id for c in candidates])
             candidates = [c for c in candidates if c.id in pending]
             picked, next_at = _pace(pacer, candidates, now.timestamp(), paced)
-            await self._pace.save(session, pacer, channels, now.timestamp())
+            await self._pace.save(session, pacer, buckets, now.timestamp())
             if not picked:
                 return Claim(next_at=next_at)
             rows, parents = await self._take(session, picked, now)
@@ -155,14 +156,15 @@ def _pace(
     for row_id, channel, op, priority, key in candidates:
         if channel in stopped:
             continue
-        if op in PACED:
+        bucket = bucket_of(op, channel)
+        if bucket is not None:
             urgent = is_urgent(priority, key)
-            if paced and not pacer.can_take(channel, now, urgent=urgent):
+            if paced and not pacer.can_take(bucket, now, urgent=urgent):
                 stopped.add(channel)  # keep the channel's order: nothing jumps ahead
-                ready = pacer.ready_at(channel, now, urgent=urgent)
+                ready = pacer.ready_at(bucket, now, urgent=urgent)
                 next_at = ready if next_at is None else min(next_at, ready)
                 continue
-            pacer.take(channel, now)
+            pacer.take(bucket, now)
         picked.append(row_id)
     return picked, next_at
 

@@ -8,7 +8,14 @@ it is claimed even in a channel with a long backlog. `Retry-After` is always hon
 that channel only, and when it ends the bucket holds exactly the one token Slack has
 refilled by then: the most urgent waiting post is the first call sent.
 
-Slack's limit is per channel, whoever posts, so the buckets live where the replicas meet:
+Message updates have a limit of their own: chat.update is a Tier 3 method, "50+ per
+minute" per app per workspace with sporadic bursts, whatever the channel. Twenty storm
+summaries each rewritten every two seconds would be ten a second, so updates share one
+workspace-wide bucket (`UPDATE_KEY`) at that rate, with the same reserve for P0/P1 groups'
+own messages. A pending update that waits merges with the next change of its message
+(outbox_queue.py), so waiting costs no call, only freshness.
+
+Slack's limits do not depend on which replica calls, so the buckets live where they meet:
 each claiming pass loads its channels' buckets from the database under a row lock, paces
 with them here and writes them back (shared_pace.py).
 """
@@ -25,9 +32,32 @@ PACE_BURST = 3.0  # short bursts are tolerated (the emulator's bucket holds 3)
 PACE_RESERVE = 1.25
 URGENT_PRIORITY = 1  # outbox priorities 0 (P0) and 1 (P1) may spend the reserve
 
+UPDATE_KEY = "method:chat.update"  # the workspace-wide bucket of message updates
+UPDATE_PER_SECOND = 50 / 60  # Tier 3: 50+ per minute
+# Slack publishes no burst size for Tier 3 ("sporadic bursts are welcome"); twenty lets a
+# storm's first summaries all be named at once, then the rate holds.
+UPDATE_BURST = 20.0
+
+
+def bucket_of(op: str, channel: str) -> str | None:
+    """Which bucket a call spends: its channel's (posts), the workspace's updates, or none."""
+    if op in PACED:
+        return channel
+    if op == "update":
+        return UPDATE_KEY
+    return None
+
+
+def rate_of(key: str) -> tuple[float, float]:
+    """A bucket's (tokens per second, burst)."""
+    if key == UPDATE_KEY:
+        return UPDATE_PER_SECOND, UPDATE_BURST
+    return PACE_PER_SECOND, PACE_BURST
+
 
 class Pacer:
-    """Per-channel token buckets for chat.postMessage, on from a channel's first post.
+    """Token buckets by key (`bucket_of`): one per channel for posts, on from a channel's
+    first post, and one for updates.
 
     Low-priority posts leave `PACE_RESERVE` tokens in the bucket; urgent ones may take
     the last token. After a 429 the bucket is empty until `Retry-After` ends, then holds
@@ -46,14 +76,15 @@ class Pacer:
 
     def state(self, channel: str, now: float) -> tuple[float, float, float]:
         """The channel's bucket as (tokens, at, blocked_until), to store."""
-        tokens, at = self._buckets.get(channel, (PACE_BURST, now))
+        tokens, at = self._buckets.get(channel, (rate_of(channel)[1], now))
         return tokens, at, self._blocked.get(channel, 0.0)
 
     def available(self, channel: str, now: float) -> float:
         if self._blocked.get(channel, 0.0) > now:
             return 0.0
-        tokens, at = self._buckets.get(channel, (PACE_BURST, now))
-        return min(PACE_BURST, tokens + max(0.0, now - at) * PACE_PER_SECOND)
+        per_second, burst = rate_of(channel)
+        tokens, at = self._buckets.get(channel, (burst, now))
+        return min(burst, tokens + max(0.0, now - at) * per_second)
 
     @staticmethod
     def needed(urgent: bool) -> float:
@@ -70,7 +101,7 @@ class Pacer:
         blocked = self._blocked.get(channel, 0.0)
         start = max(now, blocked)
         missing = self.needed(urgent) - self.available(channel, start)
-        return start if missing <= 0 else start + missing / PACE_PER_SECOND
+        return start if missing <= 0 else start + missing / rate_of(channel)[0]
 
     def throttled(self, channel: str, now: float, retry_after: float) -> None:
         ends = now + retry_after

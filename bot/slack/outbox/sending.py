@@ -1,7 +1,8 @@
 """Sending: the Slack Web API calls of claimed rows.
 
 Channels are sent to concurrently; one channel's rows go in order, and a 429 stops that
-channel for this pass (its bucket waits out `Retry-After`) while the others go on. Every
+channel for this pass while the others go on; the bucket the call spent (the channel's
+for a post, the workspace's updates for chat.update) waits out `Retry-After`. Every
 post carries message metadata naming its outbox row, so that recovery can find it in
 Slack (recovery.py).
 
@@ -34,7 +35,7 @@ from bot.slack.outbox.failures import (
     backoff,
     retry_after_seconds,
 )
-from bot.slack.outbox.pacing import POSTING
+from bot.slack.outbox.pacing import POSTING, bucket_of
 from bot.slack.outbox.parents import Parents, parent_of
 from bot.slack.outbox.recording import Outcome
 from bot.slack.outbox.shared_pace import SharedPace
@@ -109,7 +110,9 @@ class Sender:
                 )
                 if retry.reason == "ratelimited":
                     now = self._clock.now().timestamp()
-                    await self._pace.throttled(row.channel, now, retry.after.total_seconds())
+                    # An update's 429 is chat.update's workspace limit, not the channel's.
+                    bucket = bucket_of(row.op, row.channel) or row.channel
+                    await self._pace.throttled(bucket, now, retry.after.total_seconds())
                     # The rest of this channel waits its turn; other channels go on.
                     outcomes.extend(Outcome(r, "released") for r in rows[index + 1 :])
                     break

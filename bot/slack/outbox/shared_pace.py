@@ -1,4 +1,5 @@
-"""The channels' buckets in `slack_channel_pace`, where every replica's claims meet.
+"""The buckets of pacing.py in `slack_channel_pace`, where every replica's claims meet:
+one row per channel, and one for the workspace's message updates (`UPDATE_KEY`).
 
 A claiming pass locks the rows of the channels it may post to (in channel order, so two
 replicas never wait on each other in a circle), paces with them and writes them back in
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.slack.outbox.pacing import PACE_BURST, Pacer
+from bot.slack.outbox.pacing import Pacer, rate_of
 from bot.storage.models import SlackChannelPace
 
 
@@ -87,7 +88,12 @@ class SharedPace:
                 insert(SlackChannelPace)
                 .values(
                     [
-                        {"channel": c, "tokens": PACE_BURST, "tokens_at": now, "blocked_until": 0.0}
+                        {
+                            "channel": c,
+                            "tokens": rate_of(c)[1],
+                            "tokens_at": now,
+                            "blocked_until": 0.0,
+                        }
                         for c in missing
                     ]
                 )
