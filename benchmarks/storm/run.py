@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -167,9 +168,13 @@ async def one_run(
                 "posts": sum(1 for c in calls if c.method == "chat.postMessage"),
                 "updates": sum(1 for c in calls if c.method == "chat.update"),
                 "answered_429": sum(1 for c in calls if c.status == 429),
+                "answered_429_by_method": dict(Counter(c.method for c in calls if c.status == 429)),
                 "every_group_named_s": all_named,
                 "worst_group_named_after_its_webhook_s": worst_named,
                 "calls_after_storm": sum(1 for c in calls if c.at > over_at),
+                "calls_after_storm_by_method": dict(
+                    Counter(c.method for c in calls if c.at > over_at)
+                ),
                 "summaries": len(helpers.summaries(emu)),
                 "folded": sum(1 for n in names if n in helpers.named_in_summaries(emu)),
                 "peak_rss_mb": max(peak_rss_mb(r.process.pid) for r in started),
