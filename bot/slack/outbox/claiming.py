@@ -76,8 +76,10 @@ class Claimer:
             # Under the buckets' locks: what another replica claimed meanwhile is gone.
             pending = await _still_pending(session, [c.id for c in candidates])
             candidates = [c for c in candidates if c.id in pending]
-            picked, next_at = _pace(pacer, candidates, now.timestamp(), paced)
-            await self._pace.save(session, pacer, buckets, now.timestamp())
+            # Paced at the time the buckets are held, the closest to the calls going out.
+            at = self._clock.now().timestamp()
+            picked, next_at = _pace(pacer, candidates, at, paced)
+            await self._pace.save(session, pacer, buckets, at)
             if not picked:
                 return Claim(next_at=next_at)
             rows, parents = await self._take(session, picked, now)

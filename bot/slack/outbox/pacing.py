@@ -27,9 +27,13 @@ PACED = (*POSTING, "upload")  # a shared file is a message in the channel too
 
 PACE_PER_SECOND = 1.0  # Slack: about one message per second per channel
 PACE_BURST = 3.0  # short bursts are tolerated (the emulator's bucket holds 3)
-# Tokens only P0/P1 posts may spend: one post, plus a quarter second of slack for the
-# network and clock jitter between our bucket and Slack's.
-PACE_RESERVE = 1.25
+# Our bucket counts a post when it is claimed, Slack's when the call arrives; under load
+# the two drift by a few hundred milliseconds. Every call leaves this much in the bucket
+# for that drift (measured: P0 thread notes refused 429 when urgent calls could take the
+# last token on a busy machine).
+PACE_JITTER = 0.25
+# Tokens only P0/P1 posts may spend: one post, on top of the jitter margin.
+PACE_RESERVE = 1.0 + PACE_JITTER
 URGENT_PRIORITY = 1  # outbox priorities 0 (P0) and 1 (P1) may spend the reserve
 
 UPDATE_KEY = "method:chat.update"  # the workspace-wide bucket of message updates
@@ -60,8 +64,8 @@ class Pacer:
     first post, and one for updates.
 
     Low-priority posts leave `PACE_RESERVE` tokens in the bucket; urgent ones may take
-    the last token. After a 429 the bucket is empty until `Retry-After` ends, then holds
-    one token (what Slack has refilled), so the next urgent post goes first and the
+    all but `PACE_JITTER`. After a 429 the bucket is empty until `Retry-After` ends, then
+    holds one token (what Slack has refilled), so the next urgent post goes first and the
     backlog resumes only once the reserve has refilled.
     """
 
@@ -88,7 +92,7 @@ class Pacer:
 
     @staticmethod
     def needed(urgent: bool) -> float:
-        return 1.0 if urgent else 1.0 + PACE_RESERVE
+        return 1.0 + PACE_JITTER if urgent else 1.0 + PACE_RESERVE
 
     def can_take(self, channel: str, now: float, *, urgent: bool) -> bool:
         return self.available(channel, now) >= self.needed(urgent)
@@ -106,7 +110,10 @@ class Pacer:
     def throttled(self, channel: str, now: float, retry_after: float) -> None:
         ends = now + retry_after
         self._blocked[channel] = ends
-        self._buckets[channel] = (1.0, ends)
+        # Slack counted from when the refused call arrived, before we read its answer, so
+        # when Retry-After ends here its bucket holds at least the one token it waited
+        # for, whatever the drift: one call may go at once, margin included.
+        self._buckets[channel] = (1.0 + PACE_JITTER, ends)
 
 
 def is_urgent(priority: int, message_key: str | None) -> bool:
