@@ -10,6 +10,7 @@ chat.postMessage for that group; both are CLOCK_MONOTONIC of the same machine.
 
     .venv/bin/python benchmarks/intake.py --database sqlite
     .venv/bin/python benchmarks/intake.py --database postgres
+    .venv/bin/python benchmarks/intake.py --database sqlite --backlog 2000   # processor alone
 """
 
 from __future__ import annotations
@@ -177,6 +178,66 @@ async def drop_postgres(name: str) -> None:
     await conn.close()
 
 
+async def drain_backlog(database: str, groups: int, channels: int) -> None:
+    """The delivery processor alone, in this process: `groups` new groups (one alert each,
+    over `channels` channels) stored as pending deliveries, then processed with the
+    service's own wiring and listeners, nothing sent to Slack. Counts SQL statements, so
+    the figure that matters does not depend on the machine's load."""
+    from paced_process import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_TOKEN, channel_config
+    from pydantic import SecretStr
+    from sqlalchemy import event
+
+    from bot.clock import FakeClock
+    from bot.config import load_config
+    from bot.service import Service
+    from bot.settings import Settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="chatops-backlog-"))
+    pg_name = None
+    if database == "postgres":
+        url, pg_name = await postgres_url()
+    else:
+        url = f"sqlite+aiosqlite:///{workdir / 'backlog.db'}"
+    settings = Settings.model_construct(
+        database_url=url,
+        slack_bot_token=SecretStr(BOT_TOKEN),
+        slack_signing_secret=SecretStr(SIGNING_SECRET),
+        alertmanager_webhook_token=SecretStr(WEBHOOK_TOKEN),
+        slack_api_url="http://127.0.0.1:9/api/",  # never called: nothing is sent
+    )
+    service = Service(
+        settings,
+        load_config(channel_config(workdir, channels)),
+        clock=FakeClock(),
+        run_workers=False,
+    )
+    try:
+        await service.migrate()
+        run = uuid.uuid4().hex[:6]
+        for i in range(groups):
+            await service.intake.store("alertmanager", payload(f"B{run}n{i}", 1, i % channels))
+        sent = 0
+
+        def count(*_: Any) -> None:
+            nonlocal sent
+            sent += 1
+
+        event.listen(service.engine.sync_engine, "before_cursor_execute", count)
+        started = time.perf_counter()
+        done = await service.processor.process_pending()
+        took = time.perf_counter() - started
+        print(
+            f"backlog, {database}: {done:,} groups over {channels} channels processed in "
+            f"{took:.1f}s ({done / took:,.0f} groups/s); {sent:,} SQL statements, "
+            f"{sent / done:.1f} per group; load average {os.getloadavg()[0]:.1f}"
+        )
+    finally:
+        await service.intake.close()
+        await service.engine.dispose()
+        if pg_name:
+            await drop_postgres(pg_name)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
@@ -185,7 +246,13 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="groups per second for latency")
     parser.add_argument("--latency-seconds", type=float, default=30)
     parser.add_argument("--channels", type=int, default=100, help="channels the groups go to")
+    parser.add_argument(
+        "--backlog", type=int, help="only process this many stored groups in this process"
+    )
     args = parser.parse_args()
+    if args.backlog:
+        await drain_backlog(args.database, args.backlog, args.channels)
+        return
 
     from paced_process import paced_bot
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import messages as m
@@ -39,32 +39,34 @@ def priority_rank(priority: str) -> int:
     return int(priority[1]) if len(priority) == 2 and priority[1].isdigit() else 2
 
 
+def _shown_order(group_id: int) -> Select[Alert]:
+    """A group's alerts in the order they are shown: firing first, then the newest."""
+    return (
+        select(Alert)
+        .where(Alert.group_id == group_id)
+        .order_by(Alert.status.asc(), Alert.starts_at.desc(), Alert.id)
+    )
+
+
+def _view(row: Alert) -> AlertView:
+    return AlertView(
+        name=row.alertname,
+        status=row.status,
+        labels=row.labels,
+        annotations=row.annotations,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        generator_url=row.generator_url,
+        extras=row.extras or {},
+    )
+
+
 async def alert_views(
     session: AsyncSession, group_id: int, *, offset: int = 0, limit: int | None = None
 ) -> list[AlertView]:
     """A group's alerts in the order they are shown: firing first, then the newest."""
-    rows = (
-        await session.scalars(
-            select(Alert)
-            .where(Alert.group_id == group_id)
-            .order_by(Alert.status.asc(), Alert.starts_at.desc(), Alert.id)
-            .offset(offset)
-            .limit(limit)
-        )
-    ).all()
-    return [
-        AlertView(
-            name=row.alertname,
-            status=row.status,
-            labels=row.labels,
-            annotations=row.annotations,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            generator_url=row.generator_url,
-            extras=row.extras or {},
-        )
-        for row in rows
-    ]
+    rows = (await session.scalars(_shown_order(group_id).offset(offset).limit(limit))).all()
+    return [_view(row) for row in rows]
 
 
 async def alert_counts(session: AsyncSession, group_id: int) -> tuple[int, int]:
@@ -80,6 +82,22 @@ async def alert_counts(session: AsyncSession, group_id: int) -> tuple[int, int]:
     return sum(counts.values()), counts.get("firing", 0)
 
 
+async def counted_views(
+    session: AsyncSession, group_id: int, limit: int
+) -> tuple[list[AlertView], int, int]:
+    """The first `limit` alerts as shown, with (all, firing) counts of the whole group, in
+    one query: window functions count every alert before LIMIT applies. A group's message
+    is rendered on every change, so this is one round trip a change instead of two."""
+    total = func.count().over()
+    firing = func.sum(case((Alert.status == "firing", 1), else_=0)).over()
+    rows = (
+        await session.execute(_shown_order(group_id).add_columns(total, firing).limit(limit))
+    ).all()
+    if not rows:
+        return [], 0, 0
+    return [_view(row[0]) for row in rows], int(rows[0][1]), int(rows[0][2] or 0)
+
+
 # A message shows at most 20 alerts (alerts.max_alerts_shown); a group of thousands is
 # neither loaded nor rendered whole for each update.
 VIEW_ALERTS = 20
@@ -88,13 +106,13 @@ VIEW_ALERTS = 20
 async def load_view(
     session: AsyncSession, group: AlertGroup, config: AlertsConfig, *, truncated: int = 0
 ) -> GroupView:
-    total, firing = await alert_counts(session, group.id)
+    alerts, total, firing = await counted_views(session, group.id, VIEW_ALERTS)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
     return GroupView(
         id=group.id,
         status=group.status,
         priority=group.priority,
-        alerts=await alert_views(session, group.id, limit=VIEW_ALERTS),
+        alerts=alerts,
         alert_count=total,
         firing_count=firing,
         source=group.source or "alertmanager",

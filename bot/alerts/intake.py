@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.alertmanager import group_key_digest
@@ -117,17 +118,29 @@ class IntakeWriter:
     async def _write(self, batch: list[_Stored]) -> list[int]:
         now = self._clock.now()
         rows = [
-            WebhookDelivery(
-                source=source,
-                received_at=now,
-                body=body,
-                state="pending",
-                priority=delivery_priority(body, self._config),
-                group_key=group_key,
-            )
+            {
+                "source": source,
+                "received_at": now,
+                "body": body,
+                "state": "pending",
+                "priority": delivery_priority(body, self._config),
+                "group_key": group_key,
+                "attempts": 0,
+            }
             for source, body, group_key, _ in batch
         ]
         async with self._sessions.begin() as session:
-            session.add_all(rows)
-            await session.flush()
-            return [row.id for row in rows]
+            # One INSERT ... RETURNING for the batch. Asked to return ids in the rows'
+            # order, SQLite (which cannot promise that order) gets one INSERT per row, a
+            # round trip each through aiosqlite's thread; its ids are handed out in the
+            # order the rows are inserted, so there the sorted ids are the rows' ids.
+            in_order = session.bind is None or session.bind.dialect.name != "sqlite"
+            ids = list(
+                await session.scalars(
+                    insert(WebhookDelivery).returning(
+                        WebhookDelivery.id, sort_by_parameter_order=in_order
+                    ),
+                    rows,
+                )
+            )
+        return ids if in_order else sorted(ids)

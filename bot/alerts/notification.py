@@ -9,7 +9,7 @@ events commit together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,28 +68,59 @@ class Arrival:
         )
 
 
+# What a batch knows of its groups before it applies them: key digest -> the group, locked,
+# or None when there is none yet (see `locked_groups`).
+KnownGroups = dict[str, AlertGroup | None]
+
+
+async def locked_groups(session: AsyncSession, keys: Collection[str]) -> KnownGroups:
+    """The groups of `keys` (key digests), locked `FOR UPDATE`, in one query: a batch of
+    deliveries reads its groups once instead of once per delivery. Every key is in the
+    answer, None for a group that does not exist yet."""
+    known: KnownGroups = dict.fromkeys(keys)
+    if not known:
+        return known
+    rows = await session.scalars(
+        select(AlertGroup).where(AlertGroup.group_key.in_(list(known))).with_for_update()
+    )
+    known.update((group.group_key, group) for group in rows)
+    return known
+
+
+async def _locked_group(
+    session: AsyncSession, key: str, known: KnownGroups | None
+) -> AlertGroup | None:
+    if known is not None and key in known:
+        return known[key]
+    return (
+        await session.scalars(
+            select(AlertGroup).where(AlertGroup.group_key == key).with_for_update()
+        )
+    ).first()
+
+
 async def process_notification(
     session: AsyncSession,
     notification: AlertmanagerNotification,
     config: AlertsConfig,
     now: datetime,
     listeners: Sequence[GroupListener] = (),
+    *,
+    known: KnownGroups | None = None,
 ) -> str:
-    """Apply one notification to the database; returns the outcome word for the delivery."""
+    """Apply one notification to the database; returns the outcome word for the delivery.
+    `known` is what `locked_groups` read for the caller's batch."""
     if not notification.alerts:
         return "empty"
-    group = (
-        await session.scalars(
-            select(AlertGroup)
-            .where(AlertGroup.group_key == notification.key_digest)
-            .with_for_update()
-        )
-    ).first()
+    group = await _locked_group(session, notification.key_digest, known)
     digest = notification.digest()
     if group is not None and group.digest == digest:
         return "duplicate"
     arrival = Arrival.of(notification, config, now, listeners, digest)
     if group is None:
+        if known is not None:
+            # A later delivery of this group in the batch reads the group this one opens.
+            known.pop(notification.key_digest, None)
         return await open_group(session, arrival)
     previous = group.status
     await take_update(session, group, arrival)
@@ -126,7 +157,7 @@ async def open_group(session: AsyncSession, arrival: Arrival) -> str:
     )
     session.add(group)
     await session.flush()
-    assumed = await _store_alerts(session, group, notification, now)
+    assumed = await _store_alerts(session, group, notification, now, new=True)
     await notify(arrival.listeners, session, group, "opened", now)
     await _refresh(session, group, arrival, first=True)
     await _say_assumed_starts(session, group, assumed, now)
@@ -219,14 +250,25 @@ def _resolved_at(notification: AlertmanagerNotification, now: datetime) -> datet
 
 
 async def _store_alerts(
-    session: AsyncSession, group: AlertGroup, notification: AlertmanagerNotification, now: datetime
+    session: AsyncSession,
+    group: AlertGroup,
+    notification: AlertmanagerNotification,
+    now: datetime,
+    *,
+    new: bool = False,
 ) -> int:
     """Store each alert's latest state; returns how many newly firing alerts came without
-    a start time (their start is the time of receipt)."""
-    existing = {
-        row.fingerprint: row
-        for row in (await session.scalars(select(Alert).where(Alert.group_id == group.id))).all()
-    }
+    a start time (their start is the time of receipt). A `new` group has no alerts to read."""
+    existing: dict[str, Alert] = (
+        {}
+        if new
+        else {
+            row.fingerprint: row
+            for row in (
+                await session.scalars(select(Alert).where(Alert.group_id == group.id))
+            ).all()
+        }
+    )
     assumed = 0
     for index, alert in enumerate(notification.alerts, start=1):
         if index % FLUSH_EVERY == 0:

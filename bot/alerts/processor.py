@@ -27,7 +27,7 @@ from alerts.alertmanager import (
 from alerts.config import AlertsConfig
 from bot.alerts import deliveries, storm
 from bot.alerts.events import GroupListener
-from bot.alerts.notification import process_notification
+from bot.alerts.notification import KnownGroups, locked_groups, process_notification
 from bot.clock import Clock
 from bot.replicas.claims import xact_lock
 from bot.replicas.timer_leader import TimerLeader
@@ -54,6 +54,21 @@ async def _parse(delivery: WebhookDelivery) -> AlertmanagerNotification:
             parse_notification, delivery.body, received_at=delivery.received_at
         )
     return parse_notification(delivery.body, received_at=delivery.received_at)
+
+
+async def _parse_or_error(delivery: WebhookDelivery) -> AlertmanagerNotification | PayloadError:
+    try:
+        return await _parse(delivery)
+    except PayloadError as exc:
+        return exc
+
+
+def _mark_done(delivery: WebhookDelivery, outcome: str, now: datetime) -> None:
+    delivery.state = "done"
+    delivery.outcome = outcome
+    delivery.error = None
+    delivery.next_attempt_at = None
+    delivery.processed_at = now
 
 
 def _lock_key(delivery: WebhookDelivery) -> str:
@@ -217,10 +232,21 @@ class DeliveryProcessor:
                 # circle; the lock also covers creating a group that does not exist yet.
                 for key in sorted({_lock_key(d) for d in rows}):
                     await xact_lock(session, f"group:{key}")
-                for delivery in rows:
-                    outcome = await self._apply(session, delivery, now)
+                parsed = [await _parse_or_error(delivery) for delivery in rows]
+                known = await locked_groups(
+                    session,
+                    {n.key_digest for n in parsed if not isinstance(n, PayloadError) and n.alerts},
+                )
+                applied = []
+                for delivery, notification in zip(rows, parsed, strict=True):
+                    outcome = await self._apply(session, delivery, notification, now, known)
+                    if outcome != "invalid":
+                        applied.append((delivery, outcome))
                     status = str(delivery.body.get("status", ""))
                     results.append((status, outcome, delivery.source))
+                # Marked together at the end: one statement for the batch, not one per delivery.
+                for delivery, outcome in applied:
+                    _mark_done(delivery, outcome, now)
         except SQLAlchemyError:
             raise  # the database is unwell: leave the deliveries pending and retry
         except Exception:
@@ -229,23 +255,23 @@ class DeliveryProcessor:
             return
         self._report(results)
 
-    async def _apply(self, session: AsyncSession, delivery: WebhookDelivery, now: datetime) -> str:
-        try:
-            notification = await _parse(delivery)
-        except PayloadError as exc:  # validated at intake; only an old row could fail
+    async def _apply(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        notification: AlertmanagerNotification | PayloadError,
+        now: datetime,
+        known: KnownGroups | None = None,
+    ) -> str:
+        """Apply one parsed delivery; the caller marks it done unless it was invalid."""
+        if isinstance(notification, PayloadError):  # validated at intake; only an old row
             await deliveries.record_failure(
-                session, delivery, str(exc), self._config, now, retry=False
+                session, delivery, str(notification), self._config, now, retry=False
             )
             return "invalid"
-        outcome = await process_notification(
-            session, notification, self._config, now, self._listeners
+        return await process_notification(
+            session, notification, self._config, now, self._listeners, known=known
         )
-        delivery.state = "done"
-        delivery.outcome = outcome
-        delivery.error = None
-        delivery.next_attempt_at = None
-        delivery.processed_at = now
-        return outcome
 
     async def _process_one(self, delivery_id: int) -> None:
         now = self._clock.now()
@@ -255,7 +281,9 @@ class DeliveryProcessor:
                 return
             await xact_lock(session, f"group:{_lock_key(delivery)}")
             try:
-                outcome = await self._apply(session, delivery, now)
+                outcome = await self._apply(session, delivery, await _parse_or_error(delivery), now)
+                if outcome != "invalid":
+                    _mark_done(delivery, outcome, now)
             except SQLAlchemyError:
                 raise
             except Exception as exc:

@@ -21,10 +21,11 @@ go to the summary's thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import and_, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,8 @@ from alerts.storm_summary import StormItem, render_storm
 from bot.audit import trail
 from bot.replicas.claims import xact_lock
 from bot.slack.outbox.claiming import Prepare
-from bot.slack.outbox_queue import backlog_seconds, enqueue
+from bot.slack.outbox.pacing import PACE_PER_SECOND
+from bot.slack.outbox_queue import backlog_seconds, enqueue, pending_call, waiting_posts
 from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
 OWN_MESSAGE = ("P0", "P1")
@@ -47,21 +49,48 @@ FOLDED_CALL = "folded"  # outbox state of a group's queued post taken into a sto
 FOLDABLE_RANK = 2  # outbox priority of P2 and P3 groups' messages
 # A queued summary call holding only this is rendered when the outbox claims it.
 STALE = "stale"
+MEMO = "storm.memo"  # session.info: what the transaction knows of storms (`_memo`)
 
 
 def summary_key(storm_id: int) -> str:
     return f"storm:{storm_id}"
 
 
-async def open_storm(session: AsyncSession, channel: str) -> AlertStorm | None:
-    return (
-        await session.scalars(
-            select(AlertStorm)
-            .where(AlertStorm.channel == channel, AlertStorm.state == "open")
+@dataclass
+class _Memo:
+    """What one transaction has learnt about storms, so that folding a batch of groups
+    does not ask again per group: the channels whose storm lock it holds, their open
+    storms (none can open or close elsewhere while the lock is held), and the summaries
+    it has marked stale already (nothing else changes their pending call meanwhile)."""
+
+    locked: set[str] = field(default_factory=set)
+    storms: dict[str, AlertStorm] = field(default_factory=dict)
+    stale: set[int] = field(default_factory=set)
+
+
+def _memo(session: AsyncSession) -> _Memo:
+    transaction = session.sync_session.get_transaction()
+    held: tuple[object, _Memo] | None = session.info.get(MEMO)
+    if held is None or held[0] is not transaction:
+        held = (transaction, _Memo())
+        if transaction is not None:
+            session.info[MEMO] = held
+    return held[1]
+
+
+async def _storm_and_backlog(session: AsyncSession, channel: str) -> tuple[AlertStorm | None, int]:
+    """The channel's open storm, and how many posts wait in its queue, in one round trip."""
+    waiting = waiting_posts(channel).subquery()
+    storm, count = (
+        await session.execute(
+            select(AlertStorm, waiting.c.waiting)
+            .select_from(waiting)
+            .outerjoin(AlertStorm, and_(AlertStorm.channel == channel, AlertStorm.state == "open"))
             .order_by(AlertStorm.id)
             .limit(1)
         )
-    ).first()
+    ).one()
+    return storm, int(count or 0)
 
 
 async def fold(
@@ -81,17 +110,22 @@ async def fold(
         return group.priority not in OWN_MESSAGE  # risen: posted on its own, at once
     if threshold is None or group.priority in OWN_MESSAGE:
         return False
-    # One storm per channel even with several replicas deciding at the same time.
-    await xact_lock(session, f"storm:{group.channel}")
-    storm = await open_storm(session, group.channel)
+    memo = _memo(session)
+    if group.channel not in memo.locked:
+        # One storm per channel even with several replicas deciding at the same time.
+        await xact_lock(session, f"storm:{group.channel}")
+        memo.locked.add(group.channel)
+    storm = memo.storms.get(group.channel)
     if storm is None:
-        if await backlog_seconds(session, group.channel) <= threshold:
-            return False
-        storm = await _open(session, group.channel, threshold, now)
+        storm, waiting = await _storm_and_backlog(session, group.channel)
+        if storm is None:
+            if waiting / PACE_PER_SECOND <= threshold:
+                return False
+            storm = await _open(session, group.channel, threshold, now)
+        memo.storms[group.channel] = storm
     group.storm_id = storm.id
     storm.last_fold_at = now
     session.info[FOLDED] = session.info.get(FOLDED, 0) + 1  # counted once committed
-    await session.flush()
     await summary_changed(session, storm, now)
     return True
 
@@ -179,23 +213,35 @@ async def summary_changed(session: AsyncSession, storm: AlertStorm, now: datetim
     """Say that the summary has changed, at constant cost: one pending call per summary
     carries a stale mark, and the outbox renders it from the database when it claims it
     (`render_stale_summaries`). Rendering here, on every fold, read every folded group
-    again each time: a storm of n groups cost the intake O(n^2) rows."""
+    again each time: a storm of n groups cost the intake O(n^2) rows. Within one
+    transaction the mark is set once, however many of the storm's groups change."""
+    memo = _memo(session)
+    if storm.id in memo.stale:
+        return
     key = summary_key(storm.id)
-    posted = await session.scalar(
-        select(OutboxEntry.id)
-        .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
-        .limit(1)
-    )
-    await enqueue(
-        session,
-        op="update" if posted is not None else "post",
-        channel=storm.channel,
-        payload={STALE: True},
-        message_key=key,
-        priority=SUMMARY_PRIORITY,
-        now=now,
-        min_spacing=SUMMARY_SPACING,
-    )
+    # A pending post or update takes the mark (what `enqueue` would merge it into); only
+    # without one does it matter whether the summary was ever posted.
+    pending = await pending_call(session, key)
+    if pending is not None:
+        pending.payload = {**pending.payload, STALE: True}
+        pending.priority = min(pending.priority, SUMMARY_PRIORITY)
+    else:
+        posted = await session.scalar(
+            select(OutboxEntry.id)
+            .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
+            .limit(1)
+        )
+        await enqueue(
+            session,
+            op="update" if posted is not None else "post",
+            channel=storm.channel,
+            payload={STALE: True},
+            message_key=key,
+            priority=SUMMARY_PRIORITY,
+            now=now,
+            min_spacing=SUMMARY_SPACING,
+        )
+    memo.stale.add(storm.id)
 
 
 async def render_summary(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.slack.outbox.pacing import PACE_PER_SECOND, PACED
@@ -43,19 +43,7 @@ async def enqueue(
     if op == "update":
         if message_key is None:
             raise ValueError("an update needs the message_key of the message it changes")
-        pending = (
-            await session.scalars(
-                select(OutboxEntry)
-                .where(
-                    OutboxEntry.message_key == message_key,
-                    OutboxEntry.state == "pending",
-                    OutboxEntry.op.in_(("post", "update")),
-                )
-                .order_by(OutboxEntry.id.desc())
-                .limit(1)
-                .with_for_update()
-            )
-        ).first()
+        pending = await pending_call(session, message_key)
         if pending is not None:
             pending.payload = {**pending.payload, **payload}
             pending.priority = min(pending.priority, priority)
@@ -71,6 +59,23 @@ async def enqueue(
             if last_sent is not None:
                 not_before = max(now, last_sent + min_spacing)
     return _add(session, op, channel, message_key, priority, payload, not_before, now)
+
+
+async def pending_call(session: AsyncSession, message_key: str) -> OutboxEntry | None:
+    """The message's newest post or update not sent yet, locked: what an update merges into."""
+    return (
+        await session.scalars(
+            select(OutboxEntry)
+            .where(
+                OutboxEntry.message_key == message_key,
+                OutboxEntry.state == "pending",
+                OutboxEntry.op.in_(("post", "update")),
+            )
+            .order_by(OutboxEntry.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+    ).first()
 
 
 def _add(
@@ -131,10 +136,11 @@ async def enqueue_upload(
     return _add(session, "upload", channel, message_key, priority, payload, now, now)
 
 
-async def channel_backlog(session: AsyncSession, channel: str) -> int:
-    """Messages waiting to be posted in `channel` (what Slack's per-channel limit paces)."""
-    count = await session.scalar(
-        select(func.count())
+def waiting_posts(channel: str) -> Select[int]:
+    """How many messages wait to be posted in `channel` (what Slack's per-channel limit
+    paces), as a query: `waiting`."""
+    return (
+        select(func.count().label("waiting"))
         .select_from(OutboxEntry)
         .where(
             OutboxEntry.channel == channel,
@@ -142,7 +148,11 @@ async def channel_backlog(session: AsyncSession, channel: str) -> int:
             OutboxEntry.op.in_(PACED),
         )
     )
-    return int(count or 0)
+
+
+async def channel_backlog(session: AsyncSession, channel: str) -> int:
+    """Messages waiting to be posted in `channel` (what Slack's per-channel limit paces)."""
+    return int(await session.scalar(waiting_posts(channel)) or 0)
 
 
 async def backlog_seconds(session: AsyncSession, channel: str) -> float:

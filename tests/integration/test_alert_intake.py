@@ -200,10 +200,10 @@ async def test_a_delivery_that_breaks_processing_waits_and_the_rest_go_through(
 
     real = bot.alerts.processor.process_notification
 
-    async def flaky(session, notification, config, now, listeners=()):  # type: ignore[no-untyped-def]
+    async def flaky(session, notification, config, now, listeners=(), **kw):  # type: ignore[no-untyped-def]
         if notification.group_key == "poison":
             raise RuntimeError("a bug")
-        return await real(session, notification, config, now, listeners)
+        return await real(session, notification, config, now, listeners, **kw)
 
     monkeypatch.setattr(bot.alerts.processor, "process_notification", flaky)  # type: ignore[attr-defined]
     bot_ = await start_service(sqlite_url)
