@@ -125,6 +125,8 @@ class DeliveryProcessor:
                     if leading:
                         await self.process_pending()
                         await self.close_storms()
+                    elif self._on_storms is not None:
+                        self._on_storms(0)  # only the holder counts: no stale count after a move
                 except Exception:
                     log.exception("processing webhook deliveries failed; retrying shortly")
                 timeout = poll_interval if leading else LEADER_RETRY

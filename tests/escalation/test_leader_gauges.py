@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FakeClock
 from bot.replicas.timer_leader import TIMER_LOCK_ID
@@ -55,10 +56,11 @@ async def holder_and_standby(pg_url: str, start_bot) -> tuple[Bot, Bot]:  # type
     return holder, standby
 
 
-async def kill_timer_lock_connection(bot: Bot) -> None:
-    """What a network cut or a database fail-over does to the holder: its lock's
-    connection dies and PostgreSQL frees the lock, while the process lives on."""
-    async with bot.service.engine.connect() as conn:
+async def kill_lock_connection(engine: AsyncEngine, lock_id: int) -> None:
+    """What a network cut or a database fail-over does to a lock's holder: the connection
+    holding the advisory lock dies and PostgreSQL frees the lock, while the process lives
+    on and only notices on its next turn."""
+    async with engine.connect() as conn:
         killed = await conn.scalar(
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
@@ -66,7 +68,7 @@ async def kill_timer_lock_connection(bot: Bot) -> None:
                 "AND ((classid::bigint << 32) | objid::bigint) = :lock "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"lock": TIMER_LOCK_ID},
+            {"lock": lock_id},
         )
         await conn.commit()
     assert killed == 1
@@ -88,7 +90,7 @@ async def test_a_former_holder_reports_no_pages_and_the_new_holder_the_databases
     assert figures(a) == held
     assert figures(b) == standby
 
-    await kill_timer_lock_connection(a)
+    await kill_lock_connection(a.service.engine, TIMER_LOCK_ID)
     assert await b.service.escalation.run_once() is True
     assert await a.service.escalation.run_once() is False
 
