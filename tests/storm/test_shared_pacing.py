@@ -27,7 +27,7 @@ from tests.storm.conftest import (
 )
 
 CHANNEL = CHANNELS[0]
-GROUPS = 24
+GROUPS = 12
 
 
 async def posts_made(http: aiohttp.ClientSession, url: str) -> float:
