@@ -327,6 +327,9 @@ def default_workspace(emulator: SlackEmulator) -> None:
     emulator.add_channel("C0000ALERT", "alerts")
     emulator.add_channel("C0000INCID", "incidents")
     emulator.add_channel("C0000DEPLY", "deploys")
+    # Conversations the bot is not in, where commands are answered through response_url.
+    emulator.add_channel("D0000DMDAN", "dm-dana-ari", is_private=True, is_member=False)
+    emulator.add_channel("C0000PRIVT", "ops-private", is_private=True, is_member=False)
     emulator.add_user("U0000DEP01", "dana", "Dana Deployer")
     emulator.add_user("U0000APR01", "ari", "Ari Approver")
     emulator.add_user("U0000APR02", "bo", "Bo Approver")
