@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.sandbox import payloads
-from bot.sandbox.emulator import Message, SlackEmulator
+from bot.sandbox.emulator import Message, SlackEmulator, default_workspace
 from bot.sandbox.store import BOT_USER_ID
 from bot.slack.answer_context import Answering, answering
 from bot.storage.models import SlackResponseUrl
-from tests.conftest import RunningService, StartService
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, RunningService, StartService
 from tests.operations.conftest import APPROVERS, CHANNEL, DEPLOYER, Flow
 
 DM = "D0000DMOTH"  # a DM between the deployer and a colleague: the bot is not in it
@@ -47,10 +47,10 @@ def dm_texts(emulator: SlackEmulator, user: str) -> list[str]:
 
 @pytest.mark.parametrize("where", [DM, PRIVATE])
 async def test_deploy_typed_where_the_bot_is_not_is_answered_there_through_response_url(
-    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, where: str
+    database_url: str, start_service: StartService, emulator: SlackEmulator, where: str
 ) -> None:
     outside_conversations(emulator)
-    flow = Flow(await start_service(sqlite_url), emulator)
+    flow = Flow(await start_service(database_url), emulator)
 
     response = await flow.command("/deploy", "api v1.4.0 production", channel=where)
 
@@ -136,10 +136,10 @@ async def answer_six_times(bot: RunningService, emulator: SlackEmulator) -> list
 
 
 async def test_the_sixth_use_of_a_response_url_goes_to_the_dm_instead(
-    sqlite_url: str, start_service: StartService, emulator: SlackEmulator
+    database_url: str, start_service: StartService, emulator: SlackEmulator
 ) -> None:
     outside_conversations(emulator)
-    bot = await start_service(sqlite_url)
+    bot = await start_service(database_url)
     texts = await answer_six_times(bot, emulator)
 
     posts = [r for r in emulator.responses if r.channel == DM]
@@ -156,11 +156,7 @@ async def test_a_response_url_slack_calls_expired_falls_back_to_the_dm(
     """The bot's clock says the URL is fresh, Slack's (the emulator's) that its 30 minutes
     are over: Slack's 404 `expired_url` sends the answer to the DM."""
     now = [1000.0]
-    emulator = SlackEmulator(
-        token="xoxb-test-token", signing_secret="test-signing-secret", clock=lambda: now[0]
-    )
-    from bot.sandbox.emulator import default_workspace
-
+    emulator = SlackEmulator(token=BOT_TOKEN, signing_secret=SIGNING_SECRET, clock=lambda: now[0])
     default_workspace(emulator)
     outside_conversations(emulator)
     await emulator.start()
