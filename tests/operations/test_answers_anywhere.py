@@ -145,6 +145,9 @@ async def test_the_sixth_use_of_a_response_url_goes_to_the_dm_instead(
     posts = [r for r in emulator.responses if r.channel == DM]
     assert [(r.text, r.status) for r in posts] == [(t, 200) for t in texts[:5]]  # no 6th try
     assert dm_texts(emulator, DEPLOYER) == texts[5:]
+    # The DM is a post of its own in the outbox: paced there, and found again after a crash.
+    [dm_post] = emulator.messages(emulator.membership.ims[DEPLOYER])
+    assert (dm_post.metadata or {}).get("event_type") == "chatops_outbox"
     async with bot.service.sessions() as session:
         assert (await session.scalars(select(SlackResponseUrl.uses))).one() == 5
     assert refused_ephemerals(emulator, DM) == []

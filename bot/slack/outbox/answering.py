@@ -8,7 +8,8 @@ In order (bot/slack/answers.py says why):
 2. `chat.postEphemeral`, where the bot is a member of the conversation: it has posted
    there, or `conversations.info` says so (remembered a few minutes). A refusal saying it
    is not (`channel_not_found`, `not_in_channel`, `user_not_in_channel`) falls through;
-3. the app's DM with the person: `conversations.open`, then `chat.postMessage` there.
+3. the app's DM with the person: `conversations.open`, then the answer is queued as a
+   post in that DM, paced there and looked up before a resend like every post.
 
 Other Slack errors are raised as they are, for the sender to retry or record.
 """
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.slack.outbox.failures import Permanent
+from bot.slack.outbox_queue import enqueue
 from bot.storage.models import OutboxEntry, SlackMessage, SlackResponseUrl
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class AnswerSender:
             else:
                 self._metrics.slack_calls.labels("chat.postEphemeral", "ok").inc()
                 return {**_data(response.data), "answered_via": "ephemeral"}
-        return await self._direct_message(str(payload.get("user", "")), args)
+        return await self._direct_message(row, args)
 
     async def _respond(self, url_id: int, args: dict[str, Any]) -> bool:
         now = self._clock.now()
@@ -148,7 +150,10 @@ class AnswerSender:
         self._members[channel] = (member, now)
         return member
 
-    async def _direct_message(self, user: str, args: dict[str, Any]) -> dict[str, Any]:
+    async def _direct_message(self, row: OutboxEntry, args: dict[str, Any]) -> dict[str, Any]:
+        """Open the app's DM with the person and queue the answer there as a post of its
+        own: paced in that DM like any post, and looked up before it is ever sent again."""
+        user = str(row.payload.get("user", ""))
         dm = self._dms.get(user)
         if dm is None:
             opened = await self._client.conversations_open(users=user)
@@ -157,12 +162,19 @@ class AnswerSender:
             if not dm:
                 raise Permanent(f"conversations.open named no DM channel for {user}")
             self._dms[user] = dm
-        post: dict[str, Any] = {"channel": dm, "text": args.get("text", "")}
+        post: dict[str, Any] = {"text": args.get("text", "")}
         if args.get("blocks"):
             post["blocks"] = args["blocks"]
-        response = await self._client.chat_postMessage(**post)
-        self._metrics.slack_calls.labels("chat.postMessage", "ok").inc()
-        return {**_data(response.data), "answered_via": "direct_message"}
+        async with self._sessions.begin() as session:
+            await enqueue(
+                session,
+                op="post",
+                channel=dm,
+                payload=post,
+                now=self._clock.now(),
+                priority=row.priority,
+            )
+        return {"ok": True, "answered_via": "direct_message", "channel": dm}
 
 
 def _data(data: object) -> dict[str, Any]:
