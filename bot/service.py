@@ -239,7 +239,9 @@ class Service:
             operations=OperationListeners(self.operations),
             runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
             incidents=incident_buttons,
+            answers=self.answers,
         )
+        self.answers.accept_urls_of(self.settings.slack_api_url)  # the emulator's, in sandbox
 
     async def migrate(self) -> None:
         await migrate.upgrade(self.engine)

@@ -143,6 +143,9 @@ class ApprovalRequest(Approval):
     frozen_by: tuple[str, ...] = ()
     """The P0/P1 alerts that froze this request when it was posted: it ended at once
     (Failed, never took votes) and offers to ask again with `--force`."""
+    asked_in: str = ""
+    """The conversation the command was typed in (a DM, another channel): the requester is
+    told the outcome there when it is not the request's own channel."""
 
     @property
     def target(self) -> Target:

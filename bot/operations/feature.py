@@ -31,6 +31,7 @@ from bot.operations.recovery import Recovery
 from bot.operations.requests import Parsed, Requests, StatusQuery
 from bot.operations.store import SqlDryRunStore
 from bot.slack.usergroups import UserGroupDirectory, UserGroupsApi
+from commands.answers import STATUS_RECEIVED, received
 from commands.config import DeployConfig
 
 log = logging.getLogger(__name__)
@@ -87,16 +88,17 @@ class Operations:
         finally:
             self._on_outbox()
 
-    def command(self, command: str, text: str, user: str, channel: str) -> str | None:
-        """Answer at once with text, or None when the request continues in the background."""
+    def command(self, command: str, text: str, user: str, channel: str) -> str:
+        """What to acknowledge with at once: the usage, help or limit, or that the request
+        was received and where it goes (it continues in the background)."""
         parsed = self.requests.parse(command, text, user, channel)
         if isinstance(parsed, str):
             return parsed
         if isinstance(parsed, StatusQuery):
             self.spawn(self.requests.status(parsed))
-        else:
-            self.spawn(self._request(parsed))
-        return None
+            return STATUS_RECEIVED
+        self.spawn(self._request(parsed))
+        return received(parsed.request, self.config)
 
     def force_again(self, *, request_id: str, user: str, channel: str, ts: str) -> None:
         """The frozen request's button: the same command again with `--force`."""

@@ -3,7 +3,8 @@ and approval reactions (of operations and of runbook steps that change things: o
 bot/operations/requests.py).
 
 They stay thin: answer what can be answered at once in the acknowledgement (usage, help,
-the rate limit), hand everything else to the operations feature, and acknowledge.
+the rate limit, or that the request was received and where it goes), hand everything else
+to the operations feature, and acknowledge.
 """
 
 from __future__ import annotations
@@ -28,10 +29,8 @@ class OperationListeners:
             str(command.get("user_id", "")),
             str(command.get("channel_id", "")),
         )
-        if answer is None:
-            await ack()
-        else:
-            await ack(text=answer, response_type="ephemeral")
+        # Within Slack's 3 s: received and where the request goes, or why not.
+        await ack(text=answer, response_type="ephemeral")
 
     async def on_reaction(self, ack: Ack, body: dict[str, Any]) -> None:
         event = body.get("event") or {}

@@ -13,6 +13,7 @@ from bot.approvals.models import OPERATION, ApprovalRequestRow
 from bot.approvals.store import save_request
 from bot.operations import messaging
 from bot.slack.usergroups import UserGroupDirectory
+from commands.answers import TOLD, decided
 from commands.approval import (
     Approval,
     ApprovalRequest,
@@ -65,8 +66,13 @@ class OperationKind:
         self, session: AsyncSession, row: ApprovalRequestRow, request: Approval, now: datetime
     ) -> None:
         assert isinstance(request, ApprovalRequest)
+        was = row.status
         save_request(row, request, now)
         await messaging.update_request(session, request, row.channel, self._config, now)
+        if was != request.status.value and request.status in TOLD:
+            if request.asked_in and request.asked_in != row.channel:
+                text = decided(request, row.channel)
+                await messaging.tell(session, request.asked_in, request.requester, text, now)
 
     async def approved(self, request_id: str) -> None:
         await self._run(request_id)

@@ -176,7 +176,9 @@ class Requests:
             await self._tell(channel, user, refused(plan) + usage)
             return
         now = self._clock.now()
-        approval = open_request(new_request_id(), plan, user, self._config, now)
+        approval = replace(
+            open_request(new_request_id(), plan, user, self._config, now), asked_in=channel
+        )
         async with self._sessions.begin() as session:
             blocking = [
                 a.line

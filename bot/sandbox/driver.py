@@ -58,6 +58,8 @@ class BotDriver:
         signing_secret: str,
         wall_clock: Callable[[], float],
         response_url_base: Callable[[], str],
+        *,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.store = store
         self.signing_secret = signing_secret
@@ -66,6 +68,8 @@ class BotDriver:
         self.socket: SocketModeServer | None = None
         self._wall_clock = wall_clock
         self._response_url_base = response_url_base
+        # The emulator's clock, which a response_url's 30 minutes are counted on.
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -150,6 +154,7 @@ class BotDriver:
 
     def _response_url(self, channel: str, user: str, message_ts: str | None) -> str:
         target = ResponseTarget(uuid.uuid4().hex, channel, user, message_ts)
+        target.issued_at = None if self._clock is None else self._clock()
         self.store.response_targets[target.id] = target
         return f"{self._response_url_base()}{target.id}"
 

@@ -48,6 +48,7 @@ from bot.sandbox.limits import (
     TokenBuckets,
     default_error,
 )
+from bot.sandbox.membership import Membership
 from bot.sandbox.page import WorkspacePage
 from bot.sandbox.pagerduty import PagerDutyEmulator, Person
 from bot.sandbox.pagerduty_panel import add_panel_routes
@@ -101,11 +102,18 @@ class SlackEmulator(ActingForUsers):
         self.api = WebApi(self.store, clock, self._notify)
         self.files = Files(self.store, clock, self._notify, lambda: self.url)
         self.api.methods.update(self.files.methods)
+        # conversations.open; ephemerals and conversations.info only where the bot is in.
+        self.membership = Membership(self.store)
+        self.membership.wrap(self.api.methods)
         self._buckets = TokenBuckets(clock)
         self._tier3 = TokenBuckets(clock, capacity=TIER3_BURST, refill_per_second=TIER3_PER_SECOND)
         self._faults = Faults()
         self._driver = BotDriver(
-            self.store, signing_secret, wall_clock, lambda: f"{self.url}_emulator/response/"
+            self.store,
+            signing_secret,
+            wall_clock,
+            lambda: f"{self.url}_emulator/response/",
+            clock=clock,
         )
         self.socket = SocketModeServer(
             lambda: self.url, app_token=app_token, bot_token=lambda: self.token, clock=clock
@@ -319,6 +327,9 @@ def default_workspace(emulator: SlackEmulator) -> None:
     emulator.add_channel("C0000ALERT", "alerts")
     emulator.add_channel("C0000INCID", "incidents")
     emulator.add_channel("C0000DEPLY", "deploys")
+    # Conversations the bot is not in, where commands are answered through response_url.
+    emulator.add_channel("D0000DMDAN", "dm-dana-ari", is_private=True, is_member=False)
+    emulator.add_channel("C0000PRIVT", "ops-private", is_private=True, is_member=False)
     emulator.add_user("U0000DEP01", "dana", "Dana Deployer")
     emulator.add_user("U0000APR01", "ari", "Ari Approver")
     emulator.add_user("U0000APR02", "bo", "Bo Approver")

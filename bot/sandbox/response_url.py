@@ -4,7 +4,9 @@ Commands and button clicks hand the bot a response_url; bolt's `respond()` posts
 there instead of calling the Web API. Slack then, per its documentation: replaces or
 deletes the message the click came from (`replace_original` / `delete_original`),
 posts to the channel (`response_type: in_channel`), or otherwise shows an ephemeral
-message to the user who acted (the default). A URL is good for five uses.
+message to the user who acted (the default). A URL is good for five uses within 30
+minutes (on the emulator's clock), in any conversation: a DM, or a private channel the
+bot is not a member of. Past either limit Slack answers 404 `used_url` / `expired_url`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bot.sandbox.store import (
 from bot.sandbox.webapi import Content, error, flag, opt_str, read_content
 
 MAX_USES = 5
+MAX_AGE = 30 * 60.0  # seconds
 
 
 @dataclass
@@ -60,6 +63,8 @@ def _apply(store: Store, target: ResponseTarget, body: object, at: float) -> Out
     target.uses += 1
     if target.uses > MAX_USES:
         return Outcome(404, error("used_url"), None)
+    if target.issued_at is not None and at - target.issued_at > MAX_AGE:
+        return Outcome(404, error("expired_url"), None)
     if not isinstance(body, dict):
         return Outcome(400, error("invalid_payload"), None)
     original = None if target.message_ts is None else store.find(target.channel, target.message_ts)

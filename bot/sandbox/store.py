@@ -185,6 +185,8 @@ class ResponseTarget:
     user: str
     message_ts: str | None
     uses: int = 0
+    # On the emulator's clock; Slack keeps a response_url for 30 minutes from then.
+    issued_at: float | None = None
 
 
 @dataclass

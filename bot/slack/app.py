@@ -18,6 +18,7 @@ from bot.alerts.storm_actions import StormControls
 from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
+from bot.slack.answers import SlackAnswers
 from commands.render import FORCE_ACTION
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,12 @@ def register(
     operations: OperationListeners,
     runbooks: RunbookListeners,
     incidents: IncidentButtons,
+    answers: SlackAnswers | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
+    if answers is not None:
+        # Before any listener: the request's response_url, which its answers go through.
+        app.use(answers.middleware)
     storm = StormControls(alerts)
     for action_id, listener in (
         ("alert.ack", alerts.on_ack),

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.slack.answer_context import response_url_for
 from bot.slack.outbox.pacing import PACE_PER_SECOND, PACED
 from bot.storage.models import OutboxEntry, OutboxFile
 
@@ -40,6 +41,11 @@ async def enqueue(
     meanwhile merges into it (a storm summary rewritten per folded group goes out as one
     call every few seconds, not one call per fold)."""
     not_before = now
+    if op == "ephemeral" and "response_url_id" not in payload:
+        # An answer to the Slack request being handled goes through its response_url.
+        url_id = response_url_for(channel, str(payload.get("user", "")))
+        if url_id is not None:
+            payload = {**payload, "response_url_id": url_id}
     if op == "update":
         if message_key is None:
             raise ValueError("an update needs the message_key of the message it changes")

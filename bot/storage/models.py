@@ -275,3 +275,20 @@ class SlackChannelPace(Base):
     tokens_at: Mapped[float] = mapped_column(Double())
     # Slack's last Retry-After for this channel ends then (0: none).
     blocked_until: Mapped[float] = mapped_column(Double(), default=0.0, server_default="0")
+
+
+class SlackResponseUrl(Base):
+    """A response_url Slack handed the bot with a slash command or a click (migration 0020),
+    and how often it has been used: Slack takes five posts within 30 minutes to one, and
+    answers through it reach the person in any conversation (bot/slack/answers.py)."""
+
+    __tablename__ = "slack_response_urls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_slack_response_urls_received_at", "received_at"),)

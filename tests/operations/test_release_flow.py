@@ -18,7 +18,8 @@ async def test_deploy_approved_by_two_then_shift_and_a_bake_alert_rolls_back(
     flow = Flow(await start_service(database_url), emulator)
 
     response = await flow.command("/deploy", "api v1.4.0 production")
-    assert not (response.json or {}).get("text")  # nothing to correct: no ephemeral answer
+    # Nothing to correct: the ack says it was received and where the request goes.
+    assert (response.json or {}).get("text", "").startswith("Got it: `/deploy api v1.4.0")
     ts = flow.latest().ts
     assert "Pending" in flow.header(ts) and "Deploy v1.4.0 to api/production" in flow.header(ts)
     assert "0 of 2" in flow.text(ts)

@@ -217,3 +217,29 @@ def test_an_outsiders_click_is_refused_in_a_message_only_they_see(
     page.be("U0000ONC01")
     page.until(lambda: page.count("#messages > .message.ephemeral") == 0)
     page.shot("others-do-not")
+
+
+def test_a_deploy_typed_in_a_dm_is_answered_there_and_posted_in_deploys(
+    sandbox: Sandbox, browser: Any
+) -> None:
+    """A DM of two people, which the bot is not in: the answer comes through the
+    command's response_url, shown to the typist alone in that DM."""
+    page = Page(browser, sandbox, "dm")
+    page.be("U0000DEP01")
+    page.channel("D0000DMDAN")
+    browser.find_element(By.ID, "composer-input").send_keys("/deploy api v1.4.0 staging")
+    page.click("#composer-send")
+
+    def answered() -> str | None:
+        for message in browser.find_elements(By.CSS_SELECTOR, "#messages > .message.ephemeral"):
+            if "Approval request posted in" in message.text:
+                return str(message.text)
+        return None
+
+    answer = str(page.until(answered))
+    assert "Only visible to you" in answer and "#deploys" in answer
+    page.shot("answered-in-the-dm")
+
+    page.channel("C0000DEPLY")
+    page.ts_of("Deploy v1.4.0 to api/staging")
+    page.shot("request-in-deploys")

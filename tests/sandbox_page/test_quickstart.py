@@ -16,7 +16,8 @@ EXPECTED = {
     "messages --channel C0000INCID": "P0 · FIRING · APIDown",
     "click C0000INCID latest Acknowledge --as U0000ONC01": "ok",
     "alert api-down-p0 --resolve": "the bot answered 200",
-    "command /deploy api v1.4.0 staging --as U0000DEP01": "ok",
+    # The ack: received, and where the request goes.
+    "command /deploy api v1.4.0 staging --as U0000DEP01": "The approval request goes to <#C0000DEPLY>",
     "react C0000DEPLY latest white_check_mark --as U0000APR01": "ok",
     "messages --channel C0000DEPLY": "Succeeded · Deploy v1.4.0 to api/staging",
 }

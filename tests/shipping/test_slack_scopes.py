@@ -37,6 +37,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users.info": {"users:read"},
     "users.lookupByEmail": {"users:read.email"},
     "conversations.info": {"channels:read", "groups:read"},
+    # The app's own DM with a person, for answers no response_url or ephemeral can carry.
+    "conversations.open": {"im:write"},
     "chat.getPermalink": set(),
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},

@@ -219,3 +219,25 @@ async def test_sandbox_with_slack_app_token_plays_the_socket_side(
     finally:
         stop.set()
         assert await asyncio.wait_for(running, 15) == 0
+
+
+async def test_a_deploy_typed_in_a_dm_over_socket_mode_is_answered_through_response_url(
+    socket_bot: RunningService, emulator: SlackEmulator
+) -> None:
+    """The same answers over Socket Mode: the ack says where the request goes, and the
+    "posted" answer reaches the typist in the DM the bot is not in."""
+    dm = "D0000DMDAN"  # the default workspace's DM of two people
+    response = await emulator.send_command(
+        "/deploy", "api v1.4.0 staging", user="U0000DEP01", channel=dm
+    )
+    assert response.transport == "socket"
+    assert "<#C0000DEPLY>" in (response.json or {})["text"]
+    await socket_bot.service.operations.settle()
+    await socket_bot.settle()
+
+    # The ack is shown like a response (emulator: its own target); then the bot's answer.
+    answers = [(r.status, r.text) for r in emulator.responses if r.channel == dm]
+    assert len(answers) == 2 and all(status == 200 for status, _ in answers)
+    assert answers[0][1].startswith("Got it")
+    assert answers[1][1].startswith("Approval request posted in <#C0000DEPLY>")
+    assert not [c for c in emulator.calls("chat.postEphemeral") if c.args.get("channel") == dm]

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.slack.outbox.answering import AnswerSender
 from bot.slack.outbox.failures import (
     Permanent,
     RetryLater,
@@ -80,6 +81,7 @@ class Sender:
         self._clock = clock
         self._metrics = metrics
         self._pace = pace
+        self._answers = AnswerSender(sessions, client, clock, metrics)
 
     async def send_all(self, rows: list[OutboxEntry], parents: Parents) -> list[Outcome]:
         """Every row's outcome; channels concurrently, each channel's rows in order."""
@@ -135,7 +137,8 @@ class Sender:
             if row.op == "update":
                 response = await self._client.chat_update(**args)
             elif row.op == "ephemeral":
-                response = await self._client.chat_postEphemeral(**args)
+                # response_url, else an ephemeral where the bot is a member, else a DM.
+                return await self._answers.send(row, args)
             else:
                 response = await self._client.chat_postMessage(**args)
         except SlackApiError as exc:
