@@ -53,6 +53,7 @@ from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
+from bot.storage.serving import ServingMark
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class StartupError(Exception):
 
 
 class Service:
+    # Held while serving, so `chatops restore` refuses to swap the database under us.
+    serving: ServingMark | None = None
+
     def __init__(
         self,
         settings: Settings,
@@ -241,10 +245,20 @@ class Service:
             incidents=incident_buttons,
         )
 
+    def _hold_serving(self) -> None:
+        if self.serving is None:
+            self.serving = ServingMark(self.settings.database_url)
+        self.serving.hold()
+
     async def migrate(self) -> None:
+        self._hold_serving()
         await migrate.upgrade(self.engine)
 
     async def _on_startup(self, _app: web.Application) -> None:
+        self._hold_serving()
+        # Visible as serving from the start (PostgreSQL): `chatops restore` and recovery of
+        # rows claimed by a dead replica both ask for this replica's liveness lock.
+        await self.outbox.replica.ensure()
         self.http = aiohttp.ClientSession()
         # One connection pool for every Slack call instead of a new session per request.
         self.slack_client.session = self.http
@@ -288,6 +302,8 @@ class Service:
         if self.http is not None:
             await self.http.close()
         await self.engine.dispose()
+        if self.serving is not None:
+            self.serving.release()
 
     async def _finish_work(self) -> None:
         await self.processor.process_pending()
