@@ -42,6 +42,8 @@ from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
+from bot.retention.figures import RetentionFigures
+from bot.retention.pruning import Pruner
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
@@ -209,8 +211,19 @@ class Service:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
             pager=self.pagerduty,
-            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
+            timer_jobs=[
+                *([self.weekly_report.post_due] if self.weekly_report else []),
+                self._pruner().run_due,
+            ],
         )
+
+    def _pruner(self) -> Pruner:
+        """Retention: run by the timer holder with the other durable timer jobs."""
+        figures = RetentionFigures(self.metrics.registry, self.clock)
+        self.pruner = Pruner(
+            self.sessions, self.clock, self.config.retention, on_pruned=figures.record
+        )
+        return self.pruner
 
     def _register_listeners(self) -> None:
         """Each feature's Slack listeners, given what they use."""
