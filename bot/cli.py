@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.alerts.deliveries_cli import add_deliveries_commands
 
     add_deliveries_commands(sub)
+    from bot.storage.backup_cli import add_backup_commands
+
+    add_backup_commands(sub)
     return parser
 
 

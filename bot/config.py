@@ -6,16 +6,18 @@ reported at once (not the first only), each with the dotted key and the file's l
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alerts.config import AlertsConfig, PagerDutyConfig
 from bot.http.config import HttpConfig
 from bot.replicas.leadership import LeaderConfig
 from bot.report.schedule import ReportConfig
+from bot.retention.config import RetentionConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
 
@@ -34,6 +36,22 @@ class Config(BaseModel):
     report: ReportConfig | None = None
     """The weekly operations report in Slack; none when absent."""
     http: HttpConfig = Field(default_factory=HttpConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    """How long stored webhooks, Slack calls, groups and operations are kept."""
+
+    @model_validator(mode="after")
+    def _retention_covers_the_report(self) -> Config:
+        # The weekly report compares a week with the one before: two weeks of groups and
+        # operations must still be there when it is drawn.
+        needed = timedelta(days=14)
+        if self.report is not None:
+            for key in ("alert_groups", "operations"):
+                if getattr(self.retention, key) < needed:
+                    raise ValueError(
+                        f"retention.{key} is shorter than the 14 days the weekly report "
+                        "(report.every) compares; keep at least 14d or remove report:"
+                    )
+        return self
 
 
 class ConfigError(Exception):

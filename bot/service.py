@@ -42,6 +42,8 @@ from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
+from bot.retention.figures import RetentionFigures
+from bot.retention.pruning import Pruner
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
@@ -53,6 +55,7 @@ from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
+from bot.storage.serving import ServingMark
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class StartupError(Exception):
 
 
 class Service:
+    # Held while serving, so `chatops restore` refuses to swap the database under us.
+    serving: ServingMark | None = None
+
     def __init__(
         self,
         settings: Settings,
@@ -205,8 +211,19 @@ class Service:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
             pager=self.pagerduty,
-            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
+            timer_jobs=[
+                *([self.weekly_report.post_due] if self.weekly_report else []),
+                self._pruner().run_due,
+            ],
         )
+
+    def _pruner(self) -> Pruner:
+        """Retention: run by the timer holder with the other durable timer jobs."""
+        figures = RetentionFigures(self.metrics.registry, self.clock)
+        self.pruner = Pruner(
+            self.sessions, self.clock, self.config.retention, on_pruned=figures.record
+        )
+        return self.pruner
 
     def _register_listeners(self) -> None:
         """Each feature's Slack listeners, given what they use."""
@@ -243,10 +260,20 @@ class Service:
         )
         self.answers.accept_urls_of(self.settings.slack_api_url)  # the emulator's, in sandbox
 
+    def _hold_serving(self) -> None:
+        if self.serving is None:
+            self.serving = ServingMark(self.settings.database_url)
+        self.serving.hold()
+
     async def migrate(self) -> None:
+        self._hold_serving()
         await migrate.upgrade(self.engine)
 
     async def _on_startup(self, _app: web.Application) -> None:
+        self._hold_serving()
+        # Visible as serving from the start (PostgreSQL): `chatops restore` and recovery of
+        # rows claimed by a dead replica both ask for this replica's liveness lock.
+        await self.outbox.replica.ensure()
         self.http = aiohttp.ClientSession()
         # One connection pool for every Slack call instead of a new session per request.
         self.slack_client.session = self.http
@@ -290,6 +317,8 @@ class Service:
         if self.http is not None:
             await self.http.close()
         await self.engine.dispose()
+        if self.serving is not None:
+            self.serving.release()
 
     async def _finish_work(self) -> None:
         await self.processor.process_pending()

@@ -42,6 +42,9 @@ def create_engine(url: str) -> AsyncEngine:
             # WAL lets readers (health checks, the outbox) run while intake writes;
             # busy_timeout makes writers queue instead of failing with "database is locked".
             cursor = dbapi_connection.cursor()
+            # Takes effect in a new, empty file only: freed pages can then be given back to
+            # the disk after retention prunes (bot/retention/pruning.py).
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")

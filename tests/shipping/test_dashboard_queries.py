@@ -15,8 +15,10 @@ from typing import Any
 
 import aiohttp
 
+from bot.clock import FakeClock
 from bot.metrics import Metrics
 from bot.report.live import OperationalMetrics
+from bot.retention.figures import RetentionFigures
 from tests.shipping.test_monitoring import dashboard_panels
 from tests.support.prometheus import Exporter, prometheus_scraping
 
@@ -30,9 +32,11 @@ class BotExporter(Exporter):
 
     metrics: Metrics = field(default_factory=Metrics)
     figures: OperationalMetrics = field(init=False)
+    retention: RetentionFigures = field(init=False)
 
     def __post_init__(self) -> None:
         self.figures = OperationalMetrics(self.metrics.registry)
+        self.retention = RetentionFigures(self.metrics.registry, FakeClock())
 
     def exposition(self) -> str:
         return self.metrics.render().decode()

@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from bot.clock import FakeClock
 from bot.metrics import Metrics
 from bot.report.live import OperationalMetrics
+from bot.retention.figures import RetentionFigures
 from tests.shipping.tools import ROOT, required_tool
 
 MONITORING = ROOT / "monitoring"
@@ -30,6 +32,7 @@ def exported_kinds() -> dict[str, str]:
     and `_count` are counters; its `_bucket` is a kind of its own."""
     metrics = Metrics()
     OperationalMetrics(metrics.registry)
+    RetentionFigures(metrics.registry, FakeClock())
     kinds: dict[str, str] = {}
     for family in metrics.registry.collect():
         if family.type == "counter":
