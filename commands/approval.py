@@ -143,6 +143,12 @@ class ApprovalRequest(Approval):
     frozen_by: tuple[str, ...] = ()
     """The P0/P1 alerts that froze this request when it was posted: it ended at once
     (Failed, never took votes) and offers to ask again with `--force`."""
+    frozen_window: str | None = None
+    """Or the freeze window (`deploy.freezes`) that froze it: its name and end."""
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.frozen_by) or self.frozen_window is not None
 
     @property
     def target(self) -> Target:
@@ -302,7 +308,12 @@ def abort(request: A, reason: str, now: datetime) -> A:
 
 
 def freeze(
-    request: ApprovalRequest, alerts: Sequence[str], reason: str, now: datetime
+    request: ApprovalRequest,
+    alerts: Sequence[str],
+    reason: str,
+    now: datetime,
+    *,
+    window: str | None = None,
 ) -> ApprovalRequest:
     """Pending -> Failed before any vote: P0/P1 alerts fire and it is not `--force`d, so it
     could not run; asking approvers to vote for it would waste their attention."""
@@ -312,6 +323,7 @@ def freeze(
         status=Outcome.FAILED,
         result=m.NOT_RUN.format(reason=reason),
         frozen_by=tuple(alerts),
+        frozen_window=window,
         finished_at=now,
     )
 
