@@ -98,6 +98,10 @@ class ServiceConfig(_Strict):
     default_environment: str | None = None
     """The environment a command means when it names none and the service has several.
     Unset means "name it": a production change should not happen by omission."""
+    pagerduty_routing_key: str | None = Field(default=None, min_length=32, max_length=32)
+    """The integration key of the PagerDuty service this service is, for its change events
+    (every deploy, shift and rollback, shown as "recent changes" on its incidents); unset:
+    PAGERDUTY_ROUTING_KEY, and with neither no change events are sent."""
 
     @model_validator(mode="after")
     def _default_environment_exists(self) -> ServiceConfig:
