@@ -155,6 +155,7 @@ class Service:
             self.slack_client,
             on_outbox=self.outbox.wake,
             prometheus=lambda: self.prometheus,
+            on_change=lambda session, change: self.pagerduty.changes.record(session, change),
         )
         try:
             # Runbook steps that change things are approved through the operations' reactions.

@@ -146,6 +146,12 @@ class ApprovalRequest(Approval):
     asked_in: str = ""
     """The conversation the command was typed in (a DM, another channel): the requester is
     told the outcome there when it is not the request's own channel."""
+    frozen_window: str | None = None
+    """Or the freeze window (`deploy.freezes`) that froze it: its name and end."""
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self.frozen_by) or self.frozen_window is not None
 
     @property
     def target(self) -> Target:
@@ -305,7 +311,12 @@ def abort(request: A, reason: str, now: datetime) -> A:
 
 
 def freeze(
-    request: ApprovalRequest, alerts: Sequence[str], reason: str, now: datetime
+    request: ApprovalRequest,
+    alerts: Sequence[str],
+    reason: str,
+    now: datetime,
+    *,
+    window: str | None = None,
 ) -> ApprovalRequest:
     """Pending -> Failed before any vote: P0/P1 alerts fire and it is not `--force`d, so it
     could not run; asking approvers to vote for it would waste their attention."""
@@ -315,6 +326,7 @@ def freeze(
         status=Outcome.FAILED,
         result=m.NOT_RUN.format(reason=reason),
         frozen_by=tuple(alerts),
+        frozen_window=window,
         finished_at=now,
     )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alerts.config import CHANNEL_ID
 from alerts.durations import Duration
 from commands.analysis_config import AnalysisConfig
+from commands.freeze_windows import FreezeWindowConfig, overlapping
 
 PRINCIPAL_ID = r"^[UWS][A-Z0-9]{2,}$"
 
@@ -97,6 +98,10 @@ class ServiceConfig(_Strict):
     default_environment: str | None = None
     """The environment a command means when it names none and the service has several.
     Unset means "name it": a production change should not happen by omission."""
+    pagerduty_routing_key: str | None = Field(default=None, min_length=32, max_length=32)
+    """The integration key of the PagerDuty service this service is, for its change events
+    (every deploy, shift and rollback, shown as "recent changes" on its incidents); unset:
+    PAGERDUTY_ROUTING_KEY, and with neither no change events are sent."""
 
     @model_validator(mode="after")
     def _default_environment_exists(self) -> ServiceConfig:
@@ -136,11 +141,42 @@ class DeployConfig(_Strict):
     """`--force` skips the "no P0/P1 alert firing" re-check, so it needs this many more
     approvals than usual: one more person must agree that shipping during an incident is
     the lesser risk."""
+    freezes: list[FreezeWindowConfig] = Field(default_factory=list)
+    """Freeze windows: while one is in force for a service and environment, /deploy and
+    /shift there are refused when asked (like a firing P0/P1; `--force` with
+    `force_extra_approvals` more approvals) and re-checked before an approved one runs.
+    /rollback is never frozen."""
     commands_per_minute: int = Field(default=100, ge=1)
     """Per-user limit on slash commands (the seed's figure); it stops a script or a stuck
     key from flooding the channel with approval requests, not a person typing."""
 
     _principals = field_validator("deployers", "approvers")(_check_principals)
+
+    @model_validator(mode="after")
+    def _freezes_name_known_targets(self) -> DeployConfig:
+        problems = []
+        environments = {e for s in self.services.values() for e in s.environments}
+        for i, window in enumerate(self.freezes):
+            for service in window.services:
+                if service not in self.services:
+                    known = ", ".join(sorted(self.services)) or "none configured"
+                    problems.append(
+                        f"deploy.freezes.{i}.services: unknown service {service!r} (known: {known})"
+                    )
+            for environment in window.environments:
+                if environment not in environments:
+                    problems.append(
+                        f"deploy.freezes.{i}.environments: no service has an environment "
+                        f"{environment!r}"
+                    )
+        for i, j in overlapping(self.freezes):
+            problems.append(
+                f"deploy.freezes.{i} ({self.freezes[i].name}) and deploy.freezes.{j} "
+                f"({self.freezes[j].name}) overlap for the same services"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _reactions_disjoint(self) -> DeployConfig:

@@ -111,6 +111,10 @@ RECHECK_ALERTS = (
     "P0/P1 alerts are firing for {service}: {alerts}. Request again with `--force` "
     "(needs one more approval) to run anyway."
 )
+RECHECK_WINDOW = (
+    "the freeze window {window} is in force for {target}. Request again with `--force` "
+    "(needs one more approval) to run anyway."
+)
 NOT_RUN = "Not run: {reason}"
 
 # --- Approval message ------------------------------------------------------------------
@@ -146,6 +150,14 @@ FROZEN = (
     "takes no approvals.\n{alerts}\nTo run it anyway, request it again with `--force`: "
     "it then needs {required} approvals ({extra} more than usual)."
 )
+FROZEN_WINDOW = (
+    "🧊 *Frozen:* the freeze window {window} is in force for {target}, so this request "
+    "cannot run and takes no approvals. `/rollback` is never frozen.\nTo run it anyway, "
+    "request it again with `--force`: it then needs {required} approvals ({extra} more than "
+    "usual)."
+)
+STATUS_FREEZE = "🧊 *Frozen:* {window} (`/deploy` and `/shift` refused; `/rollback` runs)"
+STATUS_NEXT_FREEZE = "Next freeze window: {window}"
 FORCE_BUTTON = "Request again with --force"
 VERSIONS = "*Versions:* {versions}"
 TRAFFIC = "*Traffic:* {traffic}"

@@ -312,6 +312,7 @@ def recheck(
     busy: bool,
     busy_with: str | None = None,
     blocking_alerts: Sequence[str] = (),
+    window: str | None = None,
 ) -> str | None:
     """Why an approved plan must not run now, or None when it may.
 
@@ -328,14 +329,21 @@ def recheck(
         return m.RECHECK_DRIFT.format(
             target=where, before=describe_state(plan.from_state), after=describe_state(current)
         )
-    return frozen(plan, blocking_alerts)
+    return frozen(plan, blocking_alerts, window)
 
 
-def frozen(plan: OperationPlan, blocking_alerts: Sequence[str]) -> str | None:
-    """Why P0/P1 alerts stop `plan`, or None: a rollback (the remedy for those very
-    alerts) and a `--force`d plan are never frozen. Asked when the request is posted and
-    again just before it runs."""
-    if not blocking_alerts or plan.force or plan.kind == "rollback":
+def frozen(
+    plan: OperationPlan, blocking_alerts: Sequence[str], window: str | None = None
+) -> str | None:
+    """Why P0/P1 alerts or a freeze window (`window`: its name and end, from
+    commands/freeze_windows.py) stop `plan`, or None: a rollback (the remedy for those
+    very alerts) and a `--force`d plan are never frozen. Asked when the request is posted
+    and again just before it runs."""
+    if plan.force or plan.kind == "rollback":
+        return None
+    if window is not None:
+        return m.RECHECK_WINDOW.format(window=escape(window), target=_where(plan.target))
+    if not blocking_alerts:
         return None
     shown = ", ".join(escape(a) for a in blocking_alerts[:5])
     if len(blocking_alerts) > 5:

@@ -174,7 +174,7 @@ def render_approval(
         if request.preempts:
             blocks.append(_section(m.PREEMPTS.format(operation=request.preempts)))
         blocks.append(_context(_how_to_vote(request, config)))
-    if request.frozen_by and status is Outcome.FAILED:
+    if request.frozen and status is Outcome.FAILED:
         blocks.extend(_frozen(request, config))
 
     fallback = m.FALLBACK.format(outcome=status.value, command=command)
@@ -188,12 +188,21 @@ FORCE_ACTION = "operation.force"
 def _frozen(request: ApprovalRequest, config: DeployConfig) -> list[Block]:
     target = request.target
     usual = config.services[target.service].environments[target.environment].approvals
-    note = m.FROZEN.format(
-        service=target.service,
-        alerts=_bullets(request.frozen_by),
-        required=usual + config.force_extra_approvals,
-        extra=config.force_extra_approvals,
-    )
+    required, extra = usual + config.force_extra_approvals, config.force_extra_approvals
+    if request.frozen_window is not None:
+        note = m.FROZEN_WINDOW.format(
+            window=escape(request.frozen_window),
+            target=f"{target.service}/{target.environment}",
+            required=required,
+            extra=extra,
+        )
+    else:
+        note = m.FROZEN.format(
+            service=target.service,
+            alerts=_bullets(request.frozen_by),
+            required=required,
+            extra=extra,
+        )
     button = {
         "type": "button",
         "action_id": FORCE_ACTION,

@@ -107,6 +107,10 @@ class TargetStatus:
     active: ActiveOperation | None
     alerts: tuple[str, ...]
     recent: tuple[PastOperation, ...]
+    freeze: str | None = None
+    """The freeze window in force (name and end), if any."""
+    next_freeze: str | None = None
+    """The next one to open (name and start), if any within a week."""
 
 
 # --- The answer --------------------------------------------------------------------------
@@ -132,6 +136,10 @@ def _target(status: TargetStatus) -> str:
         )
         lines.append(m.STATUS_WEIGHTS.format(weights=describe_weights(weights)))
     lines.append(_active(status.active))
+    if status.freeze is not None:
+        lines.append(m.STATUS_FREEZE.format(window=escape(status.freeze)))
+    if status.next_freeze is not None:
+        lines.append(m.STATUS_NEXT_FREEZE.format(window=escape(status.next_freeze)))
     if status.alerts:
         shown = "\n".join(f"  • {escape(a)}" for a in status.alerts[:10])
         lines.append(m.STATUS_ALERTS.format(count=len(status.alerts), alerts=shown))

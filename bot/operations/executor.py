@@ -37,6 +37,7 @@ from bot.operations.store import (
 )
 from commands.approval import ApprovalRequest, Outcome, abort, start
 from commands.config import DeployConfig
+from commands.freeze_windows import window_note
 from commands.plan import OperationPlan, Step, recheck
 from commands.progress import (
     progress_finished,
@@ -120,6 +121,10 @@ class Executor:
                 busy=not lock.locked,
                 busy_with=lock.holder.kind if lock.holder is not None else None,
                 blocking_alerts=await self._blocking_alerts(session, plan),
+                # A window that opened after the approval stops the run all the same.
+                window=window_note(
+                    self._config.freezes, plan.target.service, plan.target.environment, now
+                ),
             )
             if reason is not None:
                 if lock.locked:

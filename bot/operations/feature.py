@@ -25,6 +25,7 @@ from bot.operations.backends import Backends
 from bot.operations.bake import BakeWatch
 from bot.operations.bake_chart import BakeCharts
 from bot.operations.bake_outcome import BakeOutcome
+from bot.operations.changes import ChangeListener, no_listener
 from bot.operations.executor import Executor
 from bot.operations.finishing import Finisher
 from bot.operations.recovery import Recovery
@@ -47,14 +48,17 @@ class Operations:
         *,
         on_outbox: Callable[[], None] = lambda: None,
         prometheus: Callable[[], PrometheusClient | None] = lambda: None,
+        on_change: ChangeListener = no_listener,
     ) -> None:
+        """`on_change` is told of every operation that ended (PagerDuty's change events),
+        in the transaction that records its end."""
         self.config = config
         self.clock = clock
         self._on_outbox = on_outbox
         self.backends = Backends(config, SqlDryRunStore(sessions, clock))
         self.health = HealthCheck()
         self.directory = UserGroupDirectory(slack_client, clock)
-        finisher = Finisher(sessions, config, clock)
+        finisher = Finisher(sessions, config, clock, on_change)
         self.executor = Executor(sessions, config, clock, self.backends, self.health, finisher)
         self.bake_outcome = BakeOutcome(sessions, config, clock, self.backends, finisher)
         self.recovery = Recovery(sessions, self.backends, finisher)

@@ -17,20 +17,27 @@ from bot.approvals.store import save_request
 from bot.audit import trail
 from bot.clock import Clock
 from bot.operations import messaging
+from bot.operations.changes import ChangeListener, no_listener
 from bot.operations.models import OperationRow
 from bot.operations.store import load_request, unlock
 from commands.approval import ApprovalRequest, Outcome, abort, finish
+from commands.changes import finished_change
 from commands.config import DeployConfig
 from commands.progress import progress_finished
 
 
 class Finisher:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], config: DeployConfig, clock: Clock
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        config: DeployConfig,
+        clock: Clock,
+        on_change: ChangeListener = no_listener,
     ) -> None:
         self._sessions = sessions
         self._config = config
         self._clock = clock
+        self._on_change = on_change
 
     async def finish(
         self,
@@ -71,6 +78,7 @@ class Finisher:
                 approvers=list(request.approved_by),
                 requester=request.requester,
             )
+            await self._on_change(session, finished_change(request, row.channel, now))
             return request
 
     async def abort_approved(self, request_id: str, reason: str) -> None:

@@ -53,6 +53,7 @@ from commands.approval import (
     vote,
 )
 from commands.config import DeployConfig
+from commands.freeze_windows import next_note, window_note
 from commands.parsing import (
     CommandContext,
     CommandRequest,
@@ -149,8 +150,13 @@ class Requests:
 
     async def status(self, query: StatusQuery) -> None:
         """Answer `/deploy status` to the asker alone."""
+        now, freezes = self._clock.now(), self._config.freezes
         statuses = [
-            await target_status(self._sessions, self._backends, target)
+            replace(
+                await target_status(self._sessions, self._backends, target),
+                freeze=window_note(freezes, target.service, target.environment, now),
+                next_freeze=next_note(freezes, target.service, target.environment, now),
+            )
             for target in query.request.targets
         ]
         await self._tell(query.channel, query.user, render_status(statuses))
@@ -185,9 +191,11 @@ class Requests:
                 for a in await firing_alerts(session, target.service)
                 if a.priority in BLOCKING_PRIORITIES
             ]
-            reason = frozen(plan, blocking)
+            window = window_note(self._config.freezes, target.service, target.environment, now)
+            reason = frozen(plan, blocking, window)
             if reason is not None:
-                approval = freeze(approval, blocking, reason, now)
+                blocking = [] if window is not None else blocking
+                approval = freeze(approval, blocking, reason, now, window=window)
             elif plan.kind == "rollback":
                 approval = replace(approval, preempts=await self._preempts(session, target))
             service_channel = await post_new_request(
@@ -207,6 +215,7 @@ class Requests:
                     action="operation.frozen",
                     subject=subject(approval.id),
                     alerts=blocking,
+                    window=window,
                 )
             if channel != service_channel:
                 text = request_posted(service_channel, self._config.request_ttl)
@@ -232,7 +241,7 @@ class Requests:
         async with self._sessions() as session:
             clicked = await request_at(session, channel, ts)
             found = await load_request(session, request_id) if clicked == request_id else None
-        if found is None or not found[1].frozen_by:
+        if found is None or not found[1].frozen:
             return m.FORCE_NOT_FROZEN
         if not self.limiter.allow(user, now):
             return rate_limited(self.limiter.limit, self.limiter.retry_after(user, now))

@@ -68,3 +68,24 @@ class PagerDutyIncident(Base):
     last_event: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PagerDutyChange(Base):
+    """One change event to deliver (Events API v2 `change/enqueue`, migration 0023): a
+    deploy, shift or rollback that ended, queued in the transaction that recorded its end.
+    The routing key is read when it is sent, by `service`, never stored."""
+
+    __tablename__ = "pagerduty_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    # pending -> sending -> sent | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_pagerduty_changes_due", "state", "not_before"),)

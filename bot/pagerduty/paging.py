@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.pagerduty import pages
+from bot.pagerduty.changes import ChangeEvents
 from bot.pagerduty.sender import PageSender
 from bot.settings import Settings
 from bot.storage.models import AlertGroup
@@ -38,6 +39,8 @@ class PagerDuty:
         self._config = config
         self._settings = settings
         self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
+        # Change events of the operations the bot ran, delivered beside the pages.
+        self.changes = ChangeEvents(sessions, config, settings, clock)
         self.incidents: IncidentsClient | None = None
 
     async def trigger(
@@ -58,12 +61,15 @@ class PagerDuty:
 
     async def recover(self) -> None:
         await self.sender.recover()
+        await self.changes.recover()
 
     async def drain(self) -> int:
-        return await self.sender.drain()
+        pages = await self.sender.drain()
+        return pages + await self.changes.drain()
 
     def start(self, http: aiohttp.ClientSession) -> None:
         self.sender.start(http)
+        self.changes.start(http)
         token = self._settings.pagerduty_api_token
         if token is not None and token.get_secret_value():
             self.incidents = IncidentsClient(
@@ -74,6 +80,7 @@ class PagerDuty:
         """Rotated PagerDuty keys (SIGHUP): pages read the routing key when they are sent."""
         self._settings = settings
         self.sender.use_settings(settings)
+        self.changes.use_settings(settings)
         token = settings.pagerduty_api_token
         if self.incidents is not None and token is not None and token.get_secret_value():
             self.incidents.use_token(token.get_secret_value())

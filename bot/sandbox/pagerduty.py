@@ -157,10 +157,12 @@ class PagerDutyEmulator:
         self._on_change = on_change
         self._people = people
         self._outgoing: asyncio.Queue[bytes] | None = None
+        self.changes: list[str] = []  # change event summaries, newest first
         self._sender: asyncio.Task[None] | None = None
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/pagerduty/v2/enqueue", self._enqueue)
+        app.router.add_post("/pagerduty/v2/change/enqueue", self._change_event)
 
     async def close(self) -> None:
         if self._sender is not None:
@@ -236,6 +238,22 @@ class PagerDutyEmulator:
         return True
 
     # -- Events API v2 --------------------------------------------------------------
+
+    async def _change_event(self, request: web.Request) -> web.Response:
+        """Change events are kept as "recent changes", newest first, as PagerDuty lists
+        them beside a service's incidents."""
+        try:
+            event: Any = await request.json()
+        except ValueError:
+            event = None
+        payload = event.get("payload") if isinstance(event, dict) else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("summary"), str):
+            body = {"status": "invalid event", "message": "Event object is invalid"}
+            return web.json_response({**body, "errors": ["'payload.summary' is required"]}, 400)
+        self.changes.insert(0, str(payload["summary"])[:1024])
+        del self.changes[50:]
+        self._on_change()
+        return web.json_response({"status": "success", "message": "Change event processed"}, 202)
 
     async def _enqueue(self, request: web.Request) -> web.Response:
         try:

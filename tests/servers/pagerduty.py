@@ -105,6 +105,7 @@ class PagerDutyServer:
         self.incidents: dict[str, ServerIncident] = {}  # current incident per dedup_key
         self.by_id: dict[str, ServerIncident] = {}
         self.sent_webhooks: list[bytes] = []
+        self.change_events: list[dict[str, Any]] = []  # accepted change/enqueue bodies
         self._failures: dict[str, list[_Failure]] = {}
         self._hangs: dict[str, int] = {}
         self._released = asyncio.Event()
@@ -117,6 +118,7 @@ class PagerDutyServer:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/v2/enqueue", self._enqueue)
+        app.router.add_post("/v2/change/enqueue", self._change)
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_put("/incidents/{id}", self._put_incident)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
@@ -246,6 +248,46 @@ class PagerDutyServer:
         return web.json_response(
             {"status": "success", "message": "Event processed", "dedup_key": dedup_key},
             status=202,
+        )
+
+    async def _change(self, request: web.Request) -> web.Response:
+        """Change events as PagerDuty documents them: a 32-character routing key, a
+        summary of at most 1024 characters, optional source, timestamp, custom_details
+        and links with an href. No dedup_key: each accepted one is a change of its own."""
+        try:
+            event = json.loads(await request.read())
+        except ValueError:
+            return _invalid_event(["Event body is not valid JSON"])
+        errors = []
+        payload = event.get("payload") if isinstance(event, dict) else None
+        if not isinstance(event, dict) or not isinstance(payload, dict):
+            errors.append("'payload' is missing or not an object")
+        else:
+            key = event.get("routing_key")
+            if not isinstance(key, str) or len(key) != 32:
+                errors.append("'routing_key' must be a 32 character string")
+            summary = payload.get("summary")
+            if not isinstance(summary, str) or not summary or len(summary) > 1024:
+                errors.append("'payload.summary' is required, at most 1024 characters")
+            stamp = payload.get("timestamp")
+            if stamp is not None:
+                try:
+                    datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+                except ValueError:
+                    errors.append("'payload.timestamp' is not an ISO 8601 time")
+            details = payload.get("custom_details")
+            if details is not None and not isinstance(details, dict):
+                errors.append("'payload.custom_details' must be an object")
+            links = event.get("links", [])
+            if not isinstance(links, list) or not all(
+                isinstance(link, dict) and isinstance(link.get("href"), str) for link in links
+            ):
+                errors.append("'links' must be a list of objects with an href")
+        if errors:
+            return _invalid_event(errors)
+        self.change_events.append(event)
+        return web.json_response(
+            {"status": "success", "message": "Change event processed"}, status=202
         )
 
     # -- REST API v2 -------------------------------------------------------------------
