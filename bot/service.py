@@ -25,6 +25,7 @@ from bot.alerts.groups import PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
+from bot.alerts.silence_watch import SilenceWatch
 from bot.alerts.storm import count_folds, summary_renderer
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -142,6 +143,8 @@ class Service:
         """Operations, runbooks, escalation, graphs and the weekly report, each listening
         to alert groups where it needs to."""
         config = self.config
+        # Expires a silence of ours once it silences an alert it was not made for.
+        self.silence_watch = SilenceWatch(self.sessions, lambda: self.alertmanager, self.clock)
         self.operations = Operations(
             self.sessions,
             config.deploy,
@@ -261,6 +264,7 @@ class Service:
         if self.run_workers:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+            self._tasks.append(asyncio.create_task(self.silence_watch.run(), name="silences"))
         await self.operations.start(run_workers=self.run_workers)
         self.pagerduty.start(self.http)
         self.escalation.start(run_workers=self.run_workers)
