@@ -48,12 +48,14 @@ from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
 from bot.slack.answers import SlackAnswers
 from bot.slack.app import build_app, register
+from bot.slack.click_limit import ClickLimit
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
 from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
+from bot.storage.user_limits import SharedUserLimit
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,11 @@ class Service:
             operations=OperationListeners(self.operations),
             runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
             incidents=incident_buttons,
+            clicks=ClickLimit(
+                SharedUserLimit(self.sessions, "click", config.deploy.clicks_per_minute),
+                self.answers,
+                self.clock,
+            ),
         )
 
     async def migrate(self) -> None:

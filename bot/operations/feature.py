@@ -87,9 +87,9 @@ class Operations:
         finally:
             self._on_outbox()
 
-    def command(self, command: str, text: str, user: str, channel: str) -> str | None:
+    async def command(self, command: str, text: str, user: str, channel: str) -> str | None:
         """Answer at once with text, or None when the request continues in the background."""
-        parsed = self.requests.parse(command, text, user, channel)
+        parsed = await self.requests.parse(command, text, user, channel)
         if isinstance(parsed, str):
             return parsed
         if isinstance(parsed, StatusQuery):

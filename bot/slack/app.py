@@ -18,6 +18,7 @@ from bot.alerts.storm_actions import StormControls
 from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
+from bot.slack.click_limit import ClickLimit
 from commands.render import FORCE_ACTION
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,11 @@ def register(
     operations: OperationListeners,
     runbooks: RunbookListeners,
     incidents: IncidentButtons,
+    clicks: ClickLimit | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
+    if clicks is not None:  # before any listener: a click past the limit runs none
+        app.middleware(clicks.middleware)
     storm = StormControls(alerts)
     for action_id, listener in (
         ("alert.ack", alerts.on_ack),

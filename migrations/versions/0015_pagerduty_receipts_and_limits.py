@@ -36,9 +36,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pagerduty_incidents") as batch:
         batch.add_column(sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "user_request_windows",
+        sa.Column("key", sa.String(96), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_user_request_windows"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("user_request_windows")
     with op.batch_alter_table("pagerduty_incidents") as batch:
         batch.drop_column("changed_at")
     op.drop_index("ix_pagerduty_event_receipts_incident", "pagerduty_event_receipts")
