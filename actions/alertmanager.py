@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 
-from alerts.silences import why_broader
+from alerts.silences import covered, covers_note, silences_reaching_beyond, why_broader
 
 
 class SilenceError(Exception):
@@ -63,8 +64,11 @@ class AlertmanagerClient:
         ends_at: datetime,
         created_by: str,
         comment: str,
+        covers: Iterable[str] | None,
     ) -> str:
-        """POST /api/v2/silences; returns the new silence's id."""
+        """POST /api/v2/silences; returns the new silence's id. `covers`: the fingerprints
+        of the alerts it is made for, so it is expired if found silencing any other; None
+        for a silence an approver made broader on purpose."""
         if not matchers:
             raise SilenceError("a silence needs at least one label matcher")
         body = {
@@ -72,7 +76,7 @@ class AlertmanagerClient:
             "startsAt": starts_at.isoformat(),
             "endsAt": ends_at.isoformat(),
             "createdBy": created_by,
-            "comment": comment,
+            "comment": comment + (covers_note(covers) if covers is not None else ""),
         }
         try:
             async with self._session.post(
@@ -109,6 +113,55 @@ class AlertmanagerClient:
             str(item["fingerprint"])
             for item in data
             if isinstance(item, dict) and "fingerprint" in item
+        }
+
+    async def _get_list(self, path: str, params: list[tuple[str, str]]) -> list[Any]:
+        try:
+            async with self._session.get(
+                f"{self._url}{path}", params=params, timeout=self._timeout
+            ) as response:
+                if response.status != 200:
+                    raise SilenceError(f"Alertmanager answered {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc
+        if not isinstance(data, list):
+            raise SilenceError(f"Alertmanager's answer to {path} was not a list")
+        return [item for item in data if isinstance(item, dict)]
+
+    async def silences_beyond_their_alerts(
+        self,
+    ) -> dict[str, tuple[frozenset[str], dict[str, str]]]:
+        """The bot's active silences that silence an alert they were not made for: silence
+        id -> (the fingerprints it was made for, {other fingerprint: its alertname})."""
+        ours = {
+            str(item["id"]): str(item.get("comment", ""))
+            for item in await self._get_list("/api/v2/silences", [])
+            if isinstance(item.get("status"), dict)
+            and item["status"].get("state") == "active"
+            and "id" in item
+            and covered(str(item.get("comment", ""))) is not None
+        }
+        if not ours:
+            return {}
+        alerts = await self._get_list(
+            "/api/v2/alerts", [("silenced", "true"), ("inhibited", "true"), ("active", "false")]
+        )
+        names: dict[str, str] = {}
+        listed: list[tuple[str, list[str]]] = []
+        for item in alerts:
+            status, labels = item.get("status"), item.get("labels")
+            by = status.get("silencedBy") if isinstance(status, dict) else None
+            if not isinstance(by, list) or "fingerprint" not in item:
+                continue
+            fingerprint = str(item["fingerprint"])
+            listed.append((fingerprint, [str(sid) for sid in by]))
+            name = labels.get("alertname", "") if isinstance(labels, dict) else ""
+            names[fingerprint] = str(name)
+        beyond = silences_reaching_beyond(ours, listed)
+        return {
+            sid: (covered(ours[sid]) or frozenset(), {fp: names.get(fp, "") for fp in extra})
+            for sid, extra in beyond.items()
         }
 
     async def expire_silence(self, silence_id: str) -> None:

@@ -45,6 +45,10 @@ THREAD_SILENCED = (
     "🔕 <@{user}> silenced this group for {duration} (silence `{silence_id}`, {matchers})."
 )
 SILENCE_FAILED = "Could not create the silence in Alertmanager: {error}"
+THREAD_SILENCE_WIDENED = (
+    "🔔 Silence `{silence_id}` was expired: it also silenced {count} alert(s) that arrived "
+    "after it was made ({names}). Silence again if they should be quiet too."
+)
 SILENCE_TOO_BROAD = (
     "Not silenced: a silence on {matchers} would be broader than this group ({why}). "
     "An approver (`runbooks.approvers`, else `deploy.approvers`) can make it by clicking "

@@ -8,6 +8,12 @@ approver.
 
 Silence all on a storm summary may cover several groups with one silence, only when that
 one silence matches exactly what the groups' own silences would (`one_silence_for`).
+
+Matchers cannot say "and no other label": a silence on the labels of a decoy pushed to
+Alertmanager's API with few labels matches every later real alert that carries those
+labels and more. So every silence the bot makes names the fingerprints it was made for
+(`covers_note`, in its comment, where every replica and a restart can read it), and a
+silence found silencing any other alert is expired (bot/alerts/silence_watch.py).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from alerts.slack_text import inline_code
+
+COVERS_MARK = "[chatops covers: "
 
 
 def shared_labels(
@@ -95,3 +103,32 @@ def _escape_regex(value: str) -> str:
     # Alertmanager's regexes are Go's: a backslash before ASCII punctuation makes it
     # literal; before anything else it is an error or a class, so only punctuation is.
     return "".join(f"\\{c}" if c in string.punctuation else c for c in value)
+
+
+def covers_note(fingerprints: Iterable[str]) -> str:
+    """The end of a silence's comment naming the alerts (fingerprints) it was made for."""
+    return f" {COVERS_MARK}{','.join(sorted(fingerprints))}]"
+
+
+def covered(comment: str) -> frozenset[str] | None:
+    """The fingerprints a silence's comment says it was made for; None if not the bot's."""
+    start = comment.rfind(COVERS_MARK)
+    if start < 0 or not comment.endswith("]"):
+        return None
+    listed = comment[start + len(COVERS_MARK) : -1]
+    return frozenset(fp for fp in listed.split(",") if fp)
+
+
+def silences_reaching_beyond(
+    silences: Mapping[str, str], alerts: Iterable[tuple[str, Sequence[str]]]
+) -> dict[str, set[str]]:
+    """Which of the bot's silences (id -> comment) silence an alert (fingerprint,
+    silencedBy) they were not made for, and those alerts' fingerprints."""
+    made_for = {sid: covered(comment) for sid, comment in silences.items()}
+    beyond: dict[str, set[str]] = {}
+    for fingerprint, silenced_by in alerts:
+        for sid in silenced_by:
+            ours = made_for.get(sid)
+            if ours is not None and fingerprint not in ours:
+                beyond.setdefault(sid, set()).add(fingerprint)
+    return beyond

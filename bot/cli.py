@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alerts.policy import DefaultPriorityRules, PriorityRules
+from bot import log_format
 from bot.cli_config import load_or_exit, resolve_config_path
 from bot.settings import Settings
+from bot.terminal import say
 
 log = logging.getLogger("bot")
 
@@ -34,15 +36,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         config, path.read_text(encoding="utf-8"), prometheus_url=settings.prometheus_url
     )
     for note in report.notes:
-        print(note, file=sys.stderr)
+        say(note, file=sys.stderr)
     if report.problems:
-        print(f"error: invalid config {path}:", file=sys.stderr)
+        say(f"error: invalid config {path}:", file=sys.stderr)
         for problem in report.problems:
-            print(f"  {problem}", file=sys.stderr)
+            say(f"  {problem}", file=sys.stderr)
         return 2
     routes = len(config.alerts.routes)
     services = len(config.deploy.services)
-    print(f"{path}: OK ({routes} route(s), {services} deploy service(s))")
+    say(f"{path}: OK ({routes} route(s), {services} deploy service(s))")
     return 0
 
 
@@ -51,9 +53,9 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 
     if args.update_readme:
         changed = update_readme(Path(args.update_readme))
-        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+        say(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
         return 0
-    print(reference())
+    say(reference())
     return 0
 
 
@@ -68,18 +70,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         try:
             if args.action == "upgrade":
                 await migrate.upgrade(engine, args.revision or "head")
-                print(f"database at {await migrate.current(engine)}")
+                say(f"database at {await migrate.current(engine)}")
             elif args.action == "downgrade":
                 if not args.revision:
-                    print("error: downgrade needs a revision (e.g. base)", file=sys.stderr)
+                    say("error: downgrade needs a revision (e.g. base)", file=sys.stderr)
                     return 2
                 await migrate.downgrade(engine, args.revision)
-                print(f"database at {await migrate.current(engine) or 'base'}")
+                say(f"database at {await migrate.current(engine) or 'base'}")
             else:
                 current = await migrate.current(engine)
                 head = migrate.head_revision()
                 note = "(head)" if current == head else f"(head is {head})"
-                print(f"{current or 'base'} {note}")
+                say(f"{current or 'base'} {note}")
         finally:
             await engine.dispose()
         return 0
@@ -170,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[log_format.handler()],  # one line per record, whatever it quotes
     )
     # APScheduler logs every timer run at INFO; the bot logs what the timers do itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

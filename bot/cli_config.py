@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import BUNDLED_EXAMPLE, Config, ConfigError, load_config
 from bot.settings import Settings
+from bot.terminal import say
 
 
 def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path:
@@ -25,12 +26,12 @@ def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path
 
 def load_or_exit(path: Path) -> Config:
     if not path.exists():
-        print(f"error: config file {path} not found (set CHATOPS_CONFIG)", file=sys.stderr)
+        say(f"error: config file {path} not found (set CHATOPS_CONFIG)", file=sys.stderr)
         raise SystemExit(2)
     try:
         return load_config(path)
     except ConfigError as exc:
-        print(f"error: invalid config {exc.path}:", file=sys.stderr)
+        say(f"error: invalid config {exc.path}:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            say(f"  {problem}", file=sys.stderr)
         raise SystemExit(2) from None

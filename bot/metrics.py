@@ -79,7 +79,7 @@ class Metrics:
         self.pagerduty_unknown_events = counter(
             "chatops_pagerduty_unknown_events",
             "PagerDuty webhook events of a type the bot does not know, answered 2xx and "
-            "not acted on, by event type.",
+            'not acted on; every unknown type is counted as event_type="other".',
             "event_type",
         )
         self.escalation_steps = counter(

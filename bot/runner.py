@@ -179,6 +179,7 @@ async def start_sandbox(
     from bot.sandbox.emulator import SlackEmulator, default_workspace
     from bot.sandbox.render import render_text
     from bot.sandbox.roles import sandbox_roles
+    from bot.terminal import say
 
     emulator = SlackEmulator()
     default_workspace(emulator)
@@ -187,7 +188,7 @@ async def start_sandbox(
     emulator.page.roles = sandbox_roles(config, emulator.store.users, groups)
 
     def show(kind: str, message: Any) -> None:
-        print(f"\n--- Slack {kind} ---\n{render_text(message)}", flush=True)
+        say(f"\n--- Slack {kind} ---\n{render_text(message)}", flush=True)  # alert text
 
     # Benchmarks turn printing off: a terminal write per message is not what they measure.
     if os.environ.get("CHATOPS_SANDBOX_PRINT", "1") != "0":

@@ -25,6 +25,7 @@ from bot.alerts.groups import PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
+from bot.alerts.silence_watch import SilenceWatch
 from bot.alerts.storm import count_folds, summary_renderer
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -49,6 +50,7 @@ from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
 from bot.slack.answers import SlackAnswers
 from bot.slack.app import build_app, register
+from bot.slack.click_limit import ClickLimit
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
 from bot.slack.replay_guard import ReplayGuard
@@ -56,6 +58,7 @@ from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.serving import ServingMark
+from bot.storage.user_limits import SharedUserLimit
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,8 @@ class Service:
         """Operations, runbooks, escalation, graphs and the weekly report, each listening
         to alert groups where it needs to."""
         config = self.config
+        # Expires a silence of ours once it silences an alert it was not made for.
+        self.silence_watch = SilenceWatch(self.sessions, lambda: self.alertmanager, self.clock)
         self.operations = Operations(
             self.sessions,
             config.deploy,
@@ -258,6 +263,11 @@ class Service:
             runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
             incidents=incident_buttons,
             answers=self.answers,
+            clicks=ClickLimit(
+                SharedUserLimit(self.sessions, "click", config.deploy.clicks_per_minute),
+                self.answers,
+                self.clock,
+            ),
         )
         self.answers.accept_urls_of(self.settings.slack_api_url)  # the emulator's, in sandbox
 
@@ -291,6 +301,7 @@ class Service:
         if self.run_workers:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
+            self._tasks.append(asyncio.create_task(self.silence_watch.run(), name="silences"))
         await self.operations.start(run_workers=self.run_workers)
         self.pagerduty.start(self.http)
         self.escalation.start(run_workers=self.run_workers)

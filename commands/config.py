@@ -149,6 +149,12 @@ class DeployConfig(_Strict):
     commands_per_minute: int = Field(default=100, ge=1)
     """Per-user limit on slash commands (the seed's figure); it stops a script or a stuck
     key from flooding the channel with approval requests, not a person typing."""
+    clicks_per_minute: int = Field(default=60, ge=1)
+    """Per-user limit on clicks of any of the bot's buttons (alerts, storms, runbooks,
+    PagerDuty, requests), counted in the database like the command limit: a person clicks
+    a few times a minute at most, so 60 only stops a script hammering a button (each
+    click reads Alertmanager, pages or posts); past it, the click does nothing and the
+    clicker is told to slow down."""
 
     _principals = field_validator("deployers", "approvers")(_check_principals)
 

@@ -270,6 +270,10 @@ OWN_APPROVAL = (
 )
 NOT_DEPLOYER = "You are not a deployer for {target}, so `{command}` cannot run for you."
 RATE_LIMITED = "Slow down: at most {limit} commands per minute per person. Try again in {seconds}s."
+CLICKS_LIMITED = (
+    "Slow down: at most {limit} button clicks per minute per person. That click did nothing; "
+    "try again in {seconds}s."
+)
 REFUSED = "Cannot do that: {message}"
 FORCE_NOT_FROZEN = "That button is not valid: it belongs to no frozen request."
 REQUEST_POSTED = "Approval request posted in <#{channel}>; it expires in {ttl}."

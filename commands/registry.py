@@ -4,16 +4,13 @@ Usage text written by hand drifts from what the parser accepts; here both come f
 `CommandSpec` per command, so `/deploy help`, every usage error and the overview list
 cannot disagree. Registries are plain objects: tests build their own, and the bot uses
 `default_registry()`, which holds /deploy (and /deploy status), /shift and /rollback.
-
-The per-user rate limiter lives here too, because it guards the same entry point.
+The per-user limit on commands is counted in the database (bot/storage/user_limits.py).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Generic, TypeVar
 
@@ -110,50 +107,3 @@ def default_registry() -> CommandRegistry[CommandRequest]:
     for spec in COMMANDS:
         registry.register(spec)
     return registry
-
-
-class RateLimiter:
-    """Sliding-window limit per user: at most `limit` commands in any `window`.
-
-    Only allowed commands are counted, so someone who hits the limit can use the bot
-    again a minute after their burst, however often they retried meanwhile. The clock is
-    passed in, never read, so tests need no sleeping.
-    """
-
-    def __init__(self, limit: int = 100, window: timedelta = timedelta(minutes=1)) -> None:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        self.limit = limit
-        self.window = window
-        self._seen: dict[str, deque[datetime]] = {}
-        self._sweep_at = 1024
-
-    def _recent(self, user: str, now: datetime) -> deque[datetime]:
-        times = self._seen.setdefault(user, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def allow(self, user: str, now: datetime) -> bool:
-        times = self._recent(user, now)
-        if len(times) >= self.limit:
-            return False
-        times.append(now)
-        self._forget_idle(now)
-        return True
-
-    def retry_after(self, user: str, now: datetime) -> timedelta:
-        """How long until `user` may run a command again (zero when they may now)."""
-        times = self._recent(user, now)
-        if len(times) < self.limit:
-            return timedelta(0)
-        return times[0] + self.window - now
-
-    def _forget_idle(self, now: datetime) -> None:
-        # Bounded memory: drop users with nothing in the window whenever the map has
-        # doubled since the last sweep, which keeps the cost per command constant.
-        if len(self._seen) <= self._sweep_at:
-            return
-        for user in [u for u, t in self._seen.items() if not t or t[-1] <= now - self.window]:
-            del self._seen[user]
-        self._sweep_at = max(1024, 2 * len(self._seen))

@@ -304,5 +304,10 @@ def rate_limited(limit: int, retry_after: timedelta) -> str:
     return m.RATE_LIMITED.format(limit=limit, seconds=seconds)
 
 
+def clicks_limited(limit: int, retry_after: timedelta) -> str:
+    seconds = max(1, int(retry_after.total_seconds() + 0.999))
+    return m.CLICKS_LIMITED.format(limit=limit, seconds=seconds)
+
+
 def request_posted(channel: str, ttl: timedelta) -> str:
     return m.REQUEST_POSTED.format(channel=channel, ttl=format_duration(ttl))

@@ -122,6 +122,7 @@ async def silence(
             ends_at=now + duration,
             created_by=f"slack:{user}",
             comment=f"Silenced from Slack ({channel}) by {user}",
+            covers=ours if broader is None else None,  # an approver's broader one stays
         )
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))

@@ -21,6 +21,7 @@ from bot.alerts.deliveries import requeue
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import WebhookDelivery
+from bot.terminal import say, shown
 
 T = TypeVar("T")
 STATES = ("failed", "pending", "done")
@@ -77,14 +78,14 @@ def _list(args: argparse.Namespace) -> int:
 
     found = _with_session(rows)
     if not found:
-        print("no deliveries" + ("" if args.state else " failed or waiting for a retry"))
+        say("no deliveries" + ("" if args.state else " failed or waiting for a retry"))
         return 0
-    print(f"{'ID':>6}  {'RECEIVED (UTC)':19}  {'SOURCE':12}  {'STATE':7}  TRIES  GROUP / ERROR")
+    say(f"{'ID':>6}  {'RECEIVED (UTC)':19}  {'SOURCE':12}  {'STATE':7}  TRIES  GROUP / ERROR")
     for row in reversed(found):
         what = _group_name(row)
         if row.error:
             what += f"  {_one_line(row.error)[:80]}"
-        print(
+        say(
             f"{row.id:>6}  {row.received_at:%Y-%m-%d %H:%M:%S}  {row.source:12}  "
             f"{row.state:7}  {row.attempts:>5}  {what}"
         )
@@ -97,26 +98,26 @@ def _show(args: argparse.Namespace) -> int:
 
     row = _with_session(one)
     if row is None:
-        print(f"error: no delivery {args.id}", file=sys.stderr)
+        say(f"error: no delivery {args.id}", file=sys.stderr)
         return 1
-    print(f"delivery:     {row.id}")
-    print(f"source:       {row.source}")
-    print(f"received:     {row.received_at.isoformat()}")
-    print(f"state:        {row.state}" + (f" ({row.outcome})" if row.outcome else ""))
-    print(f"attempts:     {row.attempts}")
+    say(f"delivery:     {row.id}")
+    say(f"source:       {shown(row.source)}")
+    say(f"received:     {row.received_at.isoformat()}")
+    say(f"state:        {row.state}" + (f" ({row.outcome})" if row.outcome else ""))
+    say(f"attempts:     {row.attempts}")
     if row.next_attempt_at is not None and row.state == "pending":
-        print(f"next attempt: {row.next_attempt_at.isoformat()}")
+        say(f"next attempt: {row.next_attempt_at.isoformat()}")
     if row.processed_at is not None:
-        print(f"processed:    {row.processed_at.isoformat()}")
-    print(f"group:        {_group_name(row)}")
+        say(f"processed:    {row.processed_at.isoformat()}")
+    say(f"group:        {_group_name(row)}")
     if row.error:
-        print("error:")
+        say("error:")
         for line in row.error.splitlines():
-            print(f"  {line}")
+            say(f"  {shown(line)}")
     if row.state != "done":
-        print(f"replay:       chatops deliveries retry {row.id}")
-    print("body:")
-    print(json.dumps(row.body, indent=2, sort_keys=True, default=str))
+        say(f"replay:       chatops deliveries retry {row.id}")
+    say("body:")
+    say(json.dumps(row.body, indent=2, sort_keys=True, default=str))
     return 0
 
 
@@ -128,23 +129,23 @@ def _retry(args: argparse.Namespace) -> int:
             async with sessions.begin() as session:
                 queued = await requeue(session, args.id)
             if isinstance(queued, str):
-                print(f"error: {queued}", file=sys.stderr)
+                say(f"error: {queued}", file=sys.stderr)
                 return 1
-            print(f"delivery {args.id} queued again")
+            say(f"delivery {args.id} queued again")
             loop = asyncio.get_running_loop()
             deadline = loop.time() + args.wait
             while loop.time() < deadline:
                 async with sessions() as session:
                     row = await session.get(WebhookDelivery, args.id)
                 if row is not None and row.state == "done":
-                    print(f"processed: {row.outcome}")
+                    say(f"processed: {row.outcome}")
                     return 0
                 if row is not None and row.state == "failed":
-                    print(f"failed again: {row.error}", file=sys.stderr)
+                    say(f"failed again: {row.error}", file=sys.stderr)
                     return 1
                 await asyncio.sleep(WAIT_STEP)
             if args.wait > 0:
-                print(
+                say(
                     f"still pending after {args.wait:g}s: "
                     "is `chatops serve` running on this database?",
                     file=sys.stderr,
@@ -161,9 +162,9 @@ def _group_name(row: WebhookDelivery) -> str:
     body = row.body if isinstance(row.body, dict) else {}
     labels = body.get("groupLabels") or body.get("commonLabels") or {}
     if isinstance(labels, dict) and labels:
-        return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    return str(body.get("groupKey") or row.group_key or "-")[:80]
+        return shown(",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    return shown(str(body.get("groupKey") or row.group_key or "-")[:80])
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return shown(" ".join(text.split()))

@@ -128,6 +128,7 @@ async def _together(
             ends_at=now + DURATION,
             created_by=f"slack:{user}",
             comment=f"Silenced from Slack (storm {storm_id}, {len(group_ids)} groups) by {user}",
+            covers=ours,
         )
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))

@@ -16,6 +16,7 @@ from bot.audit.chain import verify
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.models import AuditEvent
+from bot.terminal import say, shown
 
 
 def add_audit_commands(sub: Any) -> None:
@@ -64,9 +65,9 @@ async def _events(**filters: Any) -> list[AuditEvent]:
 def _verify(args: argparse.Namespace) -> int:
     checked, broken = verify(asyncio.run(_events()))
     if broken is None:
-        print(f"OK: {checked} audit events, chain intact")
+        say(f"OK: {checked} audit events, chain intact")
         return 0
-    print(
+    say(
         f"BROKEN at event {broken.event_id}: {broken.reason} "
         f"({checked - 1} events before it are intact)"
     )
@@ -79,13 +80,13 @@ def _export(args: argparse.Namespace) -> int:
         since = parse_when(args.since, now)
         until = parse_when(args.until, now) if args.until else None
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
     events = asyncio.run(_events(since=since, until=until, subject=args.subject))
     if args.format == "json":
-        print(json.dumps([_as_dict(e) for e in events], indent=2, default=str))
+        say(json.dumps([_as_dict(e) for e in events], indent=2, default=str))
         return 0
-    print(render_markdown(events, since, until or now))
+    say(render_markdown(events, since, until or now))
     return 0
 
 
@@ -110,9 +111,10 @@ def render_markdown(events: list[AuditEvent], since: datetime, until: datetime) 
     ]
     for item in events:
         details = ", ".join(f"{k}={v}" for k, v in sorted(item.details.items()))
+        # Actors, subjects and details quote outside text: one table row each, inert.
         lines.append(
-            f"| {item.at:%H:%M:%S} | {item.actor} | {item.action} | {item.subject} | "
-            f"{details.replace('|', '/')} |"
+            f"| {item.at:%H:%M:%S} | {shown(item.actor)} | {shown(item.action)} | "
+            f"{shown(item.subject)} | {shown(details.replace('|', '/'))} |"
         )
     if not events:
         lines.append("| | | no events in this window | | |")

@@ -10,6 +10,7 @@ from typing import Any
 
 from alerts.escalation import describe, is_digest
 from alerts.policy import place, priority_of
+from bot.terminal import say
 
 _LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)=(.*)$")
 
@@ -37,7 +38,7 @@ def cmd_routes_test(args: argparse.Namespace) -> int:
     try:
         labels = parse_labels(list(args.labels))
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
     config = load_or_exit(resolve_config_path(Settings(), args.config))
     alerts = config.alerts
@@ -47,21 +48,21 @@ def cmd_routes_test(args: argparse.Namespace) -> int:
     matchers = [f"{k}={v}" for k, v in route.match.items()]
     matchers += [f"{k}=~{v}" for k, v in route.match_re.items()]
     policy = placement.policy
-    print(f"priority:  {placement.priority}")
+    say(f"priority:  {placement.priority}")
     where = "" if policy.channel is None else f" (from the {placement.priority} escalation policy)"
-    print(f"channel:   {placement.channel}{where}")
-    print(f"route:     #{index} {' '.join(matchers) if matchers else '(catch-all)'}")
+    say(f"channel:   {placement.channel}{where}")
+    say(f"route:     #{index} {' '.join(matchers) if matchers else '(catch-all)'}")
     if policy.mention and not is_digest(policy):
-        print(f"mention:   {policy.mention}")
+        say(f"mention:   {policy.mention}")
     pager = (
         "route's pagerduty_routing_key" if route.pagerduty_routing_key else "PAGERDUTY_ROUTING_KEY"
     )
     if policy.page_after is not None:
-        print(f"pages via: {pager}")
-    print("timeline:")
+        say(f"pages via: {pager}")
+    say("timeline:")
     for line in describe(policy):
-        print(f"  {line}")
-    print("  (acknowledging or resolving stops every step still to come)")
+        say(f"  {line}")
+    say("  (acknowledging or resolving stops every step still to come)")
     return 0
 
 

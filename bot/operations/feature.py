@@ -92,10 +92,10 @@ class Operations:
         finally:
             self._on_outbox()
 
-    def command(self, command: str, text: str, user: str, channel: str) -> str:
+    async def command(self, command: str, text: str, user: str, channel: str) -> str:
         """What to acknowledge with at once: the usage, help or limit, or that the request
         was received and where it goes (it continues in the background)."""
-        parsed = self.requests.parse(command, text, user, channel)
+        parsed = await self.requests.parse(command, text, user, channel)
         if isinstance(parsed, str):
             return parsed
         if isinstance(parsed, StatusQuery):

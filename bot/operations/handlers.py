@@ -23,7 +23,7 @@ class OperationListeners:
         self._operations = operations
 
     async def on_command(self, ack: Ack, command: dict[str, Any]) -> None:
-        answer = self._operations.command(
+        answer = await self._operations.command(
             str(command.get("command", "")),
             str(command.get("text", "")),
             str(command.get("user_id", "")),

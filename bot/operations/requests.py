@@ -39,6 +39,7 @@ from bot.operations.store import (
     lock_holder,
 )
 from bot.slack.usergroups import UserGroupDirectory
+from bot.storage.user_limits import SharedUserLimit
 from commands import messages as m
 from commands.approval import (
     Approval,
@@ -63,7 +64,7 @@ from commands.parsing import (
     command_line,
 )
 from commands.plan import OperationPlan, Refusal, frozen, request_of
-from commands.registry import CommandRegistry, Help, RateLimiter, default_registry
+from commands.registry import CommandRegistry, Help, default_registry
 from commands.render import (
     not_deployer,
     own_approval,
@@ -114,7 +115,8 @@ class Requests:
         self._directory = directory
         self._run = run
         self.registry = registry or default_registry()
-        self.limiter = RateLimiter(config.commands_per_minute)
+        # Counted in the database: every replica, and the next start, share one budget.
+        self.limiter = SharedUserLimit(sessions, "command", config.commands_per_minute)
         self._locks: dict[str, asyncio.Lock] = {}
         self.kinds: dict[str, ApprovalKind] = {}
         self.register(OperationKind(config, directory, run))
@@ -132,11 +134,13 @@ class Requests:
 
     # --- commands ------------------------------------------------------------------
 
-    def parse(self, command: str, text: str, user: str, channel: str) -> Parsed | StatusQuery | str:
+    async def parse(
+        self, command: str, text: str, user: str, channel: str
+    ) -> Parsed | StatusQuery | str:
         """The typed request, or the text to answer with at once (help, usage, limit)."""
-        now = self._clock.now()
-        if not self.limiter.allow(user, now):
-            return rate_limited(self.limiter.limit, self.limiter.retry_after(user, now))
+        wait = await self.limiter.check(user, self._clock.now())
+        if wait is not None:
+            return rate_limited(self.limiter.limit, wait)
         context = CommandContext(user=user, channel=channel, config=self._config)
         try:
             parsed = self.registry.parse(command, text, context)
@@ -243,8 +247,9 @@ class Requests:
             found = await load_request(session, request_id) if clicked == request_id else None
         if found is None or not found[1].frozen:
             return m.FORCE_NOT_FROZEN
-        if not self.limiter.allow(user, now):
-            return rate_limited(self.limiter.limit, self.limiter.retry_after(user, now))
+        wait = await self.limiter.check(user, now)
+        if wait is not None:
+            return rate_limited(self.limiter.limit, wait)
         original = request_of(found[1].operation)
         await self.request(Parsed(replace(original, force=True), user, channel))
         return None

@@ -29,6 +29,7 @@ from bot.alerts.events import GroupListener, notify
 from bot.alerts.groups import refresh_message, reply
 from bot.audit import trail
 from bot.pagerduty.models import PagerDutyIncident, PagerDutyPage
+from bot.pagerduty.receipts import note_change, older_than_last_change
 from bot.slack.outbox_queue import enqueue
 from bot.storage.models import AlertGroup
 
@@ -70,6 +71,13 @@ class IncidentEvents:
                 select(PagerDutyIncident).where(PagerDutyIncident.incident_id == incident_id[:64])
             )
         ).first()
+        if older_than_last_change(row, hook):
+            log.info(
+                "PagerDuty %s for incident %s occurred before its last change: not applied",
+                hook.event.event_type,
+                incident_id,
+            )
+            return "stale"
         if hook.incident is not None:
             row = await _remember(session, row, hook.incident, hook.event.event_type, now)
         elif row is None:
@@ -77,6 +85,7 @@ class IncidentEvents:
             log.info("PagerDuty %s for unknown incident %s", hook.event.event_type, incident_id)
             return "unknown_incident"
         change = decide(hook)
+        note_change(row, hook)
         row.last_event = hook.event.event_type[:64]
         row.updated_at = now
         trail.record(

@@ -66,6 +66,9 @@ class PagerDutyIncident(Base):
     channel: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(String(1024))  # "Acknowledged in PagerDuty by ..."
     last_event: Mapped[str] = mapped_column(String(64), default="")
+    # PagerDuty's `occurred_at` of the last incident event applied: an event that occurred
+    # before it (delivered late, out of order, or replayed) is older news and not applied.
+    changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -89,3 +92,21 @@ class PagerDutyChange(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_pagerduty_changes_due", "state", "not_before"),)
+
+
+class PagerDutyEventReceipt(Base):
+    """A v3 webhook event already applied, kept for as long as the incident it names.
+
+    PagerDuty's signature carries no time, so a captured event verifies forever: its
+    receipt must outlive any capture, not just PagerDuty's retries (unlike Slack's event
+    receipts, which are dropped after a day). Incidents are kept, so their receipts are.
+    """
+
+    __tablename__ = "pagerduty_event_receipts"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(String(64), default="")
+    occurred_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_pagerduty_event_receipts_incident", "incident_id"),)

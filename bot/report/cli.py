@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.terminal_text import printable
 from bot.audit.cli import parse_when
 from bot.report.collect import load_events
 from bot.report.figures import Figures, compute, previous_period
 from bot.report.render import to_json_data, to_markdown
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
+from bot.terminal import say
 
 
 def add_report_commands(sub: Any) -> None:
@@ -56,10 +58,10 @@ def _report(args: argparse.Namespace) -> int:
         since = parse_when(args.since, now)
         until = parse_when(args.until, now) if args.until else now
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 2
     if since >= until:
-        print("error: --since must be before --until", file=sys.stderr)
+        say("error: --since must be before --until", file=sys.stderr)
         return 2
     current, previous = asyncio.run(figures_for(Settings().database_url, since, until))
     if args.format == "png":
@@ -67,7 +69,7 @@ def _report(args: argparse.Namespace) -> int:
 
         path = Path(args.output or "report.png")
         path.write_bytes(render_png(current))
-        print(f"wrote {path}")
+        say(f"wrote {path}")
         return 0
     text = (
         to_markdown(current, previous)
@@ -76,7 +78,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
+        say(f"wrote {args.output}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(printable(text, keep_newlines=True))
     return 0

@@ -24,6 +24,7 @@ from alerts.runbooks.specs import SPECS
 from alerts.runbooks.targets import route_scopes, unbounded_targets
 from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.runbooks.config import RunbooksConfig
+from bot.terminal import say, shown
 
 # The runbooks shipped beside the package (source checkout, editable install, image).
 DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / "runbooks"
@@ -66,17 +67,17 @@ def lint(
     out = out or sys.stdout
     folder = _shown(directory if directory is not None else default_directory())
     if not folder.is_dir():
-        print(f"error: {folder} is not a directory", file=out)
+        say(f"error: {folder} is not a directory", file=out)
         return 2
     if not runbook_files(folder):
-        print(f"error: no runbooks (*.md other than README.md) in {folder}", file=out)
+        say(f"error: no runbooks (*.md other than README.md) in {folder}", file=out)
         return 1
     try:
         runbooks = load_runbooks(folder)
     except RunbookError as exc:
         for problem in exc.problems:
-            print(problem, file=out)
-        print(f"{len(exc.problems)} problem(s) in {folder}", file=out)
+            say(problem, file=out)
+        say(f"{len(exc.problems)} problem(s) in {folder}", file=out)
         return 1
     if config is None:
         loaded = _config()
@@ -85,10 +86,10 @@ def lint(
     unbounded = unbounded_targets(list(runbooks), SPECS, scopes)
     if unbounded:
         for problem in unbounded:
-            print(problem, file=out)
-        print(f"{len(unbounded)} problem(s) in {folder}", file=out)
+            say(problem, file=out)
+        say(f"{len(unbounded)} problem(s) in {folder}", file=out)
         return 1
-    print(f"OK: {len(runbooks)} runbooks", file=out)
+    say(f"OK: {len(runbooks)} runbooks", file=out)
     return 0
 
 
@@ -148,23 +149,23 @@ def _cmd_coverage(
     if not names and source is not None:
         names = list(source())
     if not names:
-        print("error: no alert names: pass --alertname NAME (repeatable)", file=sys.stderr)
+        say("error: no alert names: pass --alertname NAME (repeatable)", file=sys.stderr)
         return 2
     try:
         runbooks = load_runbooks(Path(args.directory) if args.directory else default_directory())
     except RunbookError as exc:
-        print("error: the runbooks do not load; run `chatops runbooks lint`", file=sys.stderr)
+        say("error: the runbooks do not load; run `chatops runbooks lint`", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            say(f"  {problem}", file=sys.stderr)
         return 2
     rules = rules_source() if rules_source is not None else DefaultPriorityRules()
     uncovered = (
         uncovered_alerts(stored, runbooks, rules) if stored else coverage(names, runbooks, rules)
     )
     for name in uncovered:
-        print(f"no runbook: {name}")
+        say(f"no runbook: {shown(name)}")
     covered = len(dict.fromkeys(names)) - len(uncovered)
-    print(f"{covered} of {covered + len(uncovered)} alert name(s) covered")
+    say(f"{covered} of {covered + len(uncovered)} alert name(s) covered")
     return 1 if uncovered else 0
 
 

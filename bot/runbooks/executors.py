@@ -165,6 +165,7 @@ class AlertmanagerSilence:
                 ends_at=now + params.duration,
                 created_by=f"slack:{context.user}",
                 comment=f"Runbook {context.runbook_id} step {context.step_id}",
+                covers=context.fingerprints if broader is None else None,
             )
         except SilenceError as exc:
             return StepOutcome(False, escape(str(exc)))

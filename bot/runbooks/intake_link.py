@@ -22,6 +22,9 @@ from bot.storage.models import AlertGroup
 
 log = logging.getLogger(__name__)
 
+# The names come from annotations (outside text): enough of one to find it, not a page.
+MAX_LOGGED_NAME = 100
+
 
 class RunbookLinker:
     def __init__(self, runbooks: RunbookSet, rules: PriorityRules | None = None) -> None:
@@ -39,7 +42,7 @@ class RunbookLinker:
             log.warning(
                 "alert group %s names runbook(s) %s that are not loaded",
                 group.id,
-                ", ".join(link.dangling),
+                ", ".join(name[:MAX_LOGGED_NAME] for name in link.dangling),
             )
         if link.runbook is None:
             return

@@ -19,6 +19,7 @@ import aiohttp
 
 from bot.runner import SANDBOX_WEBHOOK_TOKEN
 from bot.sandbox.page import EXAMPLES, resolved_copy
+from bot.terminal import say
 
 TIMEOUT = aiohttp.ClientTimeout(total=60)
 
@@ -77,10 +78,10 @@ def _run(coro: Any, where: str) -> int:
     try:
         return int(asyncio.run(coro))
     except Failed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", file=sys.stderr)
         return 1
     except aiohttp.ClientConnectionError:
-        print(
+        say(
             f"error: nothing answers at {where}; start the sandbox with `make sandbox` "
             "(or pass --bot / --emulator)",
             file=sys.stderr,
@@ -122,9 +123,9 @@ def _short(body: Any) -> str:
 def _say_answer(body: Any) -> int:
     """What the bot answered at once (its ephemeral reply to a command, say)."""
     if isinstance(body, dict) and body.get("text"):
-        print(body["text"])
+        say(body["text"])
     else:
-        print("ok")
+        say("ok")
     return 0
 
 
@@ -134,12 +135,12 @@ def _alert(args: argparse.Namespace) -> int:
         path = EXAMPLES / (args.file if args.file.endswith(".json") else f"{args.file}.json")
     if not path.exists():
         names = ", ".join(p.stem for p in sorted(EXAMPLES.glob("*.json")))
-        print(f"error: no file {args.file}; examples: {names}", file=sys.stderr)
+        say(f"error: no file {args.file}; examples: {names}", file=sys.stderr)
         return 2
     try:
         payload = json.loads(path.read_text())
     except ValueError as exc:
-        print(f"error: {path} is not JSON: {exc}", file=sys.stderr)
+        say(f"error: {path} is not JSON: {exc}", file=sys.stderr)
         return 2
     if args.resolve:
         payload = resolved_copy(payload)
@@ -152,7 +153,7 @@ def _alert(args: argparse.Namespace) -> int:
         if status >= 300:
             raise Failed(f"the bot answered {status}: {_short(body)}")
         state = payload.get("status", "firing")
-        print(f"sent {path.stem} ({state}): the bot answered {status} {_short(body)}")
+        say(f"sent {path.stem} ({state}): the bot answered {status} {_short(body)}")
         return 0
 
     return _run(send(), args.bot)
@@ -179,7 +180,7 @@ def _react(args: argparse.Namespace) -> int:
 
     async def send() -> int:
         await _control(f"{args.emulator}/_emulator/reaction", payload)
-        print("ok")
+        say("ok")
         return 0
 
     return _run(send(), args.emulator)
@@ -212,9 +213,9 @@ def _messages(args: argparse.Namespace) -> int:
         if status >= 300 or not isinstance(body, dict):
             raise Failed(f"the emulator answered {status}: {_short(body)}")
         if args.json:
-            print(json.dumps(body, indent=2, ensure_ascii=False))
+            say(json.dumps(body, indent=2, ensure_ascii=False))
             return 0
-        print(readable_messages(body))
+        say(readable_messages(body))
         return 0
 
     return _run(fetch(), args.emulator)
@@ -240,7 +241,7 @@ def _users(args: argparse.Namespace) -> int:
             raise Failed(f"the emulator answered {status}: {_short(body)}")
         for user in body["users"]:
             roles = ", ".join(user["roles"])
-            print(f"{user['id']}  {user['name']:<6} {user['real_name']:<14} {roles}")
+            say(f"{user['id']}  {user['name']:<6} {user['real_name']:<14} {roles}")
         return 0
 
     return _run(fetch(), args.emulator)

@@ -249,11 +249,15 @@ class PagerDutyEmulator:
         payload = event.get("payload") if isinstance(event, dict) else None
         if not isinstance(payload, dict) or not isinstance(payload.get("summary"), str):
             body = {"status": "invalid event", "message": "Event object is invalid"}
-            return web.json_response({**body, "errors": ["'payload.summary' is required"]}, 400)
+            return web.json_response(
+                {**body, "errors": ["'payload.summary' is required"]}, status=400
+            )
         self.changes.insert(0, str(payload["summary"])[:1024])
         del self.changes[50:]
         self._on_change()
-        return web.json_response({"status": "success", "message": "Change event processed"}, 202)
+        return web.json_response(
+            {"status": "success", "message": "Change event processed"}, status=202
+        )
 
     async def _enqueue(self, request: web.Request) -> web.Response:
         try:

@@ -19,6 +19,7 @@ from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
 from bot.slack.answers import SlackAnswers
+from bot.slack.click_limit import ClickLimit
 from commands.render import FORCE_ACTION
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,14 @@ def register(
     runbooks: RunbookListeners,
     incidents: IncidentButtons,
     answers: SlackAnswers | None = None,
+    clicks: ClickLimit | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
     if answers is not None:
         # Before any listener: the request's response_url, which its answers go through.
         app.use(answers.middleware)
+    if clicks is not None:  # then: a click past the limit runs no listener
+        app.middleware(clicks.middleware)
     storm = StormControls(alerts)
     for action_id, listener in (
         ("alert.ack", alerts.on_ack),

@@ -292,3 +292,15 @@ class SlackResponseUrl(Base):
     uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_slack_response_urls_received_at", "received_at"),)
+
+
+class UserRequestWindow(Base):
+    """How many slash commands (or button clicks) one person sent in the current window
+    (bot/storage/user_limits.py), shared by the replicas and kept across restarts, so
+    the per-user limit is the limit whichever replica Slack picks (migration 0015)."""
+
+    __tablename__ = "user_request_windows"
+
+    key: Mapped[str] = mapped_column(String(96), primary_key=True)  # "command:U123"
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,57 +1,52 @@
-"""At most 100 commands per minute per person, measured on a sliding window."""
+"""At most N commands (or clicks) per minute per person, counted in the database."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from commands.registry import RateLimiter
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.storage import migrate
+from bot.storage.engine import create_engine, session_factory
+from bot.storage.user_limits import SharedUserLimit
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def test_the_hundred_and_first_command_within_a_minute_is_refused() -> None:
-    limiter = RateLimiter()
-    assert all(limiter.allow("U1", T0 + timedelta(milliseconds=i)) for i in range(100))
-    assert not limiter.allow("U1", T0 + timedelta(seconds=30))
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    yield session_factory(engine)
+    await engine.dispose()
 
 
-def test_the_limit_is_per_user() -> None:
-    limiter = RateLimiter(limit=2)
-    assert limiter.allow("U1", T0) and limiter.allow("U1", T0)
-    assert not limiter.allow("U1", T0)
-    assert limiter.allow("U2", T0)
+async def allowed(limiter: SharedUserLimit, user: str, at: datetime) -> bool:
+    return await limiter.check(user, at) is None
 
 
-def test_the_window_slides() -> None:
-    limiter = RateLimiter(limit=2, window=timedelta(minutes=1))
-    assert limiter.allow("U1", T0)
-    assert limiter.allow("U1", T0 + timedelta(seconds=40))
-    assert not limiter.allow("U1", T0 + timedelta(seconds=59))
-    # The first command leaves the window after exactly one minute; the second stays.
-    assert limiter.allow("U1", T0 + timedelta(seconds=60))
-    assert not limiter.allow("U1", T0 + timedelta(seconds=61))
+async def test_the_hundred_and_first_command_within_a_minute_is_refused(sessions) -> None:  # type: ignore[no-untyped-def]
+    limiter = SharedUserLimit(sessions, "command", 100)
+    for i in range(100):
+        assert await allowed(limiter, "U1", T0 + timedelta(milliseconds=i))
+    assert await limiter.check("U1", T0 + timedelta(seconds=15)) == timedelta(seconds=45)
 
 
-def test_refused_commands_do_not_extend_the_wait() -> None:
-    limiter = RateLimiter(limit=1)
-    assert limiter.allow("U1", T0)
-    for second in range(1, 60):
-        assert not limiter.allow("U1", T0 + timedelta(seconds=second))
-    assert limiter.allow("U1", T0 + timedelta(seconds=60))
+async def test_the_limit_is_per_user_and_per_kind(sessions) -> None:  # type: ignore[no-untyped-def]
+    commands = SharedUserLimit(sessions, "command", 2)
+    clicks = SharedUserLimit(sessions, "click", 2)
+    assert await allowed(commands, "U1", T0) and await allowed(commands, "U1", T0)
+    assert not await allowed(commands, "U1", T0)
+    assert await allowed(commands, "U2", T0)
+    assert await allowed(clicks, "U1", T0)
 
 
-def test_retry_after_says_how_long_to_wait() -> None:
-    limiter = RateLimiter(limit=1)
-    assert limiter.retry_after("U1", T0) == timedelta(0)
-    limiter.allow("U1", T0)
-    assert limiter.retry_after("U1", T0 + timedelta(seconds=15)) == timedelta(seconds=45)
-
-
-def test_idle_users_are_forgotten() -> None:
-    limiter = RateLimiter(limit=1)
-    for i in range(1500):
-        limiter.allow(f"early{i}", T0)
-    for i in range(1000):
-        limiter.allow(f"late{i}", T0 + timedelta(minutes=2))
-    assert len(limiter._seen) <= 1000
-    assert not limiter.allow("late999", T0 + timedelta(minutes=2, seconds=1))
+async def test_refused_requests_do_not_extend_the_wait(sessions) -> None:  # type: ignore[no-untyped-def]
+    limiter = SharedUserLimit(sessions, "command", 1)
+    assert await allowed(limiter, "U1", T0)
+    for second in range(1, 60, 7):
+        assert not await allowed(limiter, "U1", T0 + timedelta(seconds=second))
+    assert await allowed(limiter, "U1", T0 + timedelta(seconds=60))
+    assert not await allowed(limiter, "U1", T0 + timedelta(seconds=61))

@@ -405,6 +405,7 @@ class PagerDutyServer:
         *,
         agent: dict[str, Any] | None = None,
         signature: str | None = None,
+        occurred_at: datetime | None = None,
     ) -> tuple[int, str]:
         """POST a signed v3 webhook to `url`; return the receiver's status and body.
 
@@ -416,7 +417,7 @@ class PagerDutyServer:
                 "id": uuid.uuid4().hex,
                 "event_type": event_type,
                 "resource_type": event_type.split(".", 1)[0],
-                "occurred_at": _iso(datetime.now(UTC)),
+                "occurred_at": _iso(occurred_at or datetime.now(UTC)),
                 "agent": agent,
                 "client": {"name": "PagerDuty"} if agent is not None else None,
                 "data": incident,
