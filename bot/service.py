@@ -43,8 +43,8 @@ from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
-from bot.retention.figures import RetentionFigures
 from bot.retention.pruning import Pruner
+from bot.retention.setup import MissingAuditKey, build_pruner
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
@@ -225,10 +225,17 @@ class Service:
 
     def _pruner(self) -> Pruner:
         """Retention: run by the timer holder with the other durable timer jobs."""
-        figures = RetentionFigures(self.metrics.registry, self.clock)
-        self.pruner = Pruner(
-            self.sessions, self.clock, self.config.retention, on_pruned=figures.record
-        )
+        settings = self.settings
+        try:
+            self.pruner = build_pruner(
+                self.sessions,
+                self.clock,
+                self.config.retention,
+                settings.chatops_audit_key,
+                self.metrics.registry,
+            )
+        except MissingAuditKey as exc:
+            raise StartupError(str(exc)) from None
         return self.pruner
 
     def _register_listeners(self) -> None:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     pagerduty_api_url: str = "https://api.pagerduty.com"
     pagerduty_api_token: SecretStr | None = None
     pagerduty_webhook_secret: SecretStr | None = None
+    chatops_audit_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the audit log's pruning checkpoint; needed only when "
+        "retention.audit is a duration (nothing is pruned without it).",
+    )
     chatops_aws_secret_id: str | None = Field(
         default=None,
         description="AWS Secrets Manager secret (JSON) whose keys override the secret settings.",

@@ -73,9 +73,10 @@ class Break:
     reason: str
 
 
-def verify(events: Iterable[AuditEvent]) -> tuple[int, Break | None]:
-    """Check events in id order; returns how many were checked and the first break."""
-    prev = GENESIS
+def verify(events: Iterable[AuditEvent], *, start: str = GENESIS) -> tuple[int, Break | None]:
+    """Check events in id order; returns how many were checked and the first break.
+    `start`: the hash the first event follows (a pruning checkpoint's, bot/audit/checkpoint.py)."""
+    prev = start
     count = 0
     for item in events:
         count += 1

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from alerts.durations import parse_duration
-from bot.audit.chain import verify
+from bot.audit.checkpoint import CHECKPOINT_ID, verify_kept
 from bot.settings import Settings
 from bot.storage.engine import create_engine, session_factory
-from bot.storage.models import AuditEvent
+from bot.storage.models import AuditCheckpoint, AuditEvent
 from bot.terminal import say, shown
 
 
@@ -46,6 +46,16 @@ def parse_when(value: str, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+async def _events_and_checkpoint() -> tuple[list[AuditEvent], AuditCheckpoint | None]:
+    events = await _events()
+    engine = create_engine(Settings().database_url)
+    try:
+        async with session_factory(engine)() as session:
+            return events, await session.get(AuditCheckpoint, CHECKPOINT_ID)
+    finally:
+        await engine.dispose()
+
+
 async def _events(**filters: Any) -> list[AuditEvent]:
     engine = create_engine(Settings().database_url)
     try:
@@ -63,10 +73,17 @@ async def _events(**filters: Any) -> list[AuditEvent]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    checked, broken = verify(asyncio.run(_events()))
+    events, checkpoint = asyncio.run(_events_and_checkpoint())
+    secret = Settings().chatops_audit_key
+    checked, broken, where = verify_kept(
+        events, checkpoint, secret.get_secret_value() if secret is not None else None
+    )
     if broken is None:
-        say(f"OK: {checked} audit events, chain intact")
+        say(f"OK: {checked} audit events, chain intact {where}")
         return 0
+    if broken.event_id == 0:
+        say(f"BROKEN: {broken.reason}")
+        return 1
     say(
         f"BROKEN at event {broken.event_id}: {broken.reason} "
         f"({checked - 1} events before it are intact)"

@@ -39,8 +39,11 @@ class RetentionConfig(BaseModel):
     pagerduty_incidents: Duration = timedelta(days=90)
     """Resolved PagerDuty incidents seen through webhooks (the group keeps its own page
     rows until the group goes)."""
-    audit: Literal["keep"] = "keep"
-    """The audit log is kept whole, so `chatops audit verify` proves the whole chain."""
+    audit: Literal["keep"] | Duration = "keep"
+    """`keep`: the audit log is kept whole, and `chatops audit verify` proves all of it.
+    A duration (e.g. 400d): older events are removed from the start of the chain behind a
+    checkpoint signed with CHATOPS_AUDIT_KEY (required then), and `verify` proves what
+    is kept from that checkpoint on. Keep it at least as long as your auditors ask."""
     every: Duration = timedelta(minutes=10)
     """How often the timer holder prunes. Each pass removes in small batches."""
     batch: int = 500
@@ -66,6 +69,11 @@ class RetentionConfig(BaseModel):
                 "retention.webhook_bodies must be at least 1h: a delivery is retried for "
                 "up to 30 s after it failed, and Alertmanager re-sends within its "
                 "group_interval"
+            )
+        if isinstance(self.audit, timedelta) and self.audit < self.operations:
+            raise ValueError(
+                "retention.audit is shorter than retention.operations: an operation kept "
+                "must keep the audit events that say who approved it"
             )
         if not 1 <= self.batch <= 10_000:
             raise ValueError("retention.batch must be between 1 and 10000")

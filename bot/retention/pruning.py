@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot.audit.checkpoint import prune_batch
 from bot.clock import Clock
 from bot.retention.config import RetentionConfig
 from bot.retention.references import (
@@ -67,6 +68,7 @@ PRUNED_TABLES = (
     "approval_requests",
     "pagerduty_incidents",
     "alert_storms",
+    "audit_log",
 )
 FINISHED_REQUEST = ("Rejected", "Expired", "Succeeded", "Failed", "Rolled back")
 
@@ -94,11 +96,14 @@ class Pruner:
         config: RetentionConfig,
         *,
         on_pruned: Callable[[Pruned], None] | None = None,
+        audit_key: str | None = None,
     ) -> None:
+        """`audit_key` signs the audit checkpoint; without it the audit log is never pruned."""
         self._sessions = sessions
         self._clock = clock
         self._config = config
         self._on_pruned = on_pruned
+        self._audit_key = audit_key
         self._last_run: datetime | None = None
 
     async def run_due(self) -> Pruned | None:
@@ -155,6 +160,7 @@ class Pruner:
             AlertStorm.id,
             (AlertStorm.state == "closed") & (AlertStorm.closed_at < now - cfg.alert_groups),
         )
+        await self._prune_audit(pruned, now)
         if pruned.total:
             log.info("retention: removed %s", ", ".join(f"{n} {t}" for t, n in pruned.rows.items()))
             await self._give_space_back()
@@ -186,6 +192,24 @@ class Pruner:
             await _yield_the_database(time.perf_counter() - began)
         pruned.add(str(getattr(table, "name", "")), removed)
         return removed
+
+    async def _prune_audit(self, pruned: Pruned, now: datetime) -> None:
+        keep = self._config.audit
+        if not isinstance(keep, timedelta) or not self._audit_key:
+            return
+        for _ in range(MAX_BATCHES):
+            began = time.perf_counter()
+            removed = await prune_batch(
+                self._sessions,
+                before=now - keep,
+                batch=self._config.batch,
+                key=self._audit_key,
+                now=now,
+            )
+            pruned.add("audit_log", removed)
+            if removed < self._config.batch:
+                return
+            await _yield_the_database(time.perf_counter() - began)
 
     async def _prune_files(self, pruned: Pruned, now: datetime) -> None:
         """Chart bytes past the outbox's retention, unless an unsent upload still needs them."""

@@ -304,3 +304,19 @@ class UserRequestWindow(Base):
     key: Mapped[str] = mapped_column(String(96), primary_key=True)  # "command:U123"
     window_start: Mapped[datetime] = mapped_column(UtcDateTime())
     count: Mapped[int] = mapped_column(Integer)
+
+
+class AuditCheckpoint(Base):
+    """Where the kept audit chain begins once old events are pruned (retention.audit, migration
+    0024): the last removed event's id and hash, signed with CHATOPS_AUDIT_KEY, so that
+    `chatops audit verify` checks the kept events from that hash and an edit of the
+    checkpoint itself shows. One row, rewritten by each pruning batch."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_removed_id: Mapped[int] = mapped_column(BigId)
+    last_removed_hash: Mapped[str] = mapped_column(String(64))
+    removed: Mapped[int] = mapped_column(BigId)
+    signature: Mapped[str] = mapped_column(String(64))
