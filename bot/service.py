@@ -21,7 +21,7 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
-from bot.alerts.groups import PAGERDUTY_NOTE
+from bot.alerts.groups import INCIDENT_NOTE, PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
@@ -32,6 +32,9 @@ from bot.escalation.engine import cancel_steps
 from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
 from bot.http.routes import build_web_app
+from bot.incidents.feature import Incidents
+from bot.incidents.handlers import IncidentListeners
+from bot.incidents.store import incident_note
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
@@ -49,12 +52,16 @@ from bot.slack.answers import SlackAnswers
 from bot.slack.app import build_app, register
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
+from bot.slack.people import People
 from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 
 log = logging.getLogger(__name__)
+
+# What one feature's lines on an alert group's message come from (bot/alerts/groups.py).
+SESSION_NOTES = {PAGERDUTY_NOTE: pagerduty_note, INCIDENT_NOTE: incident_note}
 
 
 class StartupError(Exception):
@@ -84,9 +91,7 @@ class Service:
         # service's committed audit events.
         OperationalMetrics(self.metrics.registry).watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
-        self.sessions = session_factory(
-            self.engine, observed, info={PAGERDUTY_NOTE: pagerduty_note}
-        )
+        self.sessions = session_factory(self.engine, observed, info=dict(SESSION_NOTES))
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         self.outbox = Outbox(
@@ -185,10 +190,20 @@ class Service:
                 self.graphs,
             ]
         )
+        self.group_listeners.append(self.incidents)
 
     def _build_escalation(self) -> None:
         """PagerDuty, and escalation paging through it; the timer holder also runs the
-        weekly report."""
+        weekly report and the incidents' timer pass."""
+        self.incidents = Incidents(
+            self.sessions,
+            self.config.incidents,
+            self.config.alerts,
+            self.clock,
+            directory=self.operations.directory,
+            is_person=People(self.slack_client).is_person,
+            wake_outbox=self.outbox.wake,
+        )
         self.pagerduty = PagerDuty(
             self.sessions,
             self.config,
@@ -205,7 +220,10 @@ class Service:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
             pager=self.pagerduty,
-            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
+            timer_jobs=[
+                *([self.weekly_report.post_due] if self.weekly_report else []),
+                self.incidents.tick,
+            ],
         )
 
     def _register_listeners(self) -> None:
@@ -239,6 +257,7 @@ class Service:
             operations=OperationListeners(self.operations),
             runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
             incidents=incident_buttons,
+            declared=IncidentListeners(self.incidents, self.answers),
         )
 
     async def migrate(self) -> None:

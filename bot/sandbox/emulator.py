@@ -65,6 +65,7 @@ from bot.sandbox.store import (
     Usergroup,
 )
 from bot.sandbox.webapi import WebApi, error
+from bot.sandbox.webapi_channels import ChannelMethods
 
 __all__ = [
     "AckTimeout",
@@ -101,6 +102,8 @@ class SlackEmulator(ActingForUsers):
         self.api = WebApi(self.store, clock, self._notify)
         self.files = Files(self.store, clock, self._notify, lambda: self.url)
         self.api.methods.update(self.files.methods)
+        self.channels = ChannelMethods(self.store, clock)  # incident channels
+        self.api.methods.update(self.channels.methods)
         self._buckets = TokenBuckets(clock)
         self._tier3 = TokenBuckets(clock, capacity=TIER3_BURST, refill_per_second=TIER3_PER_SECOND)
         self._faults = Faults()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.slack.outbox.pacing import PACE_PER_SECOND, PACED
 from bot.storage.models import OutboxEntry, OutboxFile
 
-Op = Literal["post", "update", "reply", "ephemeral", "upload"]
+Op = Literal["post", "update", "reply", "ephemeral", "upload", "call"]
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024  # Slack's limit for one file
 
 
