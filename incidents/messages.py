@@ -68,3 +68,7 @@ REMINDER = (
 )
 NO_LEAD = "nobody yet (`/incident lead @someone`)"
 GROUP_IN_INCIDENT = "🚨 This alert is part of *incident #{id}* (its channel is being created)"
+POSTMORTEM_POSTED = (
+    "📄 The postmortem draft of incident #{id}: edit it, and `chatops incidents export {id}` "
+    "prints it again."
+)

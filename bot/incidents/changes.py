@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.slack_text import escape
 from bot.audit import trail
-from bot.incidents import slack_calls, store
+from bot.incidents import slack_calls, store, timeline
 from bot.incidents.models import Incident
+from bot.slack.outbox_queue import enqueue_upload
 from incidents import messages as m
 from incidents.commands import Change
 
@@ -81,12 +82,36 @@ async def apply(
         value=value,
     )
     await slack_calls.post(session, channel, text, now)
-    view = await store.view_of(session, incident)
+    await _tell(session, incident, verb, where, now)
+
+
+async def _tell(
+    session: AsyncSession, incident: Incident, verb: str, where: Where, now: datetime
+) -> None:
+    """The summary in place, the broadcast of a status, the topic, the draft at resolve."""
+    view = await timeline.full_view(session, incident, now)
     await slack_calls.refresh_summary(session, view, now)
+    if verb == "resolve":
+        await _upload_postmortem(session, incident, now)
     if verb in ("status", "resolve"):
         await slack_calls.announce_status(session, view, where.broadcast, now)
     if verb in ("lead", "severity", "status", "resolve"):
         await slack_calls.retopic(session, view, _name(incident.lead), now)
+
+
+async def _upload_postmortem(session: AsyncSession, incident: Incident, now: datetime) -> None:
+    """The draft into the channel, by Slack's external upload flow (as the bake charts)."""
+    draft = await timeline.postmortem(session, incident, now)
+    await enqueue_upload(
+        session,
+        channel=incident.channel_id or "",
+        content=draft.encode(),
+        filename=f"incident-{incident.id}-postmortem.md",
+        title=f"Postmortem draft: incident #{incident.id}",
+        comment=m.POSTMORTEM_POSTED.format(id=incident.id),
+        now=now,
+        priority=slack_calls.URGENT,
+    )
 
 
 def _set_status(incident: Incident, status: str, now: datetime) -> None:

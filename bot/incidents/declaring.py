@@ -24,9 +24,7 @@ SYSTEM = "system"
 
 
 def service_of(group: AlertGroup) -> str | None:
-    labels = {**group.group_labels, **group.common_labels}
-    value = labels.get("service")
-    return str(value)[:255] if value else None
+    return store.service_label(group)
 
 
 def alert_title(group: AlertGroup) -> str:

@@ -21,7 +21,7 @@ from alerts.responders import decision_for
 from bot.alerts.events import Change as GroupChange
 from bot.alerts.groups import message_key, refresh_message
 from bot.clock import Clock
-from bot.incidents import changes, declaring, slack_calls, store
+from bot.incidents import changes, declaring, slack_calls, store, timeline
 from bot.incidents.models import Incident
 from bot.storage.models import AlertGroup
 from incidents import messages as m
@@ -29,6 +29,8 @@ from incidents.commands import Change, Declare, Severity
 from incidents.config import IncidentsConfig
 
 log = logging.getLogger(__name__)
+
+OPEN_FOLLOWED = 50  # open incidents whose services' changes each pass looks for
 
 
 class Directory(Protocol):
@@ -57,6 +59,8 @@ class Incidents:
         self._directory = directory
         self.is_person = is_person
         self.wake_outbox = wake_outbox
+        # Changes shown on each open incident's summary, as this process last rendered it.
+        self._changes_seen: dict[int, int] = {}
         self.where = changes.Where(
             declaring.broadcast_channel(config, alerts), config.update_every, config.archive_after
         )
@@ -88,7 +92,9 @@ class Incidents:
             if not incident.lead:
                 incident.lead = actor
             await slack_calls.invite(session, incident.channel_id, [actor], now)
-        await slack_calls.refresh_summary(session, await store.view_of(session, incident), now)
+        await slack_calls.refresh_summary(
+            session, await timeline.full_view(session, incident, now), now
+        )
 
     async def members(self, group: str) -> frozenset[str]:
         return await self._directory.members(group)
@@ -193,7 +199,26 @@ class Incidents:
                     await self._channel_ready(session, incident, now)
         await self._remind(now)
         await self._archive(now)
+        await self._follow_changes(now)
         self.wake_outbox()
+
+    async def _follow_changes(self, now: datetime) -> None:
+        """A deploy, shift or rollback of an open incident's service shows on its summary
+        at the next pass: the other features do not know incidents, so this looks."""
+        async with self.sessions.begin() as session:
+            open_ones = (
+                await session.scalars(
+                    select(Incident)
+                    .where(Incident.status != "resolved", Incident.channel_id.is_not(None))
+                    .order_by(Incident.id.desc())
+                    .limit(OPEN_FOLLOWED)
+                )
+            ).all()
+            for incident in open_ones:
+                view = await timeline.full_view(session, incident, now)
+                if self._changes_seen.get(incident.id) != len(view.changes):
+                    self._changes_seen[incident.id] = len(view.changes)
+                    await slack_calls.refresh_summary(session, view, now)
 
     async def _channel_ready(
         self, session: AsyncSession, incident: Incident, now: datetime
@@ -201,7 +226,7 @@ class Incidents:
         groups = await store.linked_groups(session, incident.id)
         await slack_calls.channel_ready(
             session,
-            await store.view_of(session, incident),
+            await timeline.full_view(session, incident, now),
             invite=declaring.invitees(incident, groups, self.config, self.alerts),
             broadcast=self.where.broadcast,
             group_threads=[(g.channel, message_key(g)) for g in groups],

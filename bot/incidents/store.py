@@ -103,6 +103,11 @@ async def linked_groups(session: AsyncSession, incident_id: int) -> list[AlertGr
     )
 
 
+def service_label(group: AlertGroup) -> str | None:
+    value = {**group.group_labels, **group.common_labels}.get("service")
+    return str(value)[:255] if value else None
+
+
 def group_name(group: AlertGroup) -> str:
     labels = {**group.group_labels, **group.common_labels}
     name = str(labels.get("alertname") or "alert")
