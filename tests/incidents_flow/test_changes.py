@@ -185,3 +185,22 @@ async def _snapshot(bot: RunningService) -> tuple[object, ...]:
         events,
         tuple((i.id, i.lead, i.severity, i.status, i.last_update, i.remind_at) for i in incidents),
     )
+
+
+async def test_the_channel_is_archived_archive_after_the_resolve(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, example_config: Config
+) -> None:
+    config = with_incidents(example_config, auto_declare=["P0"], archive_after="1h")
+    bot = await start_service(sqlite_url, config=config)
+    await bot.deliver(p0())
+    await settle(bot)
+    channel = the_channel(emulator)
+    await incident_command(bot, emulator, "resolve", user=ONCALL, channel=channel)
+    bot.clock.advance(timedelta(minutes=59))
+    await settle(bot)
+    assert not emulator.channels.of(channel).archived
+    bot.clock.advance(timedelta(minutes=1))
+    await settle(bot)
+    assert emulator.channels.of(channel).archived
+    await settle(bot)
+    assert len([c for c in emulator.calls("conversations.archive") if c.response["ok"]]) == 1
