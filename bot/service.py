@@ -34,12 +34,14 @@ from bot.graphs.feature import AlertGraphs
 from bot.http.routes import build_web_app
 from bot.incidents.feature import Incidents
 from bot.incidents.handlers import IncidentListeners
+from bot.incidents.pagerduty import PAGERDUTY_LINKS, Follow
 from bot.incidents.store import incident_note
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
+from bot.pagerduty.incident_link import linked_incidents
 from bot.pagerduty.paging import PagerDuty
 from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
@@ -61,7 +63,11 @@ from bot.storage.engine import create_engine, session_factory
 log = logging.getLogger(__name__)
 
 # What one feature's lines on an alert group's message come from (bot/alerts/groups.py).
-SESSION_NOTES = {PAGERDUTY_NOTE: pagerduty_note, INCIDENT_NOTE: incident_note}
+SESSION_NOTES = {
+    PAGERDUTY_NOTE: pagerduty_note,
+    INCIDENT_NOTE: incident_note,
+    PAGERDUTY_LINKS: linked_incidents,
+}
 
 
 class StartupError(Exception):
@@ -203,6 +209,7 @@ class Service:
             directory=self.operations.directory,
             is_person=People(self.slack_client).is_person,
             wake_outbox=self.outbox.wake,
+            follow=Follow(lambda: self.pagerduty.incidents, self.config.pagerduty.users),
         )
         self.pagerduty = PagerDuty(
             self.sessions,

@@ -72,3 +72,8 @@ POSTMORTEM_POSTED = (
     "📄 The postmortem draft of incident #{id}: edit it, and `chatops incidents export {id}` "
     "prints it again."
 )
+PAGERDUTY_MITIGATED = (
+    "🔄 PagerDuty resolved this incident's pages: status is now *Mitigated*. "
+    "Resolve it here with `/incident resolve [summary]` once it is over."
+)
+PAGERDUTY_PROBLEMS = "Done, but PagerDuty did not take it: {problems}"

@@ -85,6 +85,24 @@ async def apply(
     await _tell(session, incident, verb, where, now)
 
 
+async def mitigated_in_pagerduty(
+    session: AsyncSession, incident: Incident, *, now: datetime, where: Where
+) -> None:
+    """PagerDuty resolved every incident of its alerts: Mitigated, for people to resolve."""
+    _set_status(incident, "mitigated", now)
+    trail.record(
+        session,
+        at=now,
+        actor="pagerduty",
+        action="incident.status",
+        subject=store.subject(incident.id),
+        value="mitigated",
+        via="pagerduty",
+    )
+    await slack_calls.post(session, incident.channel_id or "", m.PAGERDUTY_MITIGATED, now)
+    await _tell(session, incident, "status", where, now)
+
+
 async def _tell(
     session: AsyncSession, incident: Incident, verb: str, where: Where, now: datetime
 ) -> None:

@@ -21,7 +21,7 @@ from alerts.responders import decision_for
 from bot.alerts.events import Change as GroupChange
 from bot.alerts.groups import message_key, refresh_message
 from bot.clock import Clock
-from bot.incidents import changes, declaring, slack_calls, store, timeline
+from bot.incidents import changes, declaring, pagerduty, slack_calls, store, timeline
 from bot.incidents.models import Incident
 from bot.storage.models import AlertGroup
 from incidents import messages as m
@@ -51,6 +51,7 @@ class Incidents:
         directory: Directory,
         is_person: IsPerson,
         wake_outbox: Callable[[], None],
+        follow: pagerduty.Follow | None = None,
     ) -> None:
         self.sessions = sessions
         self.config = config
@@ -59,8 +60,9 @@ class Incidents:
         self._directory = directory
         self.is_person = is_person
         self.wake_outbox = wake_outbox
+        self._follow = follow
         # Changes shown on each open incident's summary, as this process last rendered it.
-        self._changes_seen: dict[int, int] = {}
+        self._changes_seen: dict[int, tuple[int, str | None]] = {}
         self.where = changes.Where(
             declaring.broadcast_channel(config, alerts), config.update_every, config.archive_after
         )
@@ -179,8 +181,22 @@ class Incidents:
             if not incident.channel_id:
                 return m.ALREADY_DECLARED_NO_CHANNEL.format(id=incident.id)
             await changes.apply(session, incident, request, user=user, now=now, where=self.where)
+            groups = [g.id for g in await store.linked_groups(session, incident.id)]
+            found = await pagerduty.linked(session, groups)
         self.wake_outbox()
-        return m.DONE
+        problems = await self._in_pagerduty(request, user, found)
+        return m.PAGERDUTY_PROBLEMS.format(problems="; ".join(problems)) if problems else m.DONE
+
+    async def _in_pagerduty(
+        self, request: Change, user: str, found: list[pagerduty.Linked]
+    ) -> list[str]:
+        if self._follow is None or not found:
+            return []
+        if request.verb == "update":
+            return await self._follow.note(found, user, request.value)
+        if request.verb == "resolve":
+            return await self._follow.resolve(found, user)
+        return []
 
     async def _find(self, session: AsyncSession, request: Change, channel: str) -> Incident | str:
         if request.incident_id is None:
@@ -203,8 +219,9 @@ class Incidents:
         self.wake_outbox()
 
     async def _follow_changes(self, now: datetime) -> None:
-        """A deploy, shift or rollback of an open incident's service shows on its summary
-        at the next pass: the other features do not know incidents, so this looks."""
+        """A deploy, shift or rollback of an open incident's service, and its alerts'
+        PagerDuty incidents, show on its summary at the next pass: the other features do
+        not know incidents, so this looks. PagerDuty resolving them all mitigates it."""
         async with self.sessions.begin() as session:
             open_ones = (
                 await session.scalars(
@@ -215,9 +232,17 @@ class Incidents:
                 )
             ).all()
             for incident in open_ones:
+                if incident.status in ("investigating", "identified"):
+                    groups = [g.id for g in await store.linked_groups(session, incident.id)]
+                    found = await pagerduty.linked(session, groups)
+                    if found and all(i.status == "resolved" for i in found):
+                        await changes.mitigated_in_pagerduty(
+                            session, incident, now=now, where=self.where
+                        )
                 view = await timeline.full_view(session, incident, now)
-                if self._changes_seen.get(incident.id) != len(view.changes):
-                    self._changes_seen[incident.id] = len(view.changes)
+                seen = (len(view.changes), view.pagerduty)
+                if self._changes_seen.get(incident.id) != seen:
+                    self._changes_seen[incident.id] = seen
                     await slack_calls.refresh_summary(session, view, now)
 
     async def _channel_ready(

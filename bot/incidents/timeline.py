@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.approvals.models import ApprovalRequestRow
-from bot.incidents import store
+from bot.incidents import pagerduty, store
 from bot.incidents.models import Incident
 from bot.storage.models import AuditEvent
 from incidents.postmortem import render_json, render_markdown
@@ -76,6 +76,8 @@ async def timeline(session: AsyncSession, incident: Incident, now: datetime) -> 
 async def full_view(session: AsyncSession, incident: Incident, now: datetime) -> IncidentView:
     """The summary's view with the changes to its services (the hour before and during)."""
     view = await store.view_of(session, incident)
+    found = await pagerduty.linked(session, [g.id for g in view.groups])
+    view = replace(view, pagerduty=pagerduty.describe(found))
     subjects = await change_subjects(session, incident, now)
     if not subjects:
         return view
