@@ -40,6 +40,7 @@ async def apply(
 ) -> None:
     channel = incident.channel_id or ""
     verb, value = change.verb, change.value
+    was_mitigated = incident.mitigated_at is not None
     text: str
     if verb == "update":
         incident.last_update, incident.last_update_by, incident.last_update_at = value, user, now
@@ -80,6 +81,7 @@ async def apply(
         action=f"incident.{verb}",
         subject=store.subject(incident.id),
         value=value,
+        **_figures(incident, was_mitigated),
     )
     await slack_calls.post(session, channel, text, now)
     await _tell(session, incident, verb, where, now)
@@ -89,6 +91,7 @@ async def mitigated_in_pagerduty(
     session: AsyncSession, incident: Incident, *, now: datetime, where: Where
 ) -> None:
     """PagerDuty resolved every incident of its alerts: Mitigated, for people to resolve."""
+    was_mitigated = incident.mitigated_at is not None
     _set_status(incident, "mitigated", now)
     trail.record(
         session,
@@ -98,6 +101,7 @@ async def mitigated_in_pagerduty(
         subject=store.subject(incident.id),
         value="mitigated",
         via="pagerduty",
+        **_figures(incident, was_mitigated),
     )
     await slack_calls.post(session, incident.channel_id or "", m.PAGERDUTY_MITIGATED, now)
     await _tell(session, incident, "status", where, now)
@@ -130,6 +134,16 @@ async def _upload_postmortem(session: AsyncSession, incident: Incident, now: dat
         now=now,
         priority=slack_calls.URGENT,
     )
+
+
+def _figures(incident: Incident, was_mitigated: bool) -> dict[str, object]:
+    """What the time-to figures need (bot/report/live.py): the severity, the start, and
+    whether this change is the first mitigation."""
+    return {
+        "severity": incident.severity,
+        "started": incident.started_at.isoformat(),
+        "first_mitigation": not was_mitigated and incident.mitigated_at is not None,
+    }
 
 
 def _set_status(incident: Incident, status: str, now: datetime) -> None:

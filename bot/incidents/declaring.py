@@ -73,6 +73,7 @@ async def declare(
         severity=severity,
         group=group.id if group is not None else None,
         channel_name=incident.channel_name,
+        started=incident.started_at.isoformat(),
     )
     return declared
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -204,3 +205,20 @@ async def test_the_channel_is_archived_archive_after_the_resolve(
     assert emulator.channels.of(channel).archived
     await settle(bot)
     assert len([c for c in emulator.calls("conversations.archive") if c.response["ok"]]) == 1
+
+
+async def test_metrics_count_declared_incidents_and_time_to_declare_mitigate_and_resolve(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, example_config: Config
+) -> None:
+    bot, channel = await declared(sqlite_url, start_service, emulator, example_config)
+    bot.clock.advance(timedelta(minutes=20))
+    await incident_command(bot, emulator, "status mitigated", user=ONCALL, channel=channel)
+    bot.clock.advance(timedelta(minutes=40))
+    await incident_command(bot, emulator, "resolve", user=ONCALL, channel=channel)
+    async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/metrics") as response:
+        text = await response.text()
+    assert 'chatops_incidents_declared_total{severity="P0"} 1.0' in text
+    # The alert started 10 minutes before the declaration (its startsAt is 11:50).
+    assert 'chatops_incident_time_to_declare_seconds_sum{severity="P0"} 600.0' in text
+    assert 'chatops_incident_time_to_mitigate_seconds_sum{severity="P0"} 1800.0' in text
+    assert 'chatops_incident_time_to_resolve_seconds_sum{severity="P0"} 4200.0' in text
