@@ -32,20 +32,21 @@ class OperationalMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.incidents = Counter(
             "chatops_incidents",
-            "Incidents (alert groups opening or re-firing), by priority.",
+            "Alert groups opening or re-firing (not declared incidents: see "
+            "chatops_incidents_declared), by priority.",
             ["priority"],
             registry=registry,
         )
         self.time_to_ack = Histogram(
             "chatops_time_to_acknowledge_seconds",
-            "From an incident's post to its first acknowledgement (Slack or PagerDuty).",
+            "From an alert group's post to its first acknowledgement (Slack or PagerDuty).",
             ["priority"],
             buckets=TIME_BUCKETS,
             registry=registry,
         )
         self.time_to_recover = Histogram(
             "chatops_time_to_recover_seconds",
-            "From an incident's post to its resolve.",
+            "From an alert group's post to its resolve.",
             ["priority"],
             buckets=TIME_BUCKETS,
             registry=registry,
@@ -82,7 +83,10 @@ class OperationalMetrics:
             registry=registry,
         )
 
-        # Declared incidents (bot/incidents): their events carry the severity and the start.
+        self._declared_figures(registry)
+
+    def _declared_figures(self, registry: CollectorRegistry) -> None:
+        """Declared incidents (bot/incidents): their events carry the severity and start."""
         self.declared = Counter(
             "chatops_incidents_declared",
             "Incidents declared (/incident, the button, or auto_declare), by severity.",

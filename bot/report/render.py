@@ -11,9 +11,10 @@ from alerts.durations import format_duration
 from bot.report.figures import PRIORITIES, Figures, Spread
 
 DEFINITIONS = (
-    "Incidents are alert groups opening or re-firing. MTTA and MTTR run from when the bot "
-    "posted the incident to its first acknowledgement (Slack or PagerDuty) and to its "
-    "resolve; incidents still open at the end of the period are counted apart. Rollback "
+    "Alert groups are counted when they open or fire again; declared incidents (/incident) "
+    "are counted apart. MTTA and MTTR run from when the bot posted the alert group to its "
+    "first acknowledgement (Slack or PagerDuty) and to its resolve; alert groups still open "
+    "at the end of the period are counted apart. Rollback "
     "rate is (rollbacks + automatic rollbacks) / (deploys + shifts)."
 )
 
@@ -113,7 +114,7 @@ def _incident_rows() -> list[_Row]:
         def count(figures: Figures) -> int:
             return figures.incidents[priority]
 
-        return _Row(f"{priority} incidents", lambda f: str(count(f)), count)
+        return _Row(f"{priority} alert groups", lambda f: str(count(f)), count)
 
     return [row(p) for p in PRIORITIES]
 
@@ -183,7 +184,7 @@ def _by_priority(spreads: dict[str, Spread]) -> str:
 
 _Field = tuple[str, Callable[[Figures], str]]
 _ALERT_FIELDS: tuple[_Field, ...] = (
-    ("Incidents", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
+    ("Alert groups", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
     ("Pages sent", lambda f: str(f.pages)),
     ("MTTA", lambda f: _by_priority(f.time_to_ack)),
     ("MTTR", lambda f: _by_priority(f.time_to_recover)),
