@@ -3,6 +3,8 @@ P1, or by `/incident declare`; each makes one channel with its people and its su
 
 from __future__ import annotations
 
+import aiohttp
+
 from bot.config import Config
 from bot.sandbox.emulator import SlackEmulator
 from tests.conftest import StartService
@@ -109,3 +111,19 @@ async def test_declare_by_hand_and_a_taken_name_gets_a_suffix(
     assert any("Declared incident #1" in t for t in told(emulator, ONCALL))
     channel = the_channel(emulator)
     assert new_channels(emulator)[channel] == "inc-2026-01-01-checkout-is-down-2"
+
+
+async def test_the_sandbox_page_shows_the_new_channel_with_its_pinned_summary(
+    sqlite_url: str, start_service: StartService, emulator: SlackEmulator, example_config: Config
+) -> None:
+    bot = await start_service(sqlite_url, config=with_incidents(example_config))
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{emulator.url.rstrip('/')}/_emulator/state") as response:
+            before = (await response.json())["version"]
+        await incident_command(bot, emulator, "declare DB slow", user=ONCALL, channel="C0000ALERT")
+        async with http.get(f"{emulator.url.rstrip('/')}/_emulator/state") as response:
+            state = await response.json()
+    assert state["version"] != before  # the page's stream tells it to redraw
+    shown = {c["name"]: c for c in state["channels"]}
+    channel = shown["inc-2026-01-01-db-slow"]
+    assert any("Incident #1" in m["text"] for m in channel["messages"])
