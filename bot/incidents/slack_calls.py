@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.incidents import store
@@ -47,18 +47,16 @@ async def queue_channel(session: AsyncSession, incident: Incident, now: datetime
 
 async def created_channels(session: AsyncSession, limit: int = 20) -> list[tuple[Incident, str]]:
     """Incidents whose channel Slack made but that have not taken it up yet."""
-    waiting = (
-        await session.scalars(
-            select(Incident).where(Incident.channel_id.is_(None)).order_by(Incident.id).limit(limit)
-        )
-    ).all()
-    if not waiting:
-        return []
-    keys = {store.channel_key(i.id): i for i in waiting}
-    made = await session.execute(
-        select(SlackMessage.key, SlackMessage.channel).where(SlackMessage.key.in_(keys))
+    # Joined on the key, so incidents whose creation failed for good never crowd out others.
+    key = literal("incident-channel:", String) + cast(Incident.id, String)
+    rows = await session.execute(
+        select(Incident, SlackMessage.channel)
+        .join(SlackMessage, SlackMessage.key == key)
+        .where(Incident.channel_id.is_(None))
+        .order_by(Incident.id)
+        .limit(limit)
     )
-    return [(keys[key], str(channel)) for key, channel in made.all() if channel]
+    return [(incident, str(channel)) for incident, channel in rows.all() if channel]
 
 
 async def take_channel(session: AsyncSession, incident: Incident, channel: str) -> bool:

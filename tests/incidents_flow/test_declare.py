@@ -127,3 +127,22 @@ async def test_the_sandbox_page_shows_the_new_channel_with_its_pinned_summary(
     shown = {c["name"]: c for c in state["channels"]}
     channel = shown["inc-2026-01-01-db-slow"]
     assert any("Incident #1" in m["text"] for m in channel["messages"])
+
+
+async def test_a_restart_between_the_channel_and_the_rest_makes_no_second_channel(
+    database_url: str, start_service: StartService, emulator: SlackEmulator, example_config: Config
+) -> None:
+    config = with_incidents(example_config, auto_declare=["P0"])
+    first = await start_service(database_url, config=config)
+    await first.deliver(p0())
+    await first.settle()  # the channel is created and recorded; nothing after it yet
+    assert len(emulator.channels.state) == 1
+    await first.stop()
+
+    second = await start_service(database_url, config=config)
+    await settle(second)
+    await settle(second)
+    channel = the_channel(emulator)
+    assert "Incident #1" in text_of(summary(emulator, channel))
+    assert [c for c in emulator.calls("conversations.create") if c.response["ok"]][1:] == []
+    assert len([m for m in emulator.messages(P0_CHANNEL) if "Incident #1 declared" in m.text]) == 1
