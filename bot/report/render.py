@@ -70,6 +70,11 @@ def _approvals(figures: Figures) -> str:
 # The figures after the per-priority ones, in the order the table shows them.
 _TOTALS = (
     _Row("still unacknowledged", _unacknowledged),
+    _Row(
+        "declared incidents",
+        lambda f: " · ".join(f"{s} {n}" for s, n in f.declared_incidents.items()) or "0",
+        lambda f: sum(f.declared_incidents.values()),
+    ),
     _Row("pages sent", lambda f: str(f.pages), lambda f: f.pages),
     _Row("deploys (succeeded)", _deploys, lambda f: f.deploys_succeeded, lower_is_better=False),
     _Row(
@@ -186,6 +191,10 @@ _Field = tuple[str, Callable[[Figures], str]]
 _ALERT_FIELDS: tuple[_Field, ...] = (
     ("Alert groups", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
     ("Pages sent", lambda f: str(f.pages)),
+    (
+        "Declared incidents",
+        lambda f: " · ".join(f"{s} {n}" for s, n in f.declared_incidents.items()) or "0",
+    ),
     ("MTTA", lambda f: _by_priority(f.time_to_ack)),
     ("MTTR", lambda f: _by_priority(f.time_to_recover)),
     ("Still unacknowledged", _unacknowledged),
