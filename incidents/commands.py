@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from alerts.slack_text import escape
 from incidents import messages as m
 
 Severity = Literal["P0", "P1", "P2"]
@@ -56,7 +57,7 @@ def parse(text: str) -> Request:
     if verb == "declare":
         return _declare(rest)
     if verb not in VERBS:
-        return Problem(m.UNKNOWN_SUBCOMMAND.format(word=verb[:40]))
+        return Problem(m.UNKNOWN_SUBCOMMAND.format(word=_shown(verb[:40])))
     incident_id, rest = _leading_id(rest)
     return _change(verb, incident_id, rest)
 
@@ -67,7 +68,7 @@ def _declare(rest: str) -> Request:
     if flag:
         word = flag.group(1).upper()
         if word not in SEVERITIES:
-            return Problem(m.BAD_SEVERITY.format(word=flag.group(1)[:10]))
+            return Problem(m.BAD_SEVERITY.format(word=_shown(flag.group(1)[:10])))
         severity = word
         rest = (rest[: flag.start()] + rest[flag.end() :]).strip()
     title = " ".join(rest.split())
@@ -94,7 +95,7 @@ def _change(verb: Verb, incident_id: int | None, rest: str) -> Request:
     if verb == "severity":
         word = rest.upper()
         if word not in SEVERITIES:
-            return Problem(m.BAD_SEVERITY.format(word=rest[:10]))
+            return Problem(m.BAD_SEVERITY.format(word=_shown(rest[:10])))
         return Change(verb, incident_id, word)
     if verb == "status":
         word = rest.lower()
@@ -106,3 +107,8 @@ def _change(verb: Verb, incident_id: int | None, rest: str) -> Request:
     if len(rest) > MAX_TEXT:
         return Problem(m.TEXT_TOO_LONG.format(length=len(rest), limit=MAX_TEXT))
     return Change(verb, incident_id, rest)
+
+
+def _shown(word: str) -> str:
+    """A word of the person's own, shown back in code markup: escaped, no backtick."""
+    return escape(word).replace("`", "'")

@@ -140,14 +140,16 @@ class Incidents:
         return m.ALREADY_DECLARED_NO_CHANNEL.format(id=incident.id)
 
     async def may_change(self, session: AsyncSession, incident: Incident, user: str) -> bool:
-        """The lead, `incidents.managers`, and (managers unset) the groups' responders."""
+        """Its lead, `incidents.managers` and its alert groups' responders. Unset, the
+        managers are whoever may acknowledge its alerts: anyone, for one without alerts."""
         if user == incident.lead:
             return True
-        if self.config.managers is not None:
-            return await self._member(user, self.config.managers)
+        managers = self.config.managers
+        if managers is not None and await self._member(user, managers):
+            return True
         groups = await store.linked_groups(session, incident.id)
         if not groups:
-            return True  # declared by hand: anyone who may acknowledge anything, i.e. anyone
+            return managers is None
         for group in groups:
             decision = decision_for(
                 {**group.group_labels, **group.common_labels}, self.alerts, user
