@@ -50,6 +50,7 @@ DONE_ALREADY = {
 
 class Api(Protocol):
     async def api_call(self, api_method: str, *, json: dict[str, Any]) -> Any: ...
+    async def usergroups_users_list(self, *, usergroup: str) -> Any: ...
 
 
 Call = Callable[[Api, dict[str, Any]], Awaitable[Any]]
@@ -116,7 +117,8 @@ async def _invite(client: Api, args: dict[str, Any]) -> dict[str, Any]:
         principal = principal.strip()
         if principal.startswith("S"):
             try:
-                got = await client.api_call("usergroups.users.list", json={"usergroup": principal})
+                # A read: form-encoded, as Slack's read methods take (not JSON).
+                got = await client.usergroups_users_list(usergroup=principal)
             except SlackApiError:
                 continue  # a group that cannot be read adds nobody
             users.extend(str(u) for u in got.get("users") or [])
