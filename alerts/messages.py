@@ -169,3 +169,4 @@ LINK_PAGERDUTY = "Open in PagerDuty"
 DELIVERY_FAILED = (
     "⚠️ 1 notification from {source} could not be shown: {error}, see `chatops deliveries show {id}`"
 )
+DECLARE_INCIDENT_BUTTON = "Declare incident"

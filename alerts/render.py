@@ -72,6 +72,9 @@ class GroupView:
     alert_count: int | None = None
     firing_count: int | None = None
     source: str = "alertmanager"  # or "grafana"
+    # Declared incidents (bot/incidents): the group's incident, or None; P0/P1 groups in
+    # none get a Declare incident button.
+    incident: str | None = None
 
     @property
     def total(self) -> int:
@@ -254,6 +257,8 @@ def _notes(group: GroupView, now: datetime) -> list[Block]:
     status_line = _status_line(group, now)
     if status_line:
         blocks.append(context(status_line))
+    if group.incident:
+        blocks.append(context(group.incident))
     if group.status != "resolved" and not group.runbook_id:
         blocks.append(context(m.NO_RUNBOOK))
     return blocks
@@ -271,6 +276,8 @@ def _actions(group: GroupView, hidden: int) -> list[Block]:
     buttons.append(button(m.SILENCE_BUTTON, "alert.silence", str(group.id)))
     if group.runbook_id:
         buttons.append(button(m.RUNBOOK_BUTTON, "runbook.open", str(group.id)))
+    if group.priority in ("P0", "P1") and group.incident is None:
+        buttons.append(button(m.DECLARE_INCIDENT_BUTTON, "incident.declare", str(group.id)))
     if hidden:
         buttons.append(show_all)
     return [actions(block_id, buttons)]

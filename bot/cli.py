@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alerts.policy import DefaultPriorityRules, PriorityRules
 from bot import log_format
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.set_defaults(func=cmd_config_reference)
 
+    _add_feature_commands(sub)
+    return parser
+
+
+def _add_feature_commands(sub: Any) -> None:
+    """Each feature's own subcommands (imported here: a plain `chatops --help` stays fast)."""
     from bot.sandbox.cli import add_sandbox_commands
 
     add_sandbox_commands(sub)
@@ -164,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.storage.backup_cli import add_backup_commands
 
     add_backup_commands(sub)
-    return parser
+    from bot.incidents.cli import add_incidents_commands
+
+    add_incidents_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

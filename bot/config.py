@@ -20,6 +20,7 @@ from bot.report.schedule import ReportConfig
 from bot.retention.config import RetentionConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
+from incidents.config import IncidentsConfig
 
 # The example config ships beside the package (source checkout, editable install, image).
 BUNDLED_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chatops.yaml"
@@ -36,6 +37,8 @@ class Config(BaseModel):
     report: ReportConfig | None = None
     """The weekly operations report in Slack; none when absent."""
     http: HttpConfig = Field(default_factory=HttpConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    """Declared incidents, each with a Slack channel of its own (`/incident`)."""
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     """How long stored webhooks, Slack calls, groups and operations are kept."""
 

@@ -25,9 +25,10 @@ from pydantic import SecretStr
 from actions.aws.secrets import SecretsError
 from bot.config import Config
 from bot.http.access_log import app_runner
-from bot.service import Service, StartupError
+from bot.service import Service
 from bot.settings import Settings, with_secrets
 from bot.slack.socket_mode import SocketMode, SocketModeError, serve_http_events_off
+from bot.startup import StartupError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
-from bot.alerts.groups import PAGERDUTY_NOTE
+from bot.alerts.groups import INCIDENT_NOTE, PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
@@ -33,18 +33,22 @@ from bot.escalation.engine import cancel_steps
 from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
 from bot.http.routes import build_web_app
+from bot.incidents.feature import Incidents
+from bot.incidents.handlers import IncidentListeners
+from bot.incidents.pagerduty import PAGERDUTY_LINKS, Follow
+from bot.incidents.store import incident_note
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
+from bot.pagerduty.incident_link import linked_incidents
 from bot.pagerduty.paging import PagerDuty
 from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
-from bot.retention.pruning import Pruner
-from bot.retention.setup import MissingAuditKey, build_pruner
+from bot.retention.setup import build_pruner
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
@@ -53,8 +57,11 @@ from bot.slack.app import build_app, register
 from bot.slack.click_limit import ClickLimit
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
+from bot.slack.people import People
 from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
+from bot.startup import StartupError as StartupError
+from bot.startup import slack_secrets, webhook_token
 from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.serving import ServingMark
@@ -62,9 +69,12 @@ from bot.storage.user_limits import SharedUserLimit
 
 log = logging.getLogger(__name__)
 
-
-class StartupError(Exception):
-    """The service cannot start; the message says what to fix."""
+# What one feature's lines on an alert group's message come from (bot/alerts/groups.py).
+SESSION_NOTES = {
+    PAGERDUTY_NOTE: pagerduty_note,
+    INCIDENT_NOTE: incident_note,
+    PAGERDUTY_LINKS: linked_incidents,
+}
 
 
 class Service:
@@ -84,8 +94,8 @@ class Service:
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         self.run_workers = run_workers
-        token, signing = _slack_secrets(settings)
-        self.alertmanager_token = _webhook_token(settings)
+        token, signing = slack_secrets(settings)
+        self.alertmanager_token = webhook_token(settings)
         self.engine: AsyncEngine = create_engine(settings.database_url)
         # A session class of this service's own, so its figures count only its commits.
         observed: type[Session] = type("ServiceSession", (Session,), {})
@@ -93,9 +103,7 @@ class Service:
         # service's committed audit events.
         OperationalMetrics(self.metrics.registry).watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
-        self.sessions = session_factory(
-            self.engine, observed, info={PAGERDUTY_NOTE: pagerduty_note}
-        )
+        self.sessions = session_factory(self.engine, observed, info=dict(SESSION_NOTES))
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         self.outbox = Outbox(
@@ -197,10 +205,21 @@ class Service:
                 self.graphs,
             ]
         )
+        self.group_listeners.append(self.incidents)
 
     def _build_escalation(self) -> None:
         """PagerDuty, and escalation paging through it; the timer holder also runs the
-        weekly report."""
+        weekly report and the incidents' timer pass."""
+        self.incidents = Incidents(
+            self.sessions,
+            self.config.incidents,
+            self.config.alerts,
+            self.clock,
+            directory=self.operations.directory,
+            is_person=People(self.slack_client).is_person,
+            wake_outbox=self.outbox.wake,
+            follow=Follow(lambda: self.pagerduty.incidents, self.config.pagerduty.users),
+        )
         self.pagerduty = PagerDuty(
             self.sessions,
             self.config,
@@ -208,6 +227,14 @@ class Service:
             self.clock,
             self.metrics,
             on_outbox=self.outbox.wake,
+        )
+        # Retention: run by the timer holder with the other durable timer jobs.
+        self.pruner = self._pruner = build_pruner(
+            self.sessions,
+            self.clock,
+            self.config.retention,
+            self.settings.chatops_audit_key,
+            self.metrics.registry,
         )
         self.escalation = Escalation(
             sessions=self.sessions,
@@ -219,24 +246,10 @@ class Service:
             pager=self.pagerduty,
             timer_jobs=[
                 *([self.weekly_report.post_due] if self.weekly_report else []),
-                self._pruner().run_due,
+                self._pruner.run_due,
+                self.incidents.tick,
             ],
         )
-
-    def _pruner(self) -> Pruner:
-        """Retention: run by the timer holder with the other durable timer jobs."""
-        settings = self.settings
-        try:
-            self.pruner = build_pruner(
-                self.sessions,
-                self.clock,
-                self.config.retention,
-                settings.chatops_audit_key,
-                self.metrics.registry,
-            )
-        except MissingAuditKey as exc:
-            raise StartupError(str(exc)) from None
-        return self.pruner
 
     def _register_listeners(self) -> None:
         """Each feature's Slack listeners, given what they use."""
@@ -275,6 +288,7 @@ class Service:
                 self.answers,
                 self.clock,
             ),
+            declared=IncidentListeners(self.incidents, self.answers),
         )
         self.answers.accept_urls_of(self.settings.slack_api_url)  # the emulator's, in sandbox
 
@@ -368,32 +382,3 @@ class Service:
 
     def wake_outbox(self) -> None:
         self.outbox.wake()
-
-
-def _slack_secrets(settings: Settings) -> tuple[str, str]:
-    """The bot token and the signing secret; the service cannot start without them."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    signing = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    )
-    socket_mode = bool(settings.slack_app_token and settings.slack_app_token.get_secret_value())
-    if not token:
-        raise StartupError("SLACK_BOT_TOKEN is needed (or none at all, for sandbox mode)")
-    if not signing and not socket_mode:
-        # Socket Mode needs no signing secret: Slack's events arrive over the socket the
-        # bot opened itself. Over HTTP, unsigned requests must never be accepted.
-        raise StartupError(
-            "SLACK_SIGNING_SECRET is needed to verify requests to /slack/events "
-            "(or set SLACK_APP_TOKEN to use Socket Mode)"
-        )
-    return token, signing
-
-
-def _webhook_token(settings: Settings) -> str:
-    am_token = settings.alertmanager_webhook_token
-    if am_token is None or not am_token.get_secret_value():
-        raise StartupError(
-            "ALERTMANAGER_WEBHOOK_TOKEN is not set: the Alertmanager webhook would be open "
-            "to anyone. Set it, and the same value in Alertmanager's webhook http_config."
-        )
-    return am_token.get_secret_value()

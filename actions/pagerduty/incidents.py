@@ -88,6 +88,9 @@ def validate_incident_id(incident_id: str) -> str:
     return incident_id
 
 
+NOTE_LIMIT = 25_000  # PagerDuty's documented limit for a note's content
+
+
 class IncidentsClient:
     """`GET` and `PUT /incidents/{id}` with a REST API token."""
 
@@ -122,6 +125,17 @@ class IncidentsClient:
     async def resolve(self, incident_id: str, from_email: str) -> Incident:
         """Resolve the incident on behalf of the PagerDuty user `from_email`."""
         return await self._update(incident_id, "resolved", from_email)
+
+    async def add_note(self, incident_id: str, from_email: str, content: str) -> None:
+        """`POST /incidents/{id}/notes` as the PagerDuty user `from_email` (PagerDuty keeps
+        a note's author from the From header)."""
+        validate_incident_id(incident_id)
+        if not _EMAIL.fullmatch(from_email):
+            raise ValueError("from_email must be the email address of a PagerDuty user")
+        payload = {"note": {"content": content[:NOTE_LIMIT]}}
+        await self._request(
+            "POST", f"/incidents/{incident_id}/notes", from_email=from_email, payload=payload
+        )
 
     async def get(self, incident_id: str) -> Incident:
         validate_incident_id(incident_id)

@@ -29,6 +29,9 @@ from bot.storage.models import Alert, AlertGroup, OutboxEntry
 # The PagerDuty line of a group's message (raw text), from the session's info.
 NoteSource = Callable[[AsyncSession, int], Awaitable[str | None]]
 PAGERDUTY_NOTE = "alerts.pagerduty_note"
+# The group's incident line (mrkdwn, the bot's own markup), from bot/incidents likewise;
+# a group in an incident has no Declare incident button.
+INCIDENT_NOTE = "alerts.incident_note"
 
 
 def message_key(group: AlertGroup) -> str:
@@ -128,7 +131,13 @@ async def load_view(
         mention=policy.mention if policy else None,
         runbook_id=group.runbook_id,
         pagerduty=await _pagerduty_note(session, group.id),
+        incident=await _incident_note(session, group.id),
     )
+
+
+async def _incident_note(session: AsyncSession, group_id: int) -> str | None:
+    source: NoteSource | None = session.info.get(INCIDENT_NOTE)
+    return await source(session, group_id) if source is not None else None
 
 
 async def _pagerduty_note(session: AsyncSession, group_id: int) -> str | None:

@@ -61,6 +61,9 @@ class Spread:
         return cls(len(values), mean(values), median(values), max(values))
 
 
+DECLARED_SEVERITIES = ("P0", "P1", "P2")  # an incident's severities (incidents/commands.py)
+
+
 @dataclass(frozen=True)
 class Figures:
     since: datetime
@@ -85,6 +88,8 @@ class Figures:
     daily_incidents: dict[date, dict[str, int]]
     daily_deploys: dict[date, int]
     daily_rollbacks: dict[date, int]
+    # Declared incidents (/incident, bot/incidents) by severity: not alert groups.
+    declared_incidents: dict[str, int] = field(default_factory=dict)
 
     @property
     def days(self) -> float:
@@ -115,7 +120,20 @@ def compute(events: list[Event], since: datetime, until: datetime) -> Figures:
     operations = _operation_figures(ordered, since)
     approvals = _approval_figures(ordered, since)
     pages = sum(1 for e in ordered if e.action == "escalation.paged" and e.at >= since)
-    return Figures(since=since, until=until, pages=pages, **alerts, **operations, **approvals)
+    declared = Counter(
+        str(e.details.get("severity", ""))
+        for e in ordered
+        if e.action == "incident.declared" and e.at >= since
+    )
+    return Figures(
+        since=since,
+        until=until,
+        pages=pages,
+        **alerts,
+        **operations,
+        **approvals,
+        declared_incidents={s: declared[s] for s in DECLARED_SEVERITIES},
+    )
 
 
 def _alert_figures(events: list[Event], since: datetime) -> dict[str, Any]:

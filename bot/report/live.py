@@ -32,20 +32,21 @@ class OperationalMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.incidents = Counter(
             "chatops_incidents",
-            "Incidents (alert groups opening or re-firing), by priority.",
+            "Alert groups opening or re-firing (not declared incidents: see "
+            "chatops_incidents_declared), by priority.",
             ["priority"],
             registry=registry,
         )
         self.time_to_ack = Histogram(
             "chatops_time_to_acknowledge_seconds",
-            "From an incident's post to its first acknowledgement (Slack or PagerDuty).",
+            "From an alert group's post to its first acknowledgement (Slack or PagerDuty).",
             ["priority"],
             buckets=TIME_BUCKETS,
             registry=registry,
         )
         self.time_to_recover = Histogram(
             "chatops_time_to_recover_seconds",
-            "From an incident's post to its resolve.",
+            "From an alert group's post to its resolve.",
             ["priority"],
             buckets=TIME_BUCKETS,
             registry=registry,
@@ -82,6 +83,27 @@ class OperationalMetrics:
             registry=registry,
         )
 
+        self._declared_figures(registry)
+
+    def _declared_figures(self, registry: CollectorRegistry) -> None:
+        """Declared incidents (bot/incidents): their events carry the severity and start."""
+        self.declared = Counter(
+            "chatops_incidents_declared",
+            "Incidents declared (/incident, the button, or auto_declare), by severity.",
+            ["severity"],
+            registry=registry,
+        )
+        self.incident_times = {
+            phase: Histogram(
+                f"chatops_incident_time_to_{phase}_seconds",
+                f"From a declared incident's first alert (or its declaration) to its {phase}.",
+                ["severity"],
+                buckets=TIME_BUCKETS,
+                registry=registry,
+            )
+            for phase in ("declare", "mitigate", "resolve")
+        }
+
     def watch(self, session_class: type[Session]) -> None:
         """Observe the audit events committed by sessions of this (per-service) class."""
         event.listen(session_class, "after_flush", self._after_flush)
@@ -102,6 +124,8 @@ class OperationalMetrics:
         if action in STARTS:
             priority = str(details.get("priority") or _group_priority(session, ev.subject))
             return [_inc(self.incidents, priority)]
+        if action.startswith("incident."):
+            return self._declared_incident(ev)
         if action == "escalation.paged":
             return [_inc(self.pages, str(details.get("priority", "")))]
         if action in ACKS or action == "alert.resolved":
@@ -151,6 +175,32 @@ class OperationalMetrics:
         seconds = _seconds(start.at, ev.at)
         histogram = self.time_to_ack if ev.action in ACKS else self.time_to_recover
         return [lambda: histogram.labels(priority).observe(seconds)]
+
+    def _declared_incident(self, ev: AuditEvent) -> list[Observation]:
+        details = ev.details or {}
+        severity = str(details.get("severity", ""))
+        try:
+            started = datetime.fromisoformat(str(details.get("started")))
+        except ValueError:
+            return []
+        seconds = _seconds(started, ev.at)
+        phases = []
+        if ev.action == "incident.declared":
+            phases.append("declare")
+        if details.get("first_mitigation"):
+            phases.append("mitigate")
+        if ev.action == "incident.resolve":
+            phases.append("resolve")
+        out: list[Observation] = [
+            _observe(self.incident_times[p], severity, seconds) for p in phases
+        ]
+        if ev.action == "incident.declared":
+            out.append(_inc(self.declared, severity))
+        return out
+
+
+def _observe(histogram: Histogram, label: str, seconds: float) -> Observation:
+    return lambda: histogram.labels(label).observe(seconds)
 
 
 class _Found:

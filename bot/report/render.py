@@ -11,9 +11,10 @@ from alerts.durations import format_duration
 from bot.report.figures import PRIORITIES, Figures, Spread
 
 DEFINITIONS = (
-    "Incidents are alert groups opening or re-firing. MTTA and MTTR run from when the bot "
-    "posted the incident to its first acknowledgement (Slack or PagerDuty) and to its "
-    "resolve; incidents still open at the end of the period are counted apart. Rollback "
+    "Alert groups are counted when they open or fire again; declared incidents (/incident) "
+    "are counted apart. MTTA and MTTR run from when the bot posted the alert group to its "
+    "first acknowledgement (Slack or PagerDuty) and to its resolve; alert groups still open "
+    "at the end of the period are counted apart. Rollback "
     "rate is (rollbacks + automatic rollbacks) / (deploys + shifts)."
 )
 
@@ -69,6 +70,11 @@ def _approvals(figures: Figures) -> str:
 # The figures after the per-priority ones, in the order the table shows them.
 _TOTALS = (
     _Row("still unacknowledged", _unacknowledged),
+    _Row(
+        "declared incidents",
+        lambda f: " · ".join(f"{s} {n}" for s, n in f.declared_incidents.items()) or "0",
+        lambda f: sum(f.declared_incidents.values()),
+    ),
     _Row("pages sent", lambda f: str(f.pages), lambda f: f.pages),
     _Row("deploys (succeeded)", _deploys, lambda f: f.deploys_succeeded, lower_is_better=False),
     _Row(
@@ -113,7 +119,7 @@ def _incident_rows() -> list[_Row]:
         def count(figures: Figures) -> int:
             return figures.incidents[priority]
 
-        return _Row(f"{priority} incidents", lambda f: str(count(f)), count)
+        return _Row(f"{priority} alert groups", lambda f: str(count(f)), count)
 
     return [row(p) for p in PRIORITIES]
 
@@ -183,8 +189,12 @@ def _by_priority(spreads: dict[str, Spread]) -> str:
 
 _Field = tuple[str, Callable[[Figures], str]]
 _ALERT_FIELDS: tuple[_Field, ...] = (
-    ("Incidents", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
+    ("Alert groups", lambda f: " · ".join(f"{p} {f.incidents[p]}" for p in PRIORITIES)),
     ("Pages sent", lambda f: str(f.pages)),
+    (
+        "Declared incidents",
+        lambda f: " · ".join(f"{s} {n}" for s, n in f.declared_incidents.items()) or "0",
+    ),
     ("MTTA", lambda f: _by_priority(f.time_to_ack)),
     ("MTTR", lambda f: _by_priority(f.time_to_recover)),
     ("Still unacknowledged", _unacknowledged),

@@ -100,7 +100,7 @@ class WeeklyReport:
             message_key=key,
             priority=3,
             payload={
-                "text": f"{title}: {sum(current.incidents.values())} incidents, "
+                "text": f"{title}: {sum(current.incidents.values())} alert groups, "
                 f"{current.deploys} deploys, {current.rollbacks} rollbacks",
                 "blocks": to_blocks(current, previous, title=title),
             },

@@ -31,6 +31,7 @@ operations = table(
     column("status"),
     column("finished_at"),
 )
+incident_groups = table("incident_groups", column("group_id"))
 approval_requests = table("approval_requests", column("id"), column("status"), column("updated_at"))
 
 # Each: true while that row still needs the group (correlated to alert_groups.id).
@@ -42,6 +43,8 @@ GROUP_REFERRERS: tuple[ColumnElement[bool], ...] = (
     # An incident PagerDuty still has open for it.
     (pagerduty_incidents.c.group_id == AlertGroup.id)
     & (pagerduty_incidents.c.status != "resolved"),
+    # A declared incident: its timeline and postmortem are built from its groups.
+    incident_groups.c.group_id == AlertGroup.id,
     # A runbook step still running against the group's service.
     (runbook_checklists.c.alert_group_id == AlertGroup.id)
     & runbook_checklists.c.id.in_(
@@ -53,5 +56,12 @@ GROUP_REFERRERS: tuple[ColumnElement[bool], ...] = (
 
 # Foreign keys to alert_groups that GROUP_REFERRERS accounts for (the schema test's list).
 REFERRING_TABLES = frozenset(
-    {"alerts", "escalation_steps", "pagerduty_pages", "pagerduty_incidents", "runbook_checklists"}
+    {
+        "alerts",
+        "escalation_steps",
+        "pagerduty_pages",
+        "pagerduty_incidents",
+        "runbook_checklists",
+        "incident_groups",
+    }
 )

@@ -10,10 +10,7 @@ from bot.clock import Clock
 from bot.retention.config import RetentionConfig
 from bot.retention.figures import RetentionFigures
 from bot.retention.pruning import Pruner
-
-
-class MissingAuditKey(ValueError):
-    """retention.audit prunes, but nothing could sign the checkpoint: refuse to start."""
+from bot.startup import StartupError
 
 
 def build_pruner(
@@ -25,7 +22,7 @@ def build_pruner(
 ) -> Pruner:
     key = audit_key.get_secret_value() if audit_key is not None else ""
     if config.audit != "keep" and not key:
-        raise MissingAuditKey(
+        raise StartupError(
             "retention.audit prunes the audit log, which needs CHATOPS_AUDIT_KEY to sign its "
             "checkpoint: set it (a long random secret), or set retention.audit: keep"
         )

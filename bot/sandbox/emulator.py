@@ -66,6 +66,7 @@ from bot.sandbox.store import (
     Usergroup,
 )
 from bot.sandbox.webapi import WebApi, error
+from bot.sandbox.webapi_channels import ChannelMethods
 
 __all__ = [
     "AckTimeout",
@@ -102,6 +103,8 @@ class SlackEmulator(ActingForUsers):
         self.api = WebApi(self.store, clock, self._notify)
         self.files = Files(self.store, clock, self._notify, lambda: self.url)
         self.api.methods.update(self.files.methods)
+        self.channels = ChannelMethods(self.store, clock)  # incident channels
+        self.api.methods.update(self.channels.methods)
         # conversations.open; ephemerals and conversations.info only where the bot is in.
         self.membership = Membership(self.store)
         self.membership.wrap(self.api.methods)

@@ -15,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.storm_actions import StormControls
+from bot.incidents.handlers import COMMAND as INCIDENT_COMMAND
+from bot.incidents.handlers import DECLARE_ACTION, IncidentListeners
 from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
@@ -48,6 +50,7 @@ def register(
     incidents: IncidentButtons,
     answers: SlackAnswers | None = None,
     clicks: ClickLimit | None = None,
+    declared: IncidentListeners | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
     if answers is not None:
@@ -73,5 +76,8 @@ def register(
     # Slash commands and approval reactions.
     for name in COMMANDS:
         app.command(name)(operations.on_command)
+    if declared is not None:  # declared incidents (bot/incidents)
+        app.command(INCIDENT_COMMAND)(declared.on_command)
+        app.action(DECLARE_ACTION)(declared.on_declare)
     app.event("reaction_added")(operations.on_reaction)
     app.event("reaction_removed")(operations.on_reaction)

@@ -21,7 +21,7 @@ from bot.slack.answer_context import response_url_for
 from bot.slack.outbox.pacing import PACE_PER_SECOND, PACED
 from bot.storage.models import OutboxEntry, OutboxFile
 
-Op = Literal["post", "update", "reply", "ephemeral", "upload"]
+Op = Literal["post", "update", "reply", "ephemeral", "upload", "call"]
 MAX_UPLOAD_BYTES = 1024 * 1024 * 1024  # Slack's limit for one file
 
 

@@ -129,3 +129,21 @@ def test_events_after_the_period_are_ignored_and_the_previous_period_lines_up() 
     ]
     assert compute(late, MON, WEEK_END).incidents["P0"] == 2
     assert previous_period(MON, WEEK_END) == (MON - timedelta(days=7), MON)
+
+
+def test_declared_incidents_are_counted_apart_from_alert_groups() -> None:
+    from bot.report.render import to_blocks, to_markdown
+
+    events = [
+        ev(at(23, 10), "alert.opened", "alert-group:1", priority="P0"),
+        ev(at(23, 10, 5), "incident.declared", "incident:1", severity="P0"),
+        ev(at(24, 9), "incident.declared", "incident:2", severity="P2"),
+        ev(at(15, 9), "incident.declared", "incident:3", severity="P1"),  # the week before
+    ]
+    figures = compute(events, at(23, 0), at(30, 0))
+    assert figures.declared_incidents == {"P0": 1, "P1": 0, "P2": 1}
+    assert figures.incidents["P0"] == 1  # the alert group, a figure of its own
+    text = to_markdown(figures)
+    assert "| declared incidents | P0 1 · P1 0 · P2 1" in text
+    assert "| P0 alert groups | 1" in text and "P0 incidents" not in text
+    assert "Declared incidents" in str(to_blocks(figures, figures, title="Week"))

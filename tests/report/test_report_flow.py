@@ -109,7 +109,7 @@ async def test_report_figures_come_from_what_the_bot_recorded(
     markdown = report(database_url, tmp_path, "--since", since, "--until", until)
     assert markdown.returncode == 0
     text = markdown.stdout.decode()
-    assert "| P0 incidents | 1" in text and "| MTTA P0 | 4m (n=1)" in text
+    assert "| P0 alert groups | 1" in text and "| MTTA P0 | 4m (n=1)" in text
 
     picture = report(database_url, tmp_path, "--since", since, "--until", until, "--format", "png")
     assert picture.returncode == 0, picture.stderr.decode()

@@ -83,7 +83,7 @@ async def test_posted_once_per_period_across_passes_and_a_restart(
         await bot.service.escalation.tick()
         await bot.settle()
     [text] = reports(emulator)
-    assert "Nov 16 – Nov 23" in text and "1 incidents" in text
+    assert "Nov 16 – Nov 23" in text and "1 alert groups" in text
     [message] = [m for m in emulator.messages(CHANNEL) if m.text == text]
     blocks = json.dumps(message.blocks)
     assert "P0 1" in blocks and "previous: P0 0" in blocks

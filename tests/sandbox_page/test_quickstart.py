@@ -15,6 +15,9 @@ EXPECTED = {
     "alert api-down-p0": "the bot answered 200",
     "messages --channel C0000INCID": "P0 · FIRING · APIDown",
     "click C0000INCID latest Acknowledge --as U0000ONC01": "ok",
+    "click C0000INCID latest Declare incident --as U0000ONC01": "ok",
+    "messages --channel C0000INCID --json": "Incident #1 declared",
+    "command /incident resolve 1 back to normal --as U0000ONC01": "ok",
     "alert api-down-p0 --resolve": "the bot answered 200",
     # The ack: received, and where the request goes.
     "command /deploy api v1.4.0 staging --as U0000DEP01": "The approval request goes to <#C0000DEPLY>",
@@ -57,4 +60,7 @@ def test_the_readme_quickstart_runs_as_written(sandbox: Sandbox) -> None:
 
     incident = run_until_done(sandbox, ["messages", "--channel", "C0000INCID"], "RESOLVED")
     assert "Acknowledged by @U0000ONC01" in incident
+    assert "is now *Resolved*" in run_until_done(
+        sandbox, ["messages", "--channel", "C0000INCID"], "is now *Resolved*"
+    )
     assert any(line.startswith("Open http://127.0.0.1:") for line in sandbox.output)

@@ -76,6 +76,7 @@ class ServerIncident:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     actions: list[str] = field(default_factory=list)
     updated_by: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (From, content)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class PagerDutyServer:
         app.router.add_post("/v2/change/enqueue", self._change)
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_put("/incidents/{id}", self._put_incident)
+        app.router.add_post("/incidents/{id}/notes", self._post_note)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -332,6 +334,23 @@ class PagerDutyServer:
         incident.status = status
         incident.updated_by.append(requester)
         return web.json_response({"incident": self.rest_incident(incident)})
+
+    async def _post_note(self, request: web.Request) -> web.Response:
+        if (error := self._auth_error(request)) is not None:
+            return error
+        requester = request.headers.get("From", "").strip()
+        if not requester:
+            return _rest_error(400, FROM_REQUIRED, 2016)
+        incident = self.by_id.get(request.match_info["id"])
+        if incident is None:
+            return _rest_error(404, "Not Found", 2100)
+        try:
+            content = str(json.loads(await request.read())["note"]["content"])
+        except (ValueError, KeyError, TypeError):
+            return _rest_error(400, INVALID_INPUT, 2001, ["note is required."])
+        incident.notes.append((requester, content))
+        note = {"id": f"PN{len(incident.notes):05d}", "content": content}
+        return web.json_response({"note": note}, status=201)
 
     # -- representations ---------------------------------------------------------------
 

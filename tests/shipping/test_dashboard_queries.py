@@ -71,6 +71,9 @@ def count_one_of_each(bot: BotExporter) -> None:
     m.runbook_approvals.labels("k8s.scale", "requested").inc()
     m.runbook_approvals.labels("k8s.scale", "approved").inc()
     m.runbook_approval_wait.labels("k8s.scale").observe(90)
+    f.declared.labels("P0").inc()
+    for phase, seconds in (("declare", 120), ("mitigate", 1500), ("resolve", 3600)):
+        f.incident_times[phase].labels("P0").observe(seconds)
 
 
 def promql(expr: str) -> str:

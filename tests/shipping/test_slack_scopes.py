@@ -43,6 +43,12 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "files.getUploadURLExternal": {"files:write"},
     "files.completeUploadExternal": {"files:write"},
     "auth.test": set(),
+    "conversations.create": {"channels:manage"},
+    "conversations.invite": {"channels:manage"},
+    "conversations.setTopic": {"channels:manage"},
+    "conversations.setPurpose": {"channels:manage"},
+    "conversations.archive": {"channels:manage"},
+    "pins.add": {"pins:write"},
 }
 # Called with the app-level token (its own scope, connections:write), not the bot's.
 APP_TOKEN_METHODS = {"apps.connections.open"}

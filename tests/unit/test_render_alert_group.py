@@ -82,13 +82,28 @@ def test_the_message_shows_priority_labels_age_links_and_buttons() -> None:
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         ("alert.ack", "7"),
         ("alert.silence", "7"),
+        ("incident.declare", "7"),  # a P1's responders may declare an incident from it
     ]
+
+
+def test_a_group_in_an_incident_names_it_and_has_no_declare_button() -> None:
+    message = render_group(
+        group([alert(0)], incident="🚨 part of *incident #3*: <#C0NEW00001>"), NOW
+    )
+    assert "<#C0NEW00001>" in str(message["blocks"])
+    actions = [b["action_id"] for b in message["blocks"][-1]["elements"]]
+    assert actions == ["alert.ack", "alert.silence"]
+    p2 = render_group(group([alert(0)], priority="P2"), NOW)
+    assert "incident.declare" not in str(p2["blocks"])
 
 
 def test_acknowledged_and_resolved_states() -> None:
     acked = render_group(group([alert(0)], acked_by="U0000ONC01", acked_at=NOW), NOW)
     assert "Acknowledged by <@U0000ONC01>" in str(acked["blocks"])
-    assert [b["action_id"] for b in acked["blocks"][-1]["elements"]] == ["alert.silence"]
+    assert [b["action_id"] for b in acked["blocks"][-1]["elements"]] == [
+        "alert.silence",
+        "incident.declare",
+    ]
 
     done = render_group(
         group([alert(0, status="resolved")], status="resolved", resolved_at=NOW), NOW

@@ -21,7 +21,8 @@ Parents = dict[str, tuple[str, str] | None]
 
 async def load_parents(session: AsyncSession, rows: Sequence[OutboxEntry]) -> Parents:
     """Where the messages these rows depend on live; None when their post failed for good."""
-    keys = {r.message_key for r in rows if r.message_key and r.op != "post"}
+    # A post, and a conversations.create (calls.py), is the row that makes its key.
+    keys = {r.message_key for r in rows if r.message_key and r.op != "post" and not _makes(r)}
     if not keys:
         return {}
     found: Parents = {
@@ -41,6 +42,10 @@ async def load_parents(session: AsyncSession, rows: Sequence[OutboxEntry]) -> Pa
             if key is not None:
                 found[key] = None
     return found
+
+
+def _makes(row: OutboxEntry) -> bool:
+    return row.op == "call" and row.payload.get("method") == "conversations.create"
 
 
 def parent_of(row: OutboxEntry, parents: Parents) -> tuple[str, str]:

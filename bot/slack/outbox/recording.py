@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import Metrics
+from bot.slack.outbox.calls import is_create
 from bot.storage.models import OutboxEntry, SlackMessage
 
 
@@ -108,6 +109,10 @@ def _row_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
 def _posted_message(outcome: Outcome, now: datetime) -> dict[str, Any] | None:
     """Where a keyed post landed, for the updates and replies that refer to it."""
     row = outcome.row
+    if outcome.state == "sent" and is_create(row) and row.message_key:
+        # A channel made for a feature (calls.py): where it is, under the row's key.
+        channel = str(outcome.result.get("channel") or "")
+        return {"key": row.message_key, "channel": channel, "ts": "", "created_at": now}
     if outcome.state != "sent" or row.op != "post" or not row.message_key:
         return None
     if not outcome.result.get("ts"):

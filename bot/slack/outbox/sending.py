@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.slack.outbox.answering import AnswerSender
+from bot.slack.outbox.calls import send_call
 from bot.slack.outbox.failures import (
     Permanent,
     RetryLater,
@@ -50,6 +51,7 @@ METHOD = {
     "reply": "chat.postMessage",
     "ephemeral": "chat.postEphemeral",
     "upload": "files.completeUploadExternal",
+    "call": "conversations.*",  # the row names its method (calls.py)
 }
 METADATA_EVENT = "chatops_outbox"
 CONCURRENCY = 16  # channels sent to at the same time
@@ -131,9 +133,13 @@ class Sender:
     async def _send(self, row: OutboxEntry, parents: Parents) -> dict[str, Any]:
         if row.op == "upload":
             return await self._upload(row, parents)
-        args = _message_args(row, parents)
-        method = METHOD[row.op]
+        args = _message_args(row, parents) if row.op != "call" else {}
+        method = METHOD[row.op] if row.op != "call" else str(row.payload.get("method"))
         try:
+            if row.op == "call":
+                result = await send_call(self._client, row, parents)
+                self._metrics.slack_calls.labels(method, "ok").inc()
+                return result
             if row.op == "update":
                 response = await self._client.chat_update(**args)
             elif row.op == "ephemeral":

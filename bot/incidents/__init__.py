@@ -1,0 +1,1 @@
+"""Incidents in Slack: declared from an alert or by hand, each with a channel of its own."""
