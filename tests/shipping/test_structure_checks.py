@@ -191,12 +191,12 @@ LAYER_BREAKS = {
     "domain_imports_sqlalchemy": (
         "alerts/layer_break.py",
         "import sqlalchemy\n",
-        "Domain (alerts, commands) imports no SDK and no database BROKEN",
+        "Domain (alerts, commands, incidents) imports no SDK and no database BROKEN",
     ),
     "domain_imports_bot": (
         "commands/layer_break.py",
         "def f() -> None:\n    from bot import clock\n",
-        "Domain (alerts, commands) imports nothing from bot or actions BROKEN",
+        "Domain (alerts, commands, incidents) imports nothing from bot or actions BROKEN",
     ),
     "actions_imports_bot": (
         "actions/layer_break.py",
