@@ -328,7 +328,7 @@ def _slack_secrets(settings: Settings) -> tuple[str, str]:
     )
     socket_mode = bool(settings.slack_app_token and settings.slack_app_token.get_secret_value())
     if not token:
-        raise StartupError("SLACK_BOT_TOKEN is needed (or none at all, for sandbox mode)")
+        raise StartupError("SLACK_BOT_TOKEN is needed (or `chatops serve --sandbox`)")
     if not signing and not socket_mode:
         # Socket Mode needs no signing secret: Slack's events arrive over the socket the
         # bot opened itself. Over HTTP, unsigned requests must never be accepted.

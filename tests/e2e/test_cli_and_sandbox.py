@@ -28,7 +28,11 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
         if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))
     }
     base.update(
-        {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "PYTHONUNBUFFERED": "1"}
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "PYTHONUNBUFFERED": "1",
+            "CHATOPS_STATE_DIR": str(tmp_path / "state"),
+        }
     )
     base.update(extra)
     return base
@@ -98,6 +102,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, P
                 "-m",
                 "bot",
                 "serve",
+                "--sandbox",
                 "--port",
                 str(port),
                 "--sandbox-port",
