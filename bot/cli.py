@@ -92,6 +92,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runner import serve
 
     settings = Settings()
+    if not args.sandbox and not settings.chatops_aws_secret_id:
+        from bot.startup import production_problem
+
+        # Before the config: "pass --sandbox" is the answer to a first `chatops serve`.
+        problem = production_problem(settings)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     config = load_or_exit(resolve_config_path(settings, sandbox=args.sandbox))
     return asyncio.run(
         serve(
