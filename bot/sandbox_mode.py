@@ -101,13 +101,14 @@ async def start_sandbox(
     # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here, and the
     # incident buttons update incidents there through its REST API.
     pagerduty_secret, pagerduty_api_token = secrets.token_hex(16), secrets.token_hex(16)
+    routing_key = secrets.token_hex(16)  # 32 characters, as PagerDuty's
     update: dict[str, Any] = {
         "slack_bot_token": SecretStr(emulator.token),
         "slack_signing_secret": SecretStr(emulator.signing_secret),
         "slack_app_token": None if app_token is None else SecretStr(app_token),
         "slack_api_url": emulator.base_url,
         "alertmanager_webhook_token": webhook_token,
-        "pagerduty_routing_key": SecretStr(secrets.token_hex(16)),  # 32 characters
+        "pagerduty_routing_key": SecretStr(routing_key),
         "pagerduty_events_url": f"{emulator.url}pagerduty",
         "pagerduty_webhook_secret": SecretStr(pagerduty_secret),
         "pagerduty_api_url": f"{emulator.url}pagerduty/api",
@@ -116,6 +117,7 @@ async def start_sandbox(
     emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
     emulator.pagerduty.webhook_secret = pagerduty_secret
     emulator.pagerduty.api_token = pagerduty_api_token
+    emulator.pagerduty.routing_key = routing_key
     return emulator, settings.model_copy(update=update)
 
 

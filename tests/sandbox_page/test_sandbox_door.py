@@ -209,3 +209,18 @@ def test_the_cli_reads_the_token_file_and_says_when_it_is_missing(door: Sandbox)
         and "no sandbox token" in done.stderr
         and str(token_file) in (done.stderr)
     )
+
+
+def test_the_pagerduty_stand_in_wants_this_runs_keys(door: Sandbox) -> None:
+    """Its Events API takes only this run's routing key, its REST API only this run's
+    token: the fixed fakes of old open nothing."""
+    event = {
+        "routing_key": "sandbox0routing0key0000000000000",
+        "event_action": "trigger",
+        "payload": {"summary": "paged by a stranger", "source": "x", "severity": "critical"},
+    }
+    status, _, answer = ask(door, "POST", "/pagerduty/v2/enqueue", event)
+    assert status == 400, answer
+    assert "paged by a stranger" not in incidents(door)
+    old = {"Authorization": "Token token=sandbox-pagerduty-api-token"}
+    assert ask(door, "GET", "/pagerduty/api/incidents/Q1", headers=old)[0] == 401
