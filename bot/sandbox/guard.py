@@ -19,6 +19,7 @@ routing key and API token), all random per start.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK
+    """127.0.0.0/8, ::1 or localhost: reachable from this machine only."""
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def state_dir() -> Path:
@@ -74,11 +81,12 @@ class SandboxGuard:
         self.hosts = {f"{name}:{port}".lower() for name in names}
         self.origins = {f"http://{h}" for h in self.hosts}
         self.cookie = f"chatops_sandbox_{port}"  # cookies ignore ports: one name per port
+        self._shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104  # nosec B104
         self._file: Path | None = None
 
     @property
     def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+        return f"http://{self._shown}:{self.port}/?token={self.token}"
 
     @property
     def token_path(self) -> Path:

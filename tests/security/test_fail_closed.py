@@ -230,3 +230,49 @@ def test_readyz_says_production_for_a_real_deployment(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_sandbox_host_listens_elsewhere_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--sandbox-host 0.0.0.0` (a container's port mapping): it starts, says so on
+    stderr, and still wants its token and its own Host."""
+    import aiohttp
+
+    monkeypatch.setenv("CHATOPS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CHATOPS_SANDBOX_PRINT", "0")
+    stop = asyncio.Event()
+    sandbox_port = free_port()
+    running = asyncio.create_task(
+        serve(
+            Settings.model_construct(database_url=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"),
+            load_config(Path(EXAMPLE)),
+            host="0.0.0.0",  # noqa: S104
+            port=free_port(),
+            sandbox=True,
+            sandbox_host="0.0.0.0",  # noqa: S104
+            sandbox_port=sandbox_port,
+            stop=stop,
+        )
+    )
+    token_file = tmp_path / "state" / f"sandbox-{sandbox_port}.token"
+    try:
+        for _ in range(400):
+            if token_file.exists() or running.done():
+                break
+            await asyncio.sleep(0.025)
+        assert "warning: the sandbox listens on 0.0.0.0" in capsys.readouterr().err
+        token = token_file.read_text().strip()
+        url = f"http://127.0.0.1:{sandbox_port}/_emulator/users"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as answer:
+                assert answer.status == 401
+            async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as answer:
+                assert answer.status == 200
+            foreign = {"Authorization": f"Bearer {token}", "Host": f"evil.example:{sandbox_port}"}
+            async with http.get(url, headers=foreign) as answer:
+                assert answer.status == 421
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 0
+    assert not token_file.exists()  # removed on the way out
