@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 sandbox: $(BIN)/.installed
-	$(BIN)/chatops serve $(SANDBOX_ARGS)
+	$(BIN)/chatops serve --sandbox $(SANDBOX_ARGS)
 
 services:
 	bash scripts/services.sh

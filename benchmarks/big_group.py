@@ -73,15 +73,17 @@ def notification(alerts: int, status: str) -> dict[str, Any]:
     }
 
 
-async def slack_calls(http: aiohttp.ClientSession, emulator: str, method: str) -> int:
-    async with http.get(f"{emulator}/_emulator/calls", params={"method": method}) as r:
+async def slack_calls(http: aiohttp.ClientSession, bot: Sandbox, method: str) -> int:
+    async with http.get(
+        f"{bot.emulator}/_emulator/calls", params={"method": method}, headers=bot.control_headers
+    ) as r:
         calls = (await r.json())["calls"]
     return sum(1 for c in calls if NAME in str(c["args"].get("text", "")) and c["status"] == 200)
 
 
-async def wait_calls(http: aiohttp.ClientSession, emulator: str, method: str, n: int) -> None:
+async def wait_calls(http: aiohttp.ClientSession, bot: Sandbox, method: str, n: int) -> None:
     deadline = time.monotonic() + 600
-    while await slack_calls(http, emulator, method) < n:
+    while await slack_calls(http, bot, method) < n:
         if time.monotonic() > deadline:
             raise SystemExit(f"no {method} for the group")
         await asyncio.sleep(0.05)
@@ -124,7 +126,7 @@ async def phase(
     http: aiohttp.ClientSession, bot: Sandbox, body: bytes, method: str, seen: int
 ) -> str:
     answered, started, worst = await post_timed(http, bot.url, body)
-    await wait_calls(http, bot.emulator, method, seen)
+    await wait_calls(http, bot, method, seen)
     in_slack = time.monotonic() - started
     return (
         f"200 after {answered:.2f}s, {method} after {in_slack:.2f}s; "

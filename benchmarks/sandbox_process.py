@@ -1,4 +1,4 @@
-"""`chatops serve` in sandbox mode as a separate process, for the benchmarks to drive."""
+"""`chatops serve --sandbox` as a separate process, for the benchmarks to drive."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ class Sandbox:
     url: str
     emulator: str
     process: subprocess.Popen[bytes]
+    token_file: Path
+
+    @property
+    def control_headers(self) -> dict[str, str]:
+        """For the emulator's control endpoints (`/_emulator/...`): this run's token."""
+        return {"Authorization": f"Bearer {self.token_file.read_text().strip()}"}
 
 
 @asynccontextmanager
@@ -31,9 +37,11 @@ async def sandbox(database: str, workdir: Path) -> AsyncIterator[Sandbox]:
     else:
         database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     port, emulator_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHATOPS_"))}
+    prefixes = ("SLACK_", "CHATOPS_", "PAGERDUTY_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(DATABASE_URL=database_url, CHATOPS_SANDBOX_PRINT="0", CHATOPS_LOG_LEVEL="WARNING")
-    command = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
+    env.update(CHATOPS_STATE_DIR=str(workdir / "state"))
+    command = [sys.executable, "-m", "bot", "serve", "--sandbox", "--port", str(port)]
     with (workdir / "serve.log").open("w") as log:
         process = subprocess.Popen(
             [*command, "--sandbox-port", str(emulator_port)],
@@ -42,7 +50,12 @@ async def sandbox(database: str, workdir: Path) -> AsyncIterator[Sandbox]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = Sandbox(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", process)
+    running = Sandbox(
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{emulator_port}",
+        process,
+        workdir / "state" / f"sandbox-{emulator_port}.token",
+    )
     try:
         await wait_ready(running.url)
         yield running

@@ -94,7 +94,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from bot.runner import serve
 
     settings = Settings()
-    config = load_or_exit(resolve_config_path(settings))
+    if not args.sandbox and not settings.chatops_aws_secret_id:
+        from bot.startup import production_problem
+
+        # Before the config: "pass --sandbox" is the answer to a first `chatops serve`.
+        problem = production_problem(settings)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    config = load_or_exit(resolve_config_path(settings, sandbox=args.sandbox))
     return asyncio.run(
         serve(
             settings,
@@ -102,9 +110,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             run_migrations=not args.no_migrate,
+            sandbox=args.sandbox,
+            sandbox_host=args.sandbox_host,
             sandbox_port=args.sandbox_port,
+            sandbox_socket_mode=args.sandbox_socket_mode,
         )
     )
+
+
+def _add_serve_command(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the bot (--sandbox: against a built-in Slack)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="try it locally: a Slack emulator and PagerDuty stand-in, no real credentials",
+    )
+    serve.add_argument(
+        "--sandbox-port", type=int, default=3001, help="port of the Slack emulator in sandbox mode"
+    )
+    serve.add_argument(
+        "--sandbox-host",
+        help="listen on this address instead of 127.0.0.1 in sandbox mode (exposes it)",
+    )
+    serve.add_argument(
+        "--sandbox-socket-mode",
+        action="store_true",
+        help="in sandbox mode, connect the bot to the emulator by Socket Mode",
+    )
+    serve.set_defaults(func=cmd_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,14 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default=os.environ.get("CHATOPS_LOG_LEVEL", "INFO"))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the bot (sandbox mode without SLACK_BOT_TOKEN)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations at start")
-    serve.add_argument(
-        "--sandbox-port", type=int, default=3001, help="port of the Slack emulator in sandbox mode"
-    )
-    serve.set_defaults(func=cmd_serve)
+    _add_serve_command(sub)
 
     mig = sub.add_parser("migrate", help="apply or inspect database migrations")
     mig.add_argument(

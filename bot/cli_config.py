@@ -15,11 +15,18 @@ from bot.settings import Settings
 from bot.terminal import say
 
 
-def resolve_config_path(settings: Settings, explicit: str | None = None) -> Path:
+def resolve_config_path(
+    settings: Settings, explicit: str | None = None, *, sandbox: bool | None = None
+) -> Path:
+    """The config file; the bundled example for the sandbox (`serve --sandbox`, or for the
+    offline commands, no Slack token) when chatops.yaml does not exist and none is named."""
     if explicit:
         return Path(explicit)
     path = Path(settings.chatops_config)
-    if not path.exists() and settings.sandbox and "CHATOPS_CONFIG" not in os.environ:
+    if sandbox is None:
+        token = settings.slack_bot_token
+        sandbox = token is None or not token.get_secret_value()
+    if not path.exists() and sandbox and "CHATOPS_CONFIG" not in os.environ:
         return BUNDLED_EXAMPLE
     return path
 

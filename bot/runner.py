@@ -2,8 +2,9 @@
 
 With SLACK_APP_TOKEN set the bot connects to Slack by Socket Mode (`bot.slack.socket_mode`)
 once the service has started, and /slack/events is not served; webhooks, health and
-metrics stay on the HTTP port. In sandbox mode the emulator then accepts that token and
-plays the socket side.
+metrics stay on the HTTP port. Sandbox mode (`--sandbox`, `bot.sandbox_mode`) starts only
+when asked for and never with real credentials; outside it the Slack credentials must be
+there and well-formed (`bot.startup`), or nothing listens.
 """
 
 from __future__ import annotations
@@ -11,34 +12,31 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import os
-import shutil
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
-from pydantic import SecretStr
 
 from actions.aws.secrets import SecretsError
 from bot.config import Config
 from bot.http.access_log import app_runner
+from bot.http.routes import MODE_KEY
+from bot.sandbox_mode import (
+    SANDBOX_WEBHOOK_TOKEN,
+    bind_problem,
+    exposure_warning,
+    print_sandbox_banner,
+    start_sandbox,
+)
 from bot.service import Service
 from bot.settings import Settings, with_secrets
 from bot.slack.socket_mode import SocketMode, SocketModeError, serve_http_events_off
-from bot.startup import StartupError
+from bot.startup import StartupError, production_problem, sandbox_problem
+
+__all__ = ["SANDBOX_WEBHOOK_TOKEN", "reload_secrets", "serve"]
 
 log = logging.getLogger(__name__)
-
-# Not a secret: the sandbox only listens on loopback and talks to its own emulator.
-SANDBOX_WEBHOOK_TOKEN = "sandbox-token"  # noqa: S105
-# The sandbox's PagerDuty stand-in: a routing key of the documented length, and the secret
-# its webhooks are signed with. Both fixed fakes, like the token above.
-SANDBOX_ROUTING_KEY = "sandbox0routing0key0000000000000"
-SANDBOX_PAGERDUTY_SECRET = "sandbox-pagerduty-secret"  # noqa: S105
-SANDBOX_PAGERDUTY_API_TOKEN = "sandbox-pagerduty-api-token"  # noqa: S105
 
 
 async def serve(
@@ -48,27 +46,70 @@ async def serve(
     host: str,
     port: int,
     run_migrations: bool = True,
+    sandbox: bool = False,
+    sandbox_host: str | None = None,
     sandbox_port: int = 3001,
+    sandbox_socket_mode: bool = False,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or until `stop` is set, for tests); the exit status."""
     emulator: Any = None
-    try:
-        settings = await with_secrets(settings)
-    except SecretsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if settings.sandbox:
-        try:
-            emulator, settings = await start_sandbox(settings, config, host, port, sandbox_port)
-        except OSError as exc:
-            print(f"error: {_port_problem(host, sandbox_port, exc)}", file=sys.stderr)
+    if sandbox:
+        problem = sandbox_problem(settings) or bind_problem(host, sandbox_host)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
+        warning = exposure_warning(sandbox_host)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
+        bind = sandbox_host or "127.0.0.1"
+        try:
+            emulator, settings = await start_sandbox(
+                settings,
+                config,
+                host,
+                port,
+                sandbox_port,
+                sandbox_host=bind,
+                socket_mode=sandbox_socket_mode,
+            )
+        except OSError as exc:
+            print(f"error: {_port_problem(bind, sandbox_port, exc)}", file=sys.stderr)
+            return 2
+    else:
+        try:
+            settings = await with_secrets(settings)
+        except SecretsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        problem = production_problem(settings)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    try:
+        return await _run(settings, config, host, port, run_migrations, emulator, stop)
+    finally:
+        if emulator is not None:
+            emulator.guard.remove_token_file()
+
+
+async def _run(
+    settings: Settings,
+    config: Config,
+    host: str,
+    port: int,
+    run_migrations: bool,
+    emulator: Any,
+    stop: asyncio.Event | None,
+) -> int:
     try:
         service = Service(settings, config)
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if emulator is not None:
+            await emulator.stop()
         return 2
+    service.web_app[MODE_KEY] = "production" if emulator is None else "sandbox"
     if run_migrations:
         await service.migrate()
     started = await _start(service, host, port)
@@ -78,7 +119,7 @@ async def serve(
         return 2
     runner, socket_mode = started
     if emulator is not None:
-        _print_sandbox_banner(host, port, sandbox_port, socket_mode=socket_mode is not None)
+        print_sandbox_banner(emulator, host, port, socket_mode=socket_mode is not None)
     await _until_stopped(service, stop, reload_on_sighup=emulator is None)
     log.info("shutting down: finishing accepted work")
     # No new Slack requests while the accepted work is finished.
@@ -149,20 +190,12 @@ async def reload_secrets(service: Service) -> None:
     except SecretsError as exc:
         log.error("SIGHUP: secrets not reloaded: %s", exc)
         return
+    problem = production_problem(fresh)
+    if problem is not None:
+        log.error("SIGHUP: secrets not reloaded: %s", problem)
+        return
     service.apply_settings(fresh)
     log.info("SIGHUP: secrets reloaded")
-
-
-MANIFEST = Path(__file__).resolve().parent.parent / "examples" / "slack-app-manifest.yaml"
-
-
-def manifest_commands(path: Path) -> set[str] | None:
-    """The slash commands the Slack app manifest registers; None without a manifest."""
-    if not path.exists():
-        return None
-    manifest = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    listed = (manifest.get("features") or {}).get("slash_commands") or []
-    return {str(c["command"]) for c in listed if isinstance(c, dict) and c.get("command")}
 
 
 def _port_problem(host: str, port: int, exc: OSError) -> str:
@@ -172,91 +205,3 @@ def _port_problem(host: str, port: int, exc: OSError) -> str:
             "stop it or pick other ports with --port / --sandbox-port"
         )
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-
-
-async def start_sandbox(
-    settings: Settings, config: Config, host: str, port: int, sandbox_port: int
-) -> tuple[Any, Settings]:
-    from bot.sandbox.emulator import SlackEmulator, default_workspace
-    from bot.sandbox.render import render_text
-    from bot.sandbox.roles import sandbox_roles
-    from bot.terminal import say
-
-    emulator = SlackEmulator()
-    default_workspace(emulator)
-    emulator.slash_commands = manifest_commands(MANIFEST)
-    groups = {g.id: g.users for g in emulator.store.usergroups.values()}
-    emulator.page.roles = sandbox_roles(config, emulator.store.users, groups)
-
-    def show(kind: str, message: Any) -> None:
-        say(f"\n--- Slack {kind} ---\n{render_text(message)}", flush=True)  # alert text
-
-    # Benchmarks turn printing off: a terminal write per message is not what they measure.
-    if os.environ.get("CHATOPS_SANDBOX_PRINT", "1") != "0":
-        emulator.on_event = show
-    if settings.slack_app_token is not None and settings.slack_app_token.get_secret_value():
-        # Socket Mode in the sandbox: the emulator accepts the given app-level token.
-        emulator.app_token = settings.slack_app_token.get_secret_value()
-    await emulator.start(host=host, port=sandbox_port)
-    emulator.bot_url = f"http://{host}:{port}/slack/events"
-    webhook_token = settings.alertmanager_webhook_token or SecretStr(SANDBOX_WEBHOOK_TOKEN)
-    emulator.page.alertmanager_url = f"http://{host}:{port}/webhooks/alertmanager"
-    emulator.page.alertmanager_token = webhook_token.get_secret_value()
-    update: dict[str, Any] = {
-        "slack_bot_token": SecretStr(emulator.token),
-        "slack_signing_secret": SecretStr(emulator.signing_secret),
-        "slack_api_url": emulator.base_url,
-        "alertmanager_webhook_token": webhook_token,
-    }
-    if settings.pagerduty_routing_key is None:
-        # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here, and
-        # the incident buttons update incidents there through its REST API.
-        update |= {
-            "pagerduty_routing_key": SecretStr(SANDBOX_ROUTING_KEY),
-            "pagerduty_events_url": f"{emulator.url}pagerduty",
-            "pagerduty_webhook_secret": SecretStr(SANDBOX_PAGERDUTY_SECRET),
-            "pagerduty_api_url": f"{emulator.url}pagerduty/api",
-            "pagerduty_api_token": SecretStr(SANDBOX_PAGERDUTY_API_TOKEN),
-        }
-        emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
-        emulator.pagerduty.webhook_secret = SANDBOX_PAGERDUTY_SECRET
-        emulator.pagerduty.api_token = SANDBOX_PAGERDUTY_API_TOKEN
-    return emulator, settings.model_copy(update=update)
-
-
-def chatops_command() -> str:
-    """How to type `chatops` in a second terminal: bare when it is on PATH, else the
-    virtualenv's script (activation is not something a newcomer has done)."""
-    found = shutil.which("chatops")
-    beside = Path(sys.executable).parent / "chatops"
-    if found is not None and Path(found).resolve() == beside.resolve():
-        return "chatops"
-    if beside.exists():
-        try:
-            return str(beside.relative_to(Path.cwd()))
-        except ValueError:
-            return str(beside)
-    return "chatops" if found is not None else f"{sys.executable} -m bot"
-
-
-def _print_sandbox_banner(
-    host: str, port: int, sandbox_port: int, *, socket_mode: bool = False
-) -> None:
-    if socket_mode:
-        print("Socket Mode: the bot is connected to the emulator by WebSocket.", flush=True)
-    cli = chatops_command()
-    print(
-        f"""
-Open http://{host}:{sandbox_port}/ in a browser: Slack, Alertmanager and PagerDuty.
-
-Sandbox mode: no SLACK_BOT_TOKEN, so the bot talks to a Slack emulator on
-http://{host}:{sandbox_port}/ and prints every message here.
-From a second terminal:
-  {cli} sandbox users
-  {cli} sandbox alert api-down-p0
-  {cli} sandbox messages --channel C0000INCID
-  {cli} sandbox click C0000INCID latest Acknowledge --as U0000ONC01
-Alertmanager webhook: http://{host}:{port}/webhooks/alertmanager (token {SANDBOX_WEBHOOK_TOKEN})
-""",
-        flush=True,
-    )

@@ -15,7 +15,7 @@ class Settings(BaseSettings):
 
     chatops_config: str = Field(
         default="chatops.yaml",
-        description="Config file; when it does not exist the sandbox uses the bundled example.",
+        description="Config file; when it does not exist --sandbox uses the bundled example.",
     )
     database_url: str = "sqlite+aiosqlite:///chatops.db"
     slack_bot_token: SecretStr | None = None
@@ -51,11 +51,6 @@ class Settings(BaseSettings):
     )
     aws_region: str | None = None
     aws_default_region: str | None = None
-
-    @property
-    def sandbox(self) -> bool:
-        """No Slack token: run against the in-process Slack emulator."""
-        return self.slack_bot_token is None or not self.slack_bot_token.get_secret_value()
 
 
 async def with_secrets(settings: Settings) -> Settings:

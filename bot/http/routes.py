@@ -36,6 +36,8 @@ MAX_BODY = bodies.MAX_BODY
 # milliseconds to parse, which must not stall every other request and the outbox.
 PARSE_IN_THREAD = 256 * 1024
 SERVICE_KEY = web.AppKey("service", object)
+# "sandbox" or "production", set by the runner; /readyz says which.
+MODE_KEY = web.AppKey("mode", str)
 
 
 class WebEdge(pagerduty_webhook.PagerDutyInbox, Protocol):
@@ -122,21 +124,30 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     service = _service(request)
+    mode = request.app.get(MODE_KEY, "production")
     try:
         async with service.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         at_head = await migrate.is_ready(service.engine)
     except Exception as exc:
         return web.json_response(
-            {"status": "unavailable", "database": f"unreachable ({type(exc).__name__})"},
+            {
+                "status": "unavailable",
+                "mode": mode,
+                "database": f"unreachable ({type(exc).__name__})",
+            },
             status=503,
         )
     if not at_head:
         return web.json_response(
-            {"status": "unavailable", "database": "migrations pending: run `chatops migrate`"},
+            {
+                "status": "unavailable",
+                "mode": mode,
+                "database": "migrations pending: run `chatops migrate`",
+            },
             status=503,
         )
-    return web.json_response({"status": "ready", "database": "ok"})
+    return web.json_response({"status": "ready", "mode": mode, "database": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -4,6 +4,10 @@ Alerts go to the bot's webhook as Alertmanager would send them; slash commands,
 reactions and button clicks go through the emulator, which signs them as Slack does.
 Every failure exits non-zero with one line that says what went wrong: a misspelt
 command, an unknown user or message, or a bot that answered with an error.
+
+The emulator's control endpoints want the token of the running sandbox: it is read from
+the file `chatops serve --sandbox` writes for its port (`bot.sandbox.guard.token_file`),
+or from $CHATOPS_SANDBOX_TOKEN (for an emulator on another machine or user).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from bot.runner import SANDBOX_WEBHOOK_TOKEN
+from bot.sandbox.guard import TOKEN_ENV, read_token, token_file
 from bot.sandbox.page import EXAMPLES, resolved_copy
 from bot.terminal import say
 
@@ -103,9 +109,28 @@ async def _request(
             return response.status, text
 
 
+async def _emulator(method: str, url: str, payload: Any = None) -> tuple[int, Any]:
+    """A request to the emulator with the running sandbox's token."""
+    port = URL(url).port or 80
+    token = read_token(port)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    status, body = await _request(method, url, payload, headers)
+    if status == 401 and token is None:
+        raise Failed(
+            f"no sandbox token: {token_file(port)} does not exist (is `chatops serve "
+            f"--sandbox --sandbox-port {port}` running as this user?) and {TOKEN_ENV} is unset"
+        )
+    if status == 401:
+        raise Failed(
+            f"the emulator refused the sandbox token: {_short(body)} (is the token from "
+            "another run, or another sandbox on that port?)"
+        )
+    return status, body
+
+
 async def _control(url: str, payload: dict[str, Any]) -> Any:
     """POST to the emulator's control API; Failed unless the bot took it too."""
-    status, body = await _request("POST", url, payload)
+    status, body = await _emulator("POST", url, payload)
     if not isinstance(body, dict) or status >= 300 or not body.get("ok"):
         error = body.get("error") if isinstance(body, dict) else body
         raise Failed(str(error or f"the emulator answered {status}"))
@@ -209,7 +234,7 @@ def _click(args: argparse.Namespace) -> int:
 def _messages(args: argparse.Namespace) -> int:
     async def fetch() -> int:
         params = f"?channel={args.channel}" if args.channel else ""
-        status, body = await _request("GET", f"{args.emulator}/_emulator/messages{params}")
+        status, body = await _emulator("GET", f"{args.emulator}/_emulator/messages{params}")
         if status >= 300 or not isinstance(body, dict):
             raise Failed(f"the emulator answered {status}: {_short(body)}")
         if args.json:
@@ -236,7 +261,7 @@ def readable_messages(body: dict[str, Any]) -> str:
 
 def _users(args: argparse.Namespace) -> int:
     async def fetch() -> int:
-        status, body = await _request("GET", f"{args.emulator}/_emulator/users")
+        status, body = await _emulator("GET", f"{args.emulator}/_emulator/users")
         if status >= 300 or not isinstance(body, dict):
             raise Failed(f"the emulator answered {status}: {_short(body)}")
         for user in body["users"]:

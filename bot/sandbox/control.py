@@ -3,8 +3,8 @@
 `chatops sandbox command /deploy ...` cannot call Python methods on an emulator that
 runs inside the `chatops serve` process, so the same actions are offered as JSON
 endpoints under `/_emulator/`: act as a user (command, reaction, button click) and
-look at what the bot posted. They are unauthenticated by design: the emulator binds
-to 127.0.0.1 and only exists in sandbox mode and tests.
+look at what the bot posted. In sandbox mode they want the per-start token and this
+server's Host (`bot.sandbox.guard`); an emulator a test starts in-process has no guard.
 
 While the bot is connected by Socket Mode the same endpoints deliver over the socket;
 a bot that does not acknowledge within 3 s is reported as 504.

@@ -1,7 +1,7 @@
 """An in-process Slack: Web API server, workspace state and Slack's side of the events.
 
 The bot must be runnable and testable without a Slack workspace. In sandbox mode
-(`chatops serve` without SLACK_BOT_TOKEN) and in every test that involves Slack, the
+(`chatops serve --sandbox`) and in every test that involves Slack, the
 bot's `AsyncWebClient` points at this emulator instead of https://slack.com/api/, and
 the emulator plays the users: it sends signed slash commands, reactions and button
 clicks to the bot's `/slack/events`. It answers with Slack's documented shapes and
@@ -37,6 +37,7 @@ from bot.sandbox.acting import ActingForUsers
 from bot.sandbox.control import add_control_routes
 from bot.sandbox.driver import BotDriver, BotResponse
 from bot.sandbox.files import Files
+from bot.sandbox.guard import SandboxGuard
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.inspection import EventHook
@@ -139,6 +140,8 @@ class SlackEmulator(ActingForUsers):
         self.page = WorkspacePage(self.store, self.pagerduty, self._fingerprint)
         self._runner: web.AppRunner | None = None
         self._root: str | None = None
+        # Sandbox mode sets it before start(): Host, Origin and the control token checked.
+        self.guard: SandboxGuard | None = None
 
     def _changed(self) -> None:
         self._changes += 1
@@ -168,7 +171,7 @@ class SlackEmulator(ActingForUsers):
     # -- lifecycle ----------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self.guard.middleware] if self.guard else [])
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
         self.incoming_webhooks.add_routes(app)

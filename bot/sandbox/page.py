@@ -32,6 +32,18 @@ from bot.sandbox.store import JSON, Message, Store
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "alerts"
 STATIC = ("index.html", "app.js", "app.css")
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+# The page runs only its own script and styles and talks only to this server: markup that
+# slipped through the page's escaping could not run script, load or send anything.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 15.0
 
@@ -94,9 +106,7 @@ class WorkspacePage:
     def _file(self, name: str) -> web.Response:
         text = resources.files("bot.sandbox").joinpath("static", name).read_text("utf-8")
         content_type = CONTENT_TYPES[Path(name).suffix]
-        return web.Response(
-            text=text, content_type=content_type, headers={"Cache-Control": "no-store"}
-        )
+        return web.Response(text=text, content_type=content_type, headers=PAGE_HEADERS)
 
     # -- state ----------------------------------------------------------------------
 

@@ -153,6 +153,8 @@ class PagerDutyEmulator:
         self.webhook_answers: list[int] = []
         # The REST API token the bot must send; None: the REST API refuses every request.
         self.api_token: str | None = None
+        # When set (sandbox mode), the Events API takes only events with this routing key.
+        self.routing_key: str | None = None
         self._page_url = page_url
         self._on_change = on_change
         self._people = people
@@ -265,6 +267,10 @@ class PagerDutyEmulator:
         except ValueError:
             event = None
         errors = _event_errors(event)
+        if not errors and self.routing_key is not None:
+            given = str(event.get("routing_key", "")).encode()
+            if not hmac.compare_digest(given, self.routing_key.encode()):
+                errors = ["Invalid routing key"]
         if errors:
             body = {"status": "invalid event", "message": "Event object is invalid"}
             return web.json_response({**body, "errors": errors}, status=400)

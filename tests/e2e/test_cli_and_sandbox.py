@@ -28,7 +28,11 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
         if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))
     }
     base.update(
-        {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "PYTHONUNBUFFERED": "1"}
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "PYTHONUNBUFFERED": "1",
+            "CHATOPS_STATE_DIR": str(tmp_path / "state"),
+        }
     )
     base.update(extra)
     return base
@@ -69,7 +73,12 @@ def test_serve_refuses_an_invalid_config_with_the_same_message(tmp_path: Path) -
     config = tmp_path / "chatops.yaml"
     config.write_text("alerts:\n  routes: []\n")
     result = chatops(
-        "serve", "--port", str(free_port()), tmp_path=tmp_path, CHATOPS_CONFIG=str(config)
+        "serve",
+        "--sandbox",
+        "--port",
+        str(free_port()),
+        tmp_path=tmp_path,
+        CHATOPS_CONFIG=str(config),
     )
     assert result.returncode == 2 and "alerts.routes" in result.stderr
 
@@ -98,6 +107,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, P
                 "-m",
                 "bot",
                 "serve",
+                "--sandbox",
                 "--port",
                 str(port),
                 "--sandbox-port",
@@ -121,7 +131,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, P
 def _wait_ready(url: str, process: subprocess.Popen[str], log: Path) -> None:
     async def poll() -> None:
         async with aiohttp.ClientSession() as http:
-            for _ in range(200):
+            for _ in range(600):  # 30 s: a loaded CI machine takes seconds to import the bot
                 if process.poll() is not None:
                     raise AssertionError(f"serve exited:\n{log.read_text()}")
                 try:

@@ -1,4 +1,4 @@
-"""A real sandbox (`chatops serve` without a Slack token) and a real headless Chromium."""
+"""A real sandbox (`chatops serve --sandbox`) and a real headless Chromium."""
 
 from __future__ import annotations
 
@@ -46,7 +46,12 @@ def clean_env(cwd: Path) -> dict[str, str]:
         if not k.startswith(("SLACK_", "ALERTMANAGER_", "PAGERDUTY_", "CHATOPS_", "DATABASE_"))
     }
     env.update(
-        {"DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'chatops.db'}", "PYTHONUNBUFFERED": "1"}
+        {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'chatops.db'}",
+            "PYTHONUNBUFFERED": "1",
+            # The sandbox's token file, where `chatops sandbox ...` finds it: the test's own.
+            "CHATOPS_STATE_DIR": str(cwd / "state"),
+        }
     )
     return env
 
@@ -58,10 +63,15 @@ class Sandbox:
     sandbox_port: int
     cwd: Path
     output: list[str] = field(default_factory=list)
+    page: str = ""  # the address `serve` printed, with this run's token
 
     @property
-    def page(self) -> str:
+    def root(self) -> str:
         return f"http://127.0.0.1:{self.sandbox_port}/"
+
+    @property
+    def token(self) -> str:
+        return self.page.partition("?token=")[2]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`chatops sandbox ...` against this sandbox, as a second terminal runs it."""
@@ -93,6 +103,7 @@ def start_sandbox(cwd: Path, port: int | None = None, sandbox_port: int | None =
             "-m",
             "bot",
             "serve",
+            "--sandbox",
             "--port",
             str(port),
             "--sandbox-port",
@@ -124,6 +135,7 @@ def start_sandbox(cwd: Path, port: int | None = None, sandbox_port: int | None =
         if line is None:
             break
         if line.startswith("Open http://"):
+            sandbox.page = line.split()[1]
             return sandbox
     process.kill()
     raise AssertionError("the sandbox did not start:\n" + "".join(sandbox.output))

@@ -79,6 +79,7 @@ def test_a_busy_port_is_one_clear_line(tmp_path: Path) -> None:
                 "-m",
                 "bot",
                 "serve",
+                "--sandbox",
                 "--port",
                 str(free_port()),
                 "--sandbox-port",

@@ -25,9 +25,9 @@ PATIENCE = 30.0
 def call(sandbox: Sandbox, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(  # noqa: S310 - a loopback URL of the test's own
-        sandbox.page + path.lstrip("/"),
+        sandbox.root + path.lstrip("/"),
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {sandbox.token}"},
         method="GET" if body is None else "POST",
     )
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310  # nosec B310

@@ -12,6 +12,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -170,15 +171,14 @@ async def test_serve_exits_2_when_slack_refuses_the_app_token(
     assert "invalid_auth" in err and wrong not in err
 
 
-async def test_sandbox_with_slack_app_token_plays_the_socket_side(
-    sqlite_url: str, example_config: Config, monkeypatch: pytest.MonkeyPatch
+async def test_sandbox_socket_mode_plays_the_socket_side(
+    sqlite_url: str, example_config: Config, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """`chatops serve` without SLACK_BOT_TOKEN but with SLACK_APP_TOKEN: the in-process
-    emulator accepts that token and the bot connects to it by Socket Mode."""
+    """`chatops serve --sandbox --sandbox-socket-mode`: the in-process emulator hands the
+    bot an app-level token of its own and the bot connects to it by Socket Mode."""
     monkeypatch.setenv("CHATOPS_SANDBOX_PRINT", "0")
-    settings = Settings.model_construct(
-        database_url=sqlite_url, slack_app_token=SecretStr(APP_TOKEN)
-    )
+    monkeypatch.setenv("CHATOPS_STATE_DIR", str(tmp_path))
+    settings = Settings.model_construct(database_url=sqlite_url)
     port, sandbox_port = free_port(), free_port()
     stop = asyncio.Event()
     running = asyncio.create_task(
@@ -187,13 +187,21 @@ async def test_sandbox_with_slack_app_token_plays_the_socket_side(
             example_config,
             host="127.0.0.1",
             port=port,
+            sandbox=True,
             sandbox_port=sandbox_port,
+            sandbox_socket_mode=True,
             stop=stop,
         )
     )
     control = f"http://127.0.0.1:{sandbox_port}/_emulator"
+    token_file = tmp_path / f"sandbox-{sandbox_port}.token"
     try:
-        async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            if token_file.exists():
+                break
+            await asyncio.sleep(0.05)
+        token = token_file.read_text().strip()
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
 
             async def connections() -> int:
                 try:

@@ -73,22 +73,26 @@ function splitOnce(text, sep) {
   return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + 1)];
 }
 
+// Placeholders for the HTML already made are \u0000N\u0001, so those two characters are taken
+// out of the text first; each held piece has its own placeholders filled in when it is held,
+// so one pass at the end fills them all (no loop over text the page was sent).
+const HELD = /\u0000(\d+)\u0001/g;
+
 function mrkdwn(source) {
   const parts = [];
-  const hold = (html) => { parts.push(html); return `\u0000${parts.length - 1}\u0001`; };
-  let text = source.replace(/<([^<>]+)>/g, (_, inner) => hold(control(inner)));
+  const fill = (html) => html.replace(HELD, (_, i) => parts[Number(i)] ?? "");
+  const hold = (html) => { parts.push(fill(html)); return `\u0000${parts.length - 1}\u0001`; };
+  let text = String(source).replace(/[\u0000\u0001]/g, "\ufffd");
+  text = text.replace(/<([^<>]+)>/g, (_, inner) => hold(control(inner)));
   text = escapeHtml(unescapeSlack(text));
   text = text.replace(/```([\s\S]*?)```/g, (_, code) => hold(`<pre>${code}</pre>`));
   text = text.replace(/`([^`\n]+)`/g, (_, code) => hold(`<code>${code}</code>`));
   text = text.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,!?:;])/gm, "$1<b>$2</b>");
   text = text.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,!?:;])/gm, "$1<i>$2</i>");
   text = text.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,!?:;])/gm, "$1<s>$2</s>");
-  text = text.replace(/:([a-z0-9_+-]+):/g, (m, name) => ui.state.emoji[name] || m);
+  text = text.replace(/:([a-z0-9_+-]+):/g, (m, name) => (Object.hasOwn(ui.state.emoji, name) ? ui.state.emoji[name] : m));
   text = text.replace(/\n/g, "<br>");
-  while (text.includes("\u0000")) {
-    text = text.replace(/\u0000(\d+)\u0001/g, (_, i) => parts[Number(i)]);
-  }
-  return text;
+  return fill(text);
 }
 
 function textObject(obj) {
@@ -102,7 +106,9 @@ function renderBlocks(message) {
   const out = el("div", { class: "blocks" });
   for (const block of message.blocks || []) out.append(renderBlock(block, message));
   for (const attachment of message.attachments || []) {
-    const box = el("div", { class: "attachment", style: attachment.color ? `border-left-color:${attachment.color}` : null });
+    const box = el("div", { class: "attachment" });
+    // Through the CSSOM, which takes a colour or nothing (and the CSP allows no style="").
+    if (attachment.color) box.style.borderLeftColor = String(attachment.color);
     for (const block of attachment.blocks || []) box.append(renderBlock(block, message));
     if (attachment.text) box.append(el("div", { class: "text", html: mrkdwn(attachment.text) }));
     out.append(box);
