@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -123,12 +123,16 @@ class AlertmanagerClient:
 
 
 async def silence_breadth(
-    client: AlertmanagerClient, labels: Mapping[str, str], ours: frozenset[str]
+    client: AlertmanagerClient,
+    labels: Mapping[str, str],
+    ours: frozenset[str],
+    extra: Sequence[Matcher] = (),
 ) -> str | None:
-    """Why a silence on `labels` would reach beyond the group whose alerts are `ours`
-    (fingerprints), or None; asks Alertmanager which alerts it would match now.
-    Raises SilenceError when Alertmanager cannot say."""
+    """Why a silence on `labels` (and `extra` matchers) would reach beyond the group whose
+    alerts are `ours` (fingerprints), or None; asks Alertmanager which alerts it would
+    match now. Raises SilenceError when Alertmanager cannot say."""
     if not labels.get("alertname"):
         return why_broader(labels, 0)  # broad whatever Alertmanager holds now
-    outside = len(await client.fingerprints_matching(equality_matchers(labels)) - ours)
+    matchers = [*equality_matchers(labels), *extra]
+    outside = len(await client.fingerprints_matching(matchers) - ours)
     return why_broader(labels, outside)

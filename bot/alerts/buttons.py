@@ -21,9 +21,10 @@ from actions.alertmanager import (
     silence_breadth,
 )
 from alerts import messages as m
+from alerts.alertmanager import UNREPORTED
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
-from alerts.silences import matchers_text, silence_scope
+from alerts.silences import matchers_text, reported_scope
 from alerts.slack_text import escape
 from bot.alerts.events import GroupListener, notify
 from bot.alerts.groups import refresh_message, reply
@@ -90,15 +91,18 @@ async def silence(
         if group is None:
             return Outcome(False, m.UNKNOWN_GROUP)
         alerts = (await session.scalars(select(Alert).where(Alert.group_id == group_id))).all()
-        labels, ours = silence_scope(
-            ((a.fingerprint, a.labels) for a in alerts), group.common_labels
+        # Alerts Alertmanager no longer reports are muted there already: left out.
+        labels, ours, narrowed = reported_scope(
+            ((a.fingerprint, a.labels, a.status != UNREPORTED) for a in alerts),
+            group.common_labels,
         )
         channel = group.channel
     if alertmanager is None:
         return Outcome(False, m.SILENCE_NOT_CONFIGURED)
-    matchers = equality_matchers(labels)
+    extra = [Matcher(narrowed.varying, narrowed.pattern, is_regex=True)] if narrowed else []
+    matchers = [*equality_matchers(labels), *extra]
     try:
-        broader = await silence_breadth(alertmanager, labels, ours)
+        broader = await silence_breadth(alertmanager, labels, ours, extra)
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
     if broader is not None and not await may_confirm(user):

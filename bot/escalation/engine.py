@@ -33,11 +33,21 @@ from bot.config import Config
 from bot.escalation import digest
 from bot.escalation.models import EscalationStep
 from bot.metrics import Metrics
-from bot.storage.models import AlertGroup
+from bot.storage.models import Alert, AlertGroup
 
 log = logging.getLogger(__name__)
 
 Arm = Callable[[datetime], None]
+# Why a step was skipped: every firing alert of its group was left out of the group's
+# later notifications (silenced or inhibited in Alertmanager; alerts.alertmanager.UNREPORTED).
+NOT_REPORTED = "no alert reported firing"
+
+
+async def _reported_firing(session: AsyncSession, group: AlertGroup) -> bool:
+    found = await session.scalar(
+        select(Alert.id).where(Alert.group_id == group.id, Alert.status == "firing").limit(1)
+    )
+    return found is not None
 
 
 class Pager(Protocol):
@@ -160,6 +170,8 @@ class EscalationListener:
             self._arm(now)
         elif change == "unacknowledged":
             await self.restart(session, group, now)
+        elif change == "reported":
+            await self._resume(session, group, now)
         elif change == "resolved":
             await cancel_steps(session, group, now, "resolved")
             if await self._pager.follow_up(session, group, "resolve", now, send=True):
@@ -191,6 +203,24 @@ class EscalationListener:
             priority=group.priority,
         )
         await self.plan(session, group, now)
+
+    async def _resume(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
+        """Alerts Alertmanager had stopped reporting fire again: a step skipped meanwhile
+        (`NOT_REPORTED`) is planned again, unless the group is escalating already."""
+        if group.status != "firing" or group.acked_by:
+            return
+        states = set(
+            (
+                await session.execute(
+                    select(EscalationStep.state, EscalationStep.note).where(
+                        EscalationStep.group_id == group.id,
+                        EscalationStep.priority == group.priority,
+                    )
+                )
+            ).all()
+        )
+        if ("skipped", NOT_REPORTED) in states and not any(s == "pending" for s, _ in states):
+            await self.plan(session, group, now)
 
     async def plan(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]
@@ -300,6 +330,9 @@ class EscalationEngine:
             return await digest.run(session, step, self._config.alerts, now)
         group = await session.get(AlertGroup, step.group_id) if step.group_id else None
         if group is None or group.status != "firing" or group.acked_by:
+            return "skipped"
+        if not await _reported_firing(session, group):
+            step.note = NOT_REPORTED  # planned again if they are reported again
             return "skipped"
         subject = f"alert-group:{group.id}"
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]
