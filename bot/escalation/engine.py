@@ -205,22 +205,39 @@ class EscalationListener:
         await self.plan(session, group, now)
 
     async def _resume(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
-        """Alerts Alertmanager had stopped reporting fire again: a step skipped meanwhile
-        (`NOT_REPORTED`) is planned again, unless the group is escalating already."""
+        """Alerts Alertmanager had stopped reporting fire again: each step skipped
+        meanwhile (`NOT_REPORTED`) is due again at once (its time has passed while the
+        group went unacknowledged), unless a step of its kind is pending already."""
         if group.status != "firing" or group.acked_by:
             return
-        states = set(
-            (
-                await session.execute(
-                    select(EscalationStep.state, EscalationStep.note).where(
-                        EscalationStep.group_id == group.id,
-                        EscalationStep.priority == group.priority,
-                    )
+        steps = (
+            await session.scalars(
+                select(EscalationStep).where(
+                    EscalationStep.group_id == group.id,
+                    EscalationStep.state.in_(("pending", "skipped")),
                 )
-            ).all()
-        )
-        if ("skipped", NOT_REPORTED) in states and not any(s == "pending" for s, _ in states):
-            await self.plan(session, group, now)
+            )
+        ).all()
+        pending = {s.kind for s in steps if s.state == "pending"}
+        for skipped in steps:
+            if skipped.note != NOT_REPORTED:
+                continue
+            skipped.note = f"{NOT_REPORTED}; planned again"
+            if skipped.kind in pending:
+                continue
+            pending.add(skipped.kind)
+            session.add(
+                _step(
+                    group=group,
+                    channel=skipped.channel,
+                    priority=skipped.priority,
+                    kind=skipped.kind,
+                    due=now,
+                    now=now,
+                    payload=dict(skipped.payload),
+                )
+            )
+            after_commit(session, now, self._arm)
 
     async def plan(self, session: AsyncSession, group: AlertGroup, now: datetime) -> None:
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]
