@@ -148,6 +148,10 @@ STORM_FIRING = "{count} firing"
 STORM_RESOLVED = "{count} resolved"
 STORM_MORE = "…and {count} more line(s) of alert groups."
 STORM_OWN_MESSAGE = "posted separately"
+STORM_NAMES = (
+    "➕ {count} more alert group(s) in this storm, listed in the summary at its next update"
+)
+STORM_NAMES_NONE = "The summary above lists every alert group of this storm."
 STORM_REMINDER = "*{name}*: {text}"
 STORM_ACKED = "{count} acknowledged"
 STORM_ACK_ALL = "Acknowledge all"
