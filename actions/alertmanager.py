@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +43,11 @@ class Matcher:
 
     def __str__(self) -> str:
         return f'{self.name}{self.operator}"{self.value}"'
+
+
+# The states GET /api/v2/alerts filters on; "silenced" and "inhibited" are the muted ones.
+ALERT_STATES = ("active", "silenced", "inhibited", "unprocessed")
+MUTED_STATES = ("silenced", "inhibited")
 
 
 def equality_matchers(labels: Mapping[str, str]) -> list[Matcher]:
@@ -89,11 +94,14 @@ class AlertmanagerClient:
             raise SilenceError("Alertmanager's answer had no silenceID")
         return silence_id
 
-    async def fingerprints_matching(self, matchers: list[Matcher]) -> set[str]:
-        """GET /api/v2/alerts: the fingerprints of every alert Alertmanager holds (active,
-        silenced, inhibited or unprocessed) that all of `matchers` match."""
+    async def fingerprints_matching(
+        self, matchers: list[Matcher], states: Collection[str] = ALERT_STATES
+    ) -> set[str]:
+        """GET /api/v2/alerts: the fingerprints of every alert Alertmanager holds in one of
+        `states` (by default any: active, silenced, inhibited or unprocessed) that all of
+        `matchers` match."""
         params = [("filter", m.as_filter()) for m in matchers]
-        params += [(state, "true") for state in ("active", "silenced", "inhibited", "unprocessed")]
+        params += [(state, "true" if state in states else "false") for state in ALERT_STATES]
         try:
             async with self._session.get(
                 f"{self._url}/api/v2/alerts", params=params, timeout=self._timeout

@@ -24,6 +24,7 @@ from bot.alerts.events import GroupListener
 from bot.alerts.groups import PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
+from bot.alerts.muted import AlertmanagerMutes
 from bot.alerts.processor import DeliveryProcessor
 from bot.alerts.storm import count_folds, summary_renderer
 from bot.clock import Clock, SystemClock
@@ -206,6 +207,7 @@ class Service:
             wake_outbox=self.outbox.wake,
             pager=self.pagerduty,
             timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
+            muted=AlertmanagerMutes(lambda: self.alertmanager, self.config.alerts),
         )
 
     def _register_listeners(self) -> None:
