@@ -46,33 +46,48 @@ class AlertmanagerMutes:
         self._client = client
         self._config = config
 
-    async def __call__(self, session: AsyncSession, group: AlertGroup, now: datetime) -> bool:
-        """True when Alertmanager holds every firing alert of the group as muted (they
-        are then marked no longer reported, and the message says so)."""
+    async def __call__(
+        self, session: AsyncSession, group: AlertGroup, now: datetime
+    ) -> bool | None:
+        """True when Alertmanager holds every alert of the group the bot holds as firing
+        or no longer reported as muted (the firing ones are then marked no longer
+        reported); False when it holds one of them active (those are marked firing
+        again: a silence that ended is not notified until repeat_interval); None when
+        it cannot say or is not asked."""
         client = self._client()
         if client is None or (group.source or "alertmanager") != "alertmanager":
-            return False  # Grafana's silences live in Grafana, not at ALERTMANAGER_URL
+            return None  # Grafana's silences live in Grafana, not at ALERTMANAGER_URL
         rows = (
             await session.scalars(
                 select(Alert)
-                .where(Alert.group_id == group.id, Alert.status == "firing")
+                .where(Alert.group_id == group.id, Alert.status.in_(("firing", UNREPORTED)))
                 .limit(MAX_ASKED + 1)
             )
         ).all()
         if not rows or len(rows) > MAX_ASKED:
-            return False
+            return None
         labels = shared_labels((row.labels for row in rows), group.common_labels)
         if not labels:
-            return False
+            return None
+        matchers = equality_matchers(labels)
         try:
-            muted = await client.fingerprints_matching(equality_matchers(labels), MUTED_STATES)
+            muted = await client.fingerprints_matching(matchers, MUTED_STATES)
+            active = await client.fingerprints_matching(matchers, ("active",))
         except SilenceError as exc:
             log.warning("could not ask Alertmanager before paging group %s: %s", group.id, exc)
-            return False
-        if any(row.fingerprint not in muted for row in rows):
-            return False
-        for row in rows:
-            row.status = UNREPORTED
+            return None
+        if any(row.fingerprint in active for row in rows):
+            changed = [r for r in rows if r.fingerprint in active and r.status == UNREPORTED]
+            verdict = False
+            status = "firing"
+        elif all(row.fingerprint in muted for row in rows):
+            changed = [r for r in rows if r.status == "firing"]
+            verdict, status = True, UNREPORTED
+        else:
+            return None  # some are gone from Alertmanager: its next notification says
+        for row in changed:
+            row.status = status
             row.updated_at = now
-        await refresh_message(session, group, self._config, now)
-        return True
+        if changed:
+            await refresh_message(session, group, self._config, now)
+        return verdict

@@ -261,8 +261,9 @@ class EscalationEngine:
         group = await session.get(AlertGroup, step.group_id) if step.group_id else None
         if group is None or group.status != "firing" or group.acked_by:
             return "skipped"
-        if await reported.held_back(session, step, group, now, self._muted):
-            return "skipped"  # due again at once if its alerts are reported firing again
+        instead = await reported.held_back(session, step, group, now, self._muted)
+        if instead is not None:
+            return instead  # skipped steps are due again when their alerts are reported
         subject = f"alert-group:{group.id}"
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]
         since = step.payload.get("since")
