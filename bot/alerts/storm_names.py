@@ -38,6 +38,9 @@ NAME_WITHIN = 4.0
 # A reply per summary at most this often: a thread that names new groups every few
 # seconds, not one reply per folded group (posts go one a second per channel).
 REPLY_SPACING = timedelta(seconds=3)
+# The summary's latest thread replies read to find its last names reply: a long storm's
+# thread grows (reminders too), and the last names reply is among the newest.
+RECENT_REPLIES = 20
 SCOPE_LABELS = ("namespace", "cluster", "instance", "pod", "job")
 
 
@@ -104,9 +107,10 @@ async def name_in_thread(
         return
     replies = (
         await session.execute(
-            select(OutboxEntry.state, OutboxEntry.payload, OutboxEntry.sent_at).where(
-                OutboxEntry.message_key == key, OutboxEntry.op == "reply"
-            )
+            select(OutboxEntry.state, OutboxEntry.payload, OutboxEntry.sent_at)
+            .where(OutboxEntry.message_key == key, OutboxEntry.op == "reply")
+            .order_by(OutboxEntry.id.desc())
+            .limit(RECENT_REPLIES)
         )
     ).all()
     named_by_reply = [(s, sent) for s, payload, sent in replies if payload.get(NAMES)]
