@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,6 +44,11 @@ class Matcher:
 
     def __str__(self) -> str:
         return f'{self.name}{self.operator}"{self.value}"'
+
+
+# The states GET /api/v2/alerts filters on; "silenced" and "inhibited" are the muted ones.
+ALERT_STATES = ("active", "silenced", "inhibited", "unprocessed")
+MUTED_STATES = ("silenced", "inhibited")
 
 
 def equality_matchers(labels: Mapping[str, str]) -> list[Matcher]:
@@ -93,11 +98,14 @@ class AlertmanagerClient:
             raise SilenceError("Alertmanager's answer had no silenceID")
         return silence_id
 
-    async def fingerprints_matching(self, matchers: list[Matcher]) -> set[str]:
-        """GET /api/v2/alerts: the fingerprints of every alert Alertmanager holds (active,
-        silenced, inhibited or unprocessed) that all of `matchers` match."""
+    async def fingerprints_matching(
+        self, matchers: list[Matcher], states: Collection[str] = ALERT_STATES
+    ) -> set[str]:
+        """GET /api/v2/alerts: the fingerprints of every alert Alertmanager holds in one of
+        `states` (by default any: active, silenced, inhibited or unprocessed) that all of
+        `matchers` match."""
         params = [("filter", m.as_filter()) for m in matchers]
-        params += [(state, "true") for state in ("active", "silenced", "inhibited", "unprocessed")]
+        params += [(state, "true" if state in states else "false") for state in ALERT_STATES]
         try:
             async with self._session.get(
                 f"{self._url}/api/v2/alerts", params=params, timeout=self._timeout
@@ -176,12 +184,16 @@ class AlertmanagerClient:
 
 
 async def silence_breadth(
-    client: AlertmanagerClient, labels: Mapping[str, str], ours: frozenset[str]
+    client: AlertmanagerClient,
+    labels: Mapping[str, str],
+    ours: frozenset[str],
+    extra: Sequence[Matcher] = (),
 ) -> str | None:
-    """Why a silence on `labels` would reach beyond the group whose alerts are `ours`
-    (fingerprints), or None; asks Alertmanager which alerts it would match now.
-    Raises SilenceError when Alertmanager cannot say."""
+    """Why a silence on `labels` (and `extra` matchers) would reach beyond the group whose
+    alerts are `ours` (fingerprints), or None; asks Alertmanager which alerts it would
+    match now. Raises SilenceError when Alertmanager cannot say."""
     if not labels.get("alertname"):
         return why_broader(labels, 0)  # broad whatever Alertmanager holds now
-    outside = len(await client.fingerprints_matching(equality_matchers(labels)) - ours)
+    matchers = [*equality_matchers(labels), *extra]
+    outside = len(await client.fingerprints_matching(matchers) - ours)
     return why_broader(labels, outside)

@@ -23,6 +23,13 @@ from alerts import grafana
 
 Status = Literal["firing", "resolved"]
 STATUSES: tuple[Status, ...] = ("firing", "resolved")
+# The stored status of an alert its group holds as firing that a later, complete
+# notification of the group left out (bot/alerts/notification.py). Alertmanager sends every
+# alert of a group that is not muted in each notification (Grafana's alerting, built on
+# Alertmanager's dispatcher, does the same), so it was silenced or inhibited there: shown
+# as "no longer reported", not counted as firing, and left out of Silence all, Acknowledge
+# all and paging, until a notification reports it again.
+UNREPORTED = "unreported"
 MAX_LABEL_VALUE = 4096
 MAX_PROBLEMS = 20
 

@@ -35,6 +35,15 @@ GRAFANA_DASHBOARD = "Dashboard"
 GRAFANA_PANEL = "Panel"
 GRAFANA_IMAGE = "Image of the panel when it fired"
 VALUES = "Values"
+# Alerts a later notification of their group left out (alerts/alertmanager.UNREPORTED).
+UNREPORTED_ICON = "🔕"
+NOT_REPORTED = "NO LONGER REPORTED"  # the header's state when every firing alert is
+UNREPORTED_STATUS = "no longer reported"
+UNREPORTED_NOTE = (
+    "🔕 {count} alert(s) no longer reported by Alertmanager (silenced or inhibited there): "
+    "not counted as firing, not silenced, acknowledged or paged for here"
+)
+UNREPORTED_FIELD = "{count} no longer reported"
 TRUNCATED_BY_ALERTMANAGER = "Alertmanager left out {count} more alert(s) (max_alerts)"
 
 THREAD_RESOLVED = "✅ Resolved after {duration}."
@@ -143,6 +152,10 @@ STORM_FIRING = "{count} firing"
 STORM_RESOLVED = "{count} resolved"
 STORM_MORE = "…and {count} more line(s) of alert groups."
 STORM_OWN_MESSAGE = "posted separately"
+STORM_NAMES = (
+    "➕ {count} more alert group(s) in this storm, listed in the summary at its next update"
+)
+STORM_NAMES_NONE = "The summary above lists every alert group of this storm."
 STORM_REMINDER = "*{name}*: {text}"
 STORM_ACKED = "{count} acknowledged"
 STORM_ACK_ALL = "Acknowledge all"

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from alerts import messages as m
+from alerts.alertmanager import UNREPORTED
 from alerts.blocks import (
     MAX_BLOCKS,
     MAX_FALLBACK,
@@ -71,6 +72,8 @@ class GroupView:
     # A large group's view holds only its first alerts; these count all of them.
     alert_count: int | None = None
     firing_count: int | None = None
+    # Alerts Alertmanager left out of a later notification (silenced or inhibited there).
+    unreported_count: int | None = None
     source: str = "alertmanager"  # or "grafana"
     # Declared incidents (bot/incidents): the group's incident, or None; P0/P1 groups in
     # none get a Declare incident button.
@@ -85,6 +88,17 @@ class GroupView:
         if self.firing_count is None:
             return sum(1 for a in self.alerts if a.status == "firing")
         return self.firing_count
+
+    @property
+    def unreported(self) -> int:
+        if self.unreported_count is None:
+            return sum(1 for a in self.alerts if a.status == UNREPORTED)
+        return self.unreported_count
+
+    @property
+    def muted(self) -> bool:
+        """Firing for Alertmanager's last word on it, yet none of its alerts is reported."""
+        return self.status == "firing" and self.firing == 0 and self.unreported > 0
 
 
 def _date(moment: datetime, pattern: str, **values: Any) -> str:
@@ -147,7 +161,7 @@ def _image(group: GroupView) -> Block | None:
 
 
 def _alert_line(alert: AlertView, now: datetime) -> str:
-    icon = m.RESOLVED_ICON if alert.status == "resolved" else "•"
+    icon = {"resolved": m.RESOLVED_ICON, UNREPORTED: m.UNREPORTED_ICON}.get(alert.status, "•")
     where = alert.labels.get("instance") or alert.labels.get("pod") or alert.labels.get("service")
     summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
     age = format_duration((alert.ends_at or now) - alert.starts_at)
@@ -160,14 +174,15 @@ def _alert_line(alert: AlertView, now: datetime) -> str:
     if values:
         parts.append(inline_code(clip(values, 200)))
     assumed = f", {m.START_NOT_SENT}" if alert.extras.get("start_assumed") else ""
-    parts.append(f"_({alert.status} {age}{assumed})_")
+    status = m.UNREPORTED_STATUS if alert.status == UNREPORTED else alert.status
+    parts.append(f"_({status} {age}{assumed})_")
     return " ".join(parts)
 
 
 def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> dict[str, Any]:
     """The whole message: {"text": fallback, "blocks": [...]} within Slack's limits."""
     resolved = group.status == "resolved"
-    state = m.RESOLVED if resolved else m.FIRING
+    state = m.RESOLVED if resolved else m.NOT_REPORTED if group.muted else m.FIRING
     blocks: list[Block] = [_header(group, state)]
     summary, body = _summary(group)
     if body:
@@ -192,6 +207,8 @@ def render_group(group: GroupView, now: datetime, *, max_alerts: int = 10) -> di
 def _header(group: GroupView, state: str) -> Block:
     resolved = group.status == "resolved"
     icon = m.RESOLVED_ICON if resolved else m.PRIORITY_ICON.get(group.priority, "⚪")
+    if group.muted:
+        icon = m.UNREPORTED_ICON
     return {
         "type": "header",
         "text": {
@@ -238,6 +255,8 @@ def _alert_list(group: GroupView, now: datetime, max_alerts: int) -> tuple[list[
         hidden = group.total - len(shown)
         if hidden:
             blocks.append(context(m.MORE_ALERTS_PAGED.format(count=f"{hidden:,}")))
+    if group.unreported:
+        blocks.append(context(m.UNREPORTED_NOTE.format(count=f"{group.unreported:,}")))
     if group.truncated_alerts:
         blocks.append(
             context(m.TRUNCATED_BY_ALERTMANAGER.format(count=f"{group.truncated_alerts:,}"))
@@ -290,7 +309,10 @@ def _fields(group: GroupView) -> list[Block]:
         if value:
             fields.append(mrkdwn_field(label.capitalize(), escape(value)))
     if group.total > 1:
-        fields.append(mrkdwn_field("Alerts", f"{group.firing:,} firing / {group.total:,}"))
+        counts = f"{group.firing:,} firing / {group.total:,}"
+        if group.unreported:
+            counts += " · " + m.UNREPORTED_FIELD.format(count=f"{group.unreported:,}")
+        fields.append(mrkdwn_field("Alerts", counts))
     return fields[:10]
 
 

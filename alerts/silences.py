@@ -51,6 +51,32 @@ def silence_scope(
     )
 
 
+def reported_scope(
+    alerts: Iterable[tuple[str, Mapping[str, str], bool]], fallback: Mapping[str, str]
+) -> tuple[dict[str, str], frozenset[str], SharedSilence | None]:
+    """`silence_scope` of the alerts (fingerprint, labels, reported) Alertmanager still
+    reports, when some are no longer reported (silenced or inhibited there): their shared
+    labels, their fingerprints, and when those labels match an unreported alert too, one
+    label whose values tell the reported ones apart, to match with a regex. Without such
+    a label the silence covers the whole group, as before."""
+    listed = list(alerts)
+    everything = [(fingerprint, labels) for fingerprint, labels, _ in listed]
+    reported = [(fingerprint, labels) for fingerprint, labels, shown in listed if shown]
+    others = [labels for _, labels, shown in listed if not shown]
+    if not others or not reported:
+        return (*silence_scope(everything, fallback), None)
+    labels, ours = silence_scope(reported, fallback)
+    reached = [o for o in others if all(o.get(k) == v for k, v in labels.items())]
+    if not reached:
+        return labels, ours, None
+    names = set.intersection(*(set(found) for _, found in reported)) - set(labels)
+    for name in sorted(names):
+        values = {str(found[name]) for _, found in reported}
+        if all(str(other.get(name, "")) not in values for other in reached):
+            return labels, ours, SharedSilence(labels, name, tuple(sorted(values)))
+    return (*silence_scope(everything, fallback), None)
+
+
 def matchers_text(matchers: Iterable[object]) -> str:
     """Matchers as Slack shows them: each in inline code (label values come from alerts)."""
     return ", ".join(inline_code(str(matcher)) for matcher in matchers) or "(none)"

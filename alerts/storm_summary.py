@@ -23,6 +23,7 @@ from alerts.blocks import (
     button,
     clip,
     packed_sections,
+    section,
 )
 from alerts.slack_text import escape
 
@@ -141,3 +142,21 @@ def render_storm(
     names = ", ".join(escape(i.alertname + (f" {i.scope}" if i.scope else "")) for i in firing[:10])
     fallback = f"{heading}: {names}" if names else heading
     return {"text": clip(fallback, MAX_FALLBACK), "blocks": blocks}
+
+
+def render_names(items: Sequence[StormItem]) -> dict[str, Any]:
+    """A reply in the summary's thread naming groups the summary does not list yet
+    (bot/alerts/storm_names.py), in the summary's own lines."""
+    if not items:
+        return {"text": m.STORM_NAMES_NONE, "blocks": [section(m.STORM_NAMES_NONE)]}
+    heading = m.STORM_NAMES.format(count=len(items))
+    sections = packed_sections(summary_lines(items))
+    if len(sections) > MAX_BLOCKS - 1:
+        left_out = sum(s["text"]["text"].count("\n") + 1 for s in sections[MAX_BLOCKS - 2 :])
+        more = packed_sections([m.STORM_MORE.format(count=left_out)])
+        sections = [*sections[: MAX_BLOCKS - 2], *more]
+    names = ", ".join(escape(item_title(i)) for i in items)
+    return {
+        "text": clip(f"{heading}: {names}", MAX_FALLBACK),
+        "blocks": [section(f"*{heading}*"), *sections],
+    }

@@ -24,6 +24,7 @@ from bot.alerts.events import GroupListener
 from bot.alerts.groups import INCIDENT_NOTE, PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
+from bot.alerts.muted import AlertmanagerMutes
 from bot.alerts.processor import DeliveryProcessor
 from bot.alerts.silence_watch import SilenceWatch
 from bot.alerts.storm import count_folds, summary_renderer
@@ -249,6 +250,7 @@ class Service:
                 self._pruner.run_due,
                 self.incidents.tick,
             ],
+            muted=AlertmanagerMutes(lambda: self.alertmanager, self.config.alerts),
         )
 
     def _register_listeners(self) -> None:

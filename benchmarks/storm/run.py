@@ -15,8 +15,8 @@ each other at Slack's one message a second). Reports, per run and over all P0s o
 
 * P0 webhook -> Slack, p50 / p99 (from just before its POST to the emulator recording its
   chat.postMessage; same process, same monotonic clock);
-* seconds until every group is named in Slack (its own message, or a line of the newest
-  version of a storm summary), from the first webhook, and the worst time from a group's
+* seconds until every group is named in Slack (its own message, a line of the newest
+  version of a storm summary, or a reply in a summary's thread), from the first webhook, and the worst time from a group's
   first webhook to it being named;
 * Slack calls, calls answered 429, and calls after the storm (from the moment every group
   is named and every summary says the storm is over, for 20 s);
@@ -66,9 +66,14 @@ def p0_body(shard: int, index: int) -> dict[str, Any]:
 
 
 def named(emu: SlackEmulator, names: list[str], seen: dict[str, float]) -> None:
-    """Record when each group is first named in Slack (own message or a summary line)."""
+    """Record when each group is first named in Slack (own message, a summary line, or a
+    reply in a summary's thread naming groups the summary does not list yet)."""
     now = time.monotonic()
-    summaries = helpers.named_in_summaries(emu)
+    summaries = helpers.named_in_summaries(emu) + "\n".join(
+        helpers.block_texts(r.blocks)
+        for s in helpers.summaries(emu)
+        for r in emu.replies(s.channel, s.ts)
+    )
     own = " ".join(
         m.text
         for c in helpers.CHANNELS

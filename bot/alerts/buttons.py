@@ -21,9 +21,10 @@ from actions.alertmanager import (
     silence_breadth,
 )
 from alerts import messages as m
+from alerts.alertmanager import UNREPORTED
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
-from alerts.silences import matchers_text, silence_scope
+from alerts.silences import matchers_text, reported_scope
 from alerts.slack_text import escape
 from bot.alerts.events import GroupListener, notify
 from bot.alerts.groups import refresh_message, reply
@@ -90,31 +91,22 @@ async def silence(
         if group is None:
             return Outcome(False, m.UNKNOWN_GROUP)
         alerts = (await session.scalars(select(Alert).where(Alert.group_id == group_id))).all()
-        labels, ours = silence_scope(
-            ((a.fingerprint, a.labels) for a in alerts), group.common_labels
+        # Alerts Alertmanager no longer reports are muted there already: left out.
+        labels, ours, narrowed = reported_scope(
+            ((a.fingerprint, a.labels, a.status != UNREPORTED) for a in alerts),
+            group.common_labels,
         )
         channel = group.channel
     if alertmanager is None:
         return Outcome(False, m.SILENCE_NOT_CONFIGURED)
-    matchers = equality_matchers(labels)
+    extra = [Matcher(narrowed.varying, narrowed.pattern, is_regex=True)] if narrowed else []
+    matchers = [*equality_matchers(labels), *extra]
     try:
-        broader = await silence_breadth(alertmanager, labels, ours)
+        broader = await silence_breadth(alertmanager, labels, ours, extra)
     except SilenceError as exc:
         return Outcome(False, m.SILENCE_FAILED.format(error=escape(str(exc))))
     if broader is not None and not await may_confirm(user):
-        async with sessions.begin() as session:
-            trail.record(
-                session,
-                at=now,
-                actor=user,
-                action="alert.silence.refused",
-                subject=f"alert-group:{group_id}",
-                reason="broader than the group",
-                why=broader,
-                matchers=[str(x) for x in matchers],
-            )
-        shown = matchers_text(matchers)
-        return Outcome(False, m.SILENCE_TOO_BROAD.format(matchers=shown, why=broader))
+        return await _refuse_broad(sessions, now, user, group_id, broader, matchers)
     try:
         silence_id = await alertmanager.create_silence(
             matchers,
@@ -129,6 +121,31 @@ async def silence(
     made = _Made(silence_id, matchers, duration, broader or "")
     await _tell_silenced(sessions, group_id, user, made, now)
     return Outcome(True)
+
+
+async def _refuse_broad(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    user: str,
+    group_id: int,
+    broader: str,
+    matchers: list[Matcher],
+) -> Outcome:
+    """A silence broader than the group, asked by someone who may not confirm it: audited,
+    and the clicker told which matchers reach further and why."""
+    async with sessions.begin() as session:
+        trail.record(
+            session,
+            at=now,
+            actor=user,
+            action="alert.silence.refused",
+            subject=f"alert-group:{group_id}",
+            reason="broader than the group",
+            why=broader,
+            matchers=[str(x) for x in matchers],
+        )
+    shown = matchers_text(matchers)
+    return Outcome(False, m.SILENCE_TOO_BROAD.format(matchers=shown, why=broader))
 
 
 @dataclass(frozen=True)

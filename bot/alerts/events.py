@@ -20,7 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.models import AlertGroup
 
 # "unacknowledged": nobody holds it any more (PagerDuty unacknowledged or reopened it).
-Change = Literal["opened", "updated", "resolved", "refired", "acknowledged", "unacknowledged"]
+# "reported": firing alerts Alertmanager had left out (silenced, inhibited) are reported
+# again (bot/alerts/notification.py); sent after "updated" for the same notification.
+Change = Literal[
+    "opened", "updated", "resolved", "refired", "acknowledged", "unacknowledged", "reported"
+]
 
 
 class GroupListener(Protocol):

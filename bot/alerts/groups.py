@@ -18,6 +18,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import messages as m
+from alerts.alertmanager import UNREPORTED
 from alerts.config import AlertsConfig
 from alerts.escalation import is_digest
 from alerts.render import AlertView, GroupView, render_group
@@ -87,18 +88,23 @@ async def alert_counts(session: AsyncSession, group_id: int) -> tuple[int, int]:
 
 async def counted_views(
     session: AsyncSession, group_id: int, limit: int
-) -> tuple[list[AlertView], int, int]:
-    """The first `limit` alerts as shown, with (all, firing) counts of the whole group, in
-    one query: window functions count every alert before LIMIT applies. A group's message
-    is rendered on every change, so this is one round trip a change instead of two."""
+) -> tuple[list[AlertView], int, int, int]:
+    """The first `limit` alerts as shown, with (all, firing, no longer reported) counts of
+    the whole group, in one query: window functions count every alert before LIMIT
+    applies. A group's message is rendered on every change, so this is one round trip a
+    change instead of two."""
     total = func.count().over()
     firing = func.sum(case((Alert.status == "firing", 1), else_=0)).over()
+    unreported = func.sum(case((Alert.status == UNREPORTED, 1), else_=0)).over()
     rows = (
-        await session.execute(_shown_order(group_id).add_columns(total, firing).limit(limit))
+        await session.execute(
+            _shown_order(group_id).add_columns(total, firing, unreported).limit(limit)
+        )
     ).all()
     if not rows:
-        return [], 0, 0
-    return [_view(row[0]) for row in rows], int(rows[0][1]), int(rows[0][2] or 0)
+        return [], 0, 0, 0
+    first = rows[0]
+    return [_view(row[0]) for row in rows], int(first[1]), int(first[2] or 0), int(first[3] or 0)
 
 
 # A message shows at most 20 alerts (alerts.max_alerts_shown); a group of thousands is
@@ -109,7 +115,7 @@ VIEW_ALERTS = 20
 async def load_view(
     session: AsyncSession, group: AlertGroup, config: AlertsConfig, *, truncated: int = 0
 ) -> GroupView:
-    alerts, total, firing = await counted_views(session, group.id, VIEW_ALERTS)
+    alerts, total, firing, unreported = await counted_views(session, group.id, VIEW_ALERTS)
     policy = config.escalation.get(group.priority)  # type: ignore[call-overload]
     return GroupView(
         id=group.id,
@@ -118,6 +124,7 @@ async def load_view(
         alerts=alerts,
         alert_count=total,
         firing_count=firing,
+        unreported_count=unreported,
         source=group.source or "alertmanager",
         group_labels=group.group_labels,
         common_labels=group.common_labels,

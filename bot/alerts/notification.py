@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts import messages as m
-from alerts.alertmanager import AlertmanagerNotification
+from alerts.alertmanager import UNREPORTED, AlertmanagerNotification
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
 from alerts.policy import Placement, place, priority_of
@@ -123,12 +123,14 @@ async def process_notification(
             known.pop(notification.key_digest, None)
         return await open_group(session, arrival)
     previous = group.status
-    await take_update(session, group, arrival)
+    back = await take_update(session, group, arrival)
     if previous == "firing" and group.status == "resolved":
         return await resolve_group(session, group, arrival)
     if previous == "resolved" and group.status == "firing":
         return await refire_group(session, group, arrival)
     await notify(listeners, session, group, "updated", now)
+    if back:  # firing again for escalation too
+        await notify(listeners, session, group, "reported", now)
     await _refresh(session, group, arrival)
     return "updated"
 
@@ -157,7 +159,7 @@ async def open_group(session: AsyncSession, arrival: Arrival) -> str:
     )
     session.add(group)
     await session.flush()
-    assumed = await _store_alerts(session, group, notification, now, new=True)
+    assumed, _ = await _store_alerts(session, group, notification, now, new=True)
     await notify(arrival.listeners, session, group, "opened", now)
     await _refresh(session, group, arrival, first=True)
     await _say_assumed_starts(session, group, assumed, now)
@@ -176,9 +178,10 @@ async def open_group(session: AsyncSession, arrival: Arrival) -> str:
     return "new"
 
 
-async def take_update(session: AsyncSession, group: AlertGroup, arrival: Arrival) -> None:
+async def take_update(session: AsyncSession, group: AlertGroup, arrival: Arrival) -> int:
     """What every later notification changes, whatever its status: labels, alerts, and a
-    priority that may rise (the message stays where it was first posted)."""
+    priority that may rise (the message stays where it was first posted). Returns how
+    many firing alerts Alertmanager reports again after leaving them out."""
     notification = arrival.notification
     group.status = notification.status
     group.digest = arrival.digest
@@ -188,8 +191,9 @@ async def take_update(session: AsyncSession, group: AlertGroup, arrival: Arrival
     group.updated_at = arrival.now
     if arrival.placement.priority < group.priority:
         group.priority = arrival.placement.priority
-    assumed = await _store_alerts(session, group, notification, arrival.now)
+    assumed, back = await _store_alerts(session, group, notification, arrival.now)
     await _say_assumed_starts(session, group, assumed, arrival.now)
+    return back
 
 
 async def resolve_group(session: AsyncSession, group: AlertGroup, arrival: Arrival) -> str:
@@ -256,9 +260,10 @@ async def _store_alerts(
     now: datetime,
     *,
     new: bool = False,
-) -> int:
+) -> tuple[int, int]:
     """Store each alert's latest state; returns how many newly firing alerts came without
-    a start time (their start is the time of receipt). A `new` group has no alerts to read."""
+    a start time (their start is the time of receipt), and how many firing alerts were
+    reported again after being left out (`UNREPORTED`). A `new` group has no alerts to read."""
     existing: dict[str, Alert] = (
         {}
         if new
@@ -269,7 +274,7 @@ async def _store_alerts(
             ).all()
         }
     )
-    assumed = 0
+    assumed = back = 0
     for index, alert in enumerate(notification.alerts, start=1):
         if index % FLUSH_EVERY == 0:
             await session.flush()  # a big group is written in parts, so others get turns
@@ -280,6 +285,8 @@ async def _store_alerts(
                 starts_at = row.starts_at  # the first receipt, not this redelivery's
             elif alert.status == "firing":
                 assumed += 1
+        if row is not None and row.status == UNREPORTED and alert.status == "firing":
+            back += 1
         if row is None:
             row = Alert(group_id=group.id, fingerprint=alert.key)
             session.add(row)
@@ -297,7 +304,14 @@ async def _store_alerts(
             else (alert.extras or None)
         )
         row.updated_at = now
-    return assumed
+    if not new and notification.truncated_alerts == 0:
+        # With truncatedAlerts > 0 the missing ones may be among those left out: keep them.
+        reported = {alert.key for alert in notification.alerts}
+        for key, row in existing.items():
+            if key not in reported and row.status == "firing":
+                row.status = UNREPORTED
+                row.updated_at = now
+    return assumed, back
 
 
 async def _say_assumed_starts(

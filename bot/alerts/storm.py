@@ -30,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from alerts.config import AlertsConfig
-from alerts.storm_summary import StormItem, render_storm
+from alerts.storm_summary import render_storm
+from bot.alerts import storm_names
+from bot.alerts.storm_names import storm_item
 from bot.audit import trail
 from bot.replicas.claims import xact_lock
 from bot.slack.outbox.claiming import Prepare
@@ -40,7 +42,6 @@ from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry
 
 OWN_MESSAGE = ("P0", "P1")
 SUMMARY_PRIORITY = 1  # the summary goes ahead of the channel's P2/P3 backlog
-SCOPE_LABELS = ("namespace", "cluster", "instance", "pod", "job")
 
 # A summary changes with every folded group; Slack sees its newest state at most this often.
 SUMMARY_SPACING = timedelta(seconds=2)
@@ -231,7 +232,7 @@ async def summary_changed(session: AsyncSession, storm: AlertStorm, now: datetim
             .where(OutboxEntry.message_key == key, OutboxEntry.op == "post")
             .limit(1)
         )
-        await enqueue(
+        pending = await enqueue(
             session,
             op="update" if posted is not None else "post",
             channel=storm.channel,
@@ -242,6 +243,9 @@ async def summary_changed(session: AsyncSession, storm: AlertStorm, now: datetim
             min_spacing=SUMMARY_SPACING,
         )
     memo.stale.add(storm.id)
+    if pending.op == "update":
+        # Posted already: new groups may be named in its thread sooner than by a rewrite.
+        await storm_names.name_in_thread(session, storm, key, SUMMARY_PRIORITY, now, pending)
 
 
 async def render_summary(
@@ -283,10 +287,17 @@ def summary_renderer(config: AlertsConfig) -> Prepare:
     async def render_stale_summaries(session: AsyncSession, rows: Sequence[OutboxEntry]) -> None:
         for row in rows:
             key = row.message_key or ""
-            if not key.startswith("storm:") or not row.payload.get(STALE):
+            if not key.startswith("storm:"):
                 continue
-            storm = await session.get(AlertStorm, int(key.removeprefix("storm:")))
+            at = row.claimed_at or row.created_at
+            storm_id = int(key.removeprefix("storm:"))
+            if row.payload.get(storm_names.NAMES) is True:
+                row.payload = await storm_names.names_reply(session, storm_id, at)
+                continue
+            storm = await session.get(AlertStorm, storm_id) if row.payload.get(STALE) else None
             if storm is not None:
+                # Marked before it is read: a group folded meanwhile is named twice at worst.
+                await storm_names.mark_named(session, storm.id, at)
                 row.payload = await render_summary(session, storm, config)
 
     return render_stale_summaries
@@ -336,25 +347,6 @@ async def open_count(session: AsyncSession) -> int:
         select(func.count()).select_from(AlertStorm).where(AlertStorm.state == "open")
     )
     return int(count or 0)
-
-
-def storm_item(group: AlertGroup, *, own_message: bool = False) -> StormItem:
-    labels = {**group.group_labels, **group.common_labels}
-    alertname = str(labels.get("alertname") or group.group_key_text or group.group_key)
-    service = str(labels.get("service") or "")
-    scope = [
-        str(v) for k, v in group.group_labels.items() if k not in ("alertname", "service")
-    ] or [str(labels[k]) for k in SCOPE_LABELS if k in labels][:1]
-    return StormItem(
-        group_id=group.id,
-        alertname=alertname,
-        service=service,
-        scope=" ".join(scope),
-        status=group.status,
-        changed_at=group.updated_at,
-        own_message=own_message,
-        acked=group.acked_by is not None,
-    )
 
 
 def group_name(group: AlertGroup) -> str:

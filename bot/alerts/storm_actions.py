@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts import messages as m
@@ -31,18 +31,21 @@ from bot.audit import trail
 from bot.clock import Clock
 from bot.slack.answers import Ack
 from bot.slack.clicks import clicked_on, parse_group_id
-from bot.storage.models import AlertGroup, AlertStorm, OutboxEntry, SlackMessage
+from bot.storage.models import Alert, AlertGroup, AlertStorm, OutboxEntry, SlackMessage
 
 AllGroups = Callable[[int, list[int], str], Awaitable[list[alert_buttons.Outcome]]]
 
 
 async def listed_groups(sessions: async_sessionmaker[AsyncSession], storm_id: int) -> list[int]:
-    """Ids of the summary's groups still firing without a message of their own."""
+    """Ids of the summary's groups still firing without a message of their own. A group
+    whose firing alerts Alertmanager no longer reports (silenced or inhibited there) is
+    not one: there is nothing left to acknowledge or silence."""
+    reported = exists().where(Alert.group_id == AlertGroup.id, Alert.status == "firing")
     async with sessions() as session:
         groups = (
             await session.scalars(
                 select(AlertGroup.id)
-                .where(AlertGroup.storm_id == storm_id, AlertGroup.status == "firing")
+                .where(AlertGroup.storm_id == storm_id, AlertGroup.status == "firing", reported)
                 .order_by(AlertGroup.id)
             )
         ).all()

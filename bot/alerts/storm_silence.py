@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.alertmanager import AlertmanagerClient, Matcher, SilenceError, equality_matchers
 from alerts import messages as m
+from alerts.alertmanager import UNREPORTED
 from alerts.durations import format_duration
 from alerts.silences import SharedSilence, one_silence_for, shared_labels
 from alerts.slack_text import escape, inline_code
@@ -113,10 +114,10 @@ async def _together(
     if alertmanager is None or len(group_ids) < 2:
         return None
     async with sessions() as session:
-        labels, ours = await _groups_labels(session, group_ids)
+        labels, ours, unreported = await _groups_labels(session, group_ids)
     shared = one_silence_for(labels)
-    if shared is None:
-        return None
+    if shared is None or unreported:
+        return None  # a group with alerts no longer reported narrows its own silence
     matchers = _matchers(shared)
     now = clock.now()
     try:
@@ -138,9 +139,9 @@ async def _together(
 
 async def _groups_labels(
     session: AsyncSession, group_ids: Sequence[int]
-) -> tuple[list[dict[str, str]], set[str]]:
-    """Each group's silence labels (those all its alerts share), and every alert's
-    fingerprint."""
+) -> tuple[list[dict[str, str]], set[str], bool]:
+    """Each group's silence labels (those all its alerts share), every alert's
+    fingerprint, and whether any alert is no longer reported by Alertmanager."""
     groups = (
         await session.scalars(
             select(AlertGroup).where(AlertGroup.id.in_(group_ids)).order_by(AlertGroup.id)
@@ -151,7 +152,7 @@ async def _groups_labels(
         shared_labels((a.labels for a in alerts if a.group_id == g.id), g.common_labels)
         for g in groups
     ]
-    return labels, {a.fingerprint for a in alerts}
+    return labels, {a.fingerprint for a in alerts}, any(a.status == UNREPORTED for a in alerts)
 
 
 def _matchers(shared: SharedSilence) -> list[Matcher]:

@@ -13,11 +13,10 @@ and then finds it done, so a step runs once however many processes try.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,14 +29,14 @@ from bot.alerts.groups import reply
 from bot.audit import trail
 from bot.clock import Clock
 from bot.config import Config
-from bot.escalation import digest
+from bot.escalation import digest, reported
 from bot.escalation.models import EscalationStep
+from bot.escalation.reported import MutedCheck
+from bot.escalation.steps import Arm, after_commit, new_step
 from bot.metrics import Metrics
 from bot.storage.models import AlertGroup
 
 log = logging.getLogger(__name__)
-
-Arm = Callable[[datetime], None]
 
 
 class Pager(Protocol):
@@ -59,49 +58,6 @@ class Pager(Protocol):
     async def reopen(self, session: AsyncSession, group: AlertGroup) -> None:
         """The next acknowledgement or resolution is sent to PagerDuty again."""
         ...
-
-
-def after_commit(session: AsyncSession, due: datetime, arm: Arm) -> None:
-    """Arm the timer for `due` once the transaction that planned it has committed
-    (armed earlier, the engine could look before the row is visible and miss it)."""
-    pending: list[datetime] | None = session.info.get("escalation_due")
-    if pending is None:
-        pending = session.info["escalation_due"] = []
-        collected = pending
-
-        def fire(_session: Any) -> None:
-            session.info.pop("escalation_due", None)
-            if collected:
-                arm(min(collected))
-
-        def forget(_session: Any) -> None:
-            session.info.pop("escalation_due", None)
-
-        event.listen(session.sync_session, "after_commit", fire, once=True)
-        event.listen(session.sync_session, "after_rollback", forget, once=True)
-    pending.append(due)
-
-
-def _step(
-    *,
-    group: AlertGroup | None,
-    channel: str,
-    priority: str,
-    kind: str,
-    due: datetime,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
-) -> EscalationStep:
-    return EscalationStep(
-        group_id=group.id if group is not None else None,
-        channel=channel,
-        priority=priority,
-        kind=kind,
-        due_at=due,
-        state="pending",
-        payload=payload or {},
-        created_at=now,
-    )
 
 
 async def cancel_steps(session: AsyncSession, group: AlertGroup, now: datetime, why: str) -> int:
@@ -160,6 +116,8 @@ class EscalationListener:
             self._arm(now)
         elif change == "unacknowledged":
             await self.restart(session, group, now)
+        elif change == "reported":
+            await reported.resume(session, group, now, self._arm)
         elif change == "resolved":
             await cancel_steps(session, group, now, "resolved")
             if await self._pager.follow_up(session, group, "resolve", now, send=True):
@@ -204,7 +162,7 @@ class EscalationListener:
         for planned in first_steps(policy):
             due = now + planned.after
             session.add(
-                _step(
+                new_step(
                     group=group,
                     channel=group.channel,
                     priority=group.priority,
@@ -225,12 +183,14 @@ class EscalationEngine:
         clock: Clock,
         metrics: Metrics,
         pager: Pager,
+        muted: MutedCheck | None = None,
     ) -> None:
         self._sessions = sessions
         self._config = config
         self._clock = clock
         self._metrics = metrics
         self._pager = pager
+        self._muted = muted
 
     async def next_due(self) -> datetime | None:
         """The earliest pending step: what the timer wheel is armed for at start."""
@@ -301,6 +261,9 @@ class EscalationEngine:
         group = await session.get(AlertGroup, step.group_id) if step.group_id else None
         if group is None or group.status != "firing" or group.acked_by:
             return "skipped"
+        instead = await reported.held_back(session, step, group, now, self._muted)
+        if instead is not None:
+            return instead  # skipped steps are due again when their alerts are reported
         subject = f"alert-group:{group.id}"
         policy = self._config.alerts.escalation.get(group.priority)  # type: ignore[call-overload]
         since = step.payload.get("since")
@@ -331,7 +294,7 @@ class EscalationEngine:
             )
             if policy is not None and policy.renotify_every is not None:
                 session.add(
-                    _step(
+                    new_step(
                         group=group,
                         channel=step.channel,
                         priority=step.priority,

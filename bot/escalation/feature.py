@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Config
 from bot.escalation.engine import EscalationEngine, EscalationListener, Pager
+from bot.escalation.reported import MutedCheck
 from bot.metrics import Metrics
 from bot.replicas.lease import Leader, build_leader
 
@@ -57,6 +58,7 @@ class Escalation:
         wake_outbox: Callable[[], None],
         pager: PageQueue,
         timer_jobs: Sequence[Callable[[], Awaitable[object]]] = (),
+        muted: MutedCheck | None = None,
     ) -> None:
         """`pager` queues the pages and, run by the timer holder only, delivers them
         (bot/pagerduty/paging.py)."""
@@ -64,7 +66,7 @@ class Escalation:
         # Other durable timers that must run in exactly one replica (the weekly report).
         self._timer_jobs = tuple(timer_jobs)
         self._metrics = metrics
-        self.engine = EscalationEngine(sessions, config, clock, metrics, pager)
+        self.engine = EscalationEngine(sessions, config, clock, metrics, pager, muted)
         self.sender = pager
         self.listener = EscalationListener(config, self.arm, pager)
         self.leader: Leader = build_leader(config.leader, engine, clock)

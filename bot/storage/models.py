@@ -133,6 +133,9 @@ class AlertGroup(Base):
     runbook_id: Mapped[str | None] = mapped_column(String(128))
     # Folded into a storm summary instead of a message of its own (migration 0007).
     storm_id: Mapped[int | None] = mapped_column(BigId)
+    # When a folded group was first named in Slack, by its summary or a reply in the
+    # summary's thread (migration 0019, bot/alerts/storm_names.py).
+    storm_named_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Alert(Base):
