@@ -17,7 +17,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from alerts.json_bodies import MAX_DEPTH
-from bot.http.bodies import error, read_body
+from bot.http.bodies import error, read_body, refusal_reason
 from bot.metrics import Metrics
 from bot.slack.edge import event_key_of, too_deep
 from bot.slack.replay_guard import ReplayGuard, window_end
@@ -47,6 +47,7 @@ class SlackRequests:
     async def handle(self, request: web.Request) -> web.Response:
         body = await read_body(request)
         if isinstance(body, web.Response):
+            self._metrics.webhook_rejected.labels("slack", refusal_reason(body)).inc()
             return body
         signature = request.headers.get("X-Slack-Signature", "")
         verifier = self._verifier
