@@ -80,15 +80,29 @@ def handler_args(http: HttpConfig) -> dict[str, Any]:
 
 
 class _Busy(asyncio.Protocol):
-    """A connection past the cap: 503 at once, closed, nothing of it read."""
+    """A connection past the cap: 503 at once, nothing of it parsed. What the client
+    still sends is read and dropped for `LINGERING` seconds at most, so that its kernel
+    does not reset the connection before the 503 is read; then it is closed."""
+
+    def __init__(self) -> None:
+        self._closing: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         transport.write(BUSY_RESPONSE)
-        transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._closing = asyncio.get_running_loop().call_later(LINGERING, transport.close)
 
     def data_received(self, data: bytes) -> None:
-        pass
+        pass  # dropped
+
+    def eof_received(self) -> bool:
+        return False  # the client is done too: close now
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._closing is not None:
+            self._closing.cancel()
 
 
 class LimitedSite(web.TCPSite):

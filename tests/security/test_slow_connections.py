@@ -149,3 +149,21 @@ async def test_past_the_connection_cap_a_new_connection_is_answered_503_at_once(
     await asyncio.wait_for(asyncio.gather(*(until_closed(r) for r, _ in idle)), timeout=10)
     async with aiohttp.ClientSession() as http, http.get(f"{bot.url}/healthz") as response:
         assert response.status == 200
+
+
+async def test_alertmanager_without_its_token_is_refused_on_its_headers_and_closed(
+    sqlite_url: str, start_service: StartService, example_config: Config
+) -> None:
+    """The token is in the headers: a request without it is answered before any of its
+    body is read, and its connection closed within a second, not read on for ten."""
+    bot = await start_service(sqlite_url, config=limited(example_config))
+    reader, writer = await asyncio.open_connection(*address(bot))
+    started = time.monotonic()
+    writer.write(
+        b"POST /webhooks/alertmanager HTTP/1.1\r\nHost: bot\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 33554432\r\n\r\n" + b" " * 4096
+    )
+    data, closed = await asyncio.wait_for(until_closed(reader), timeout=10)
+    assert data.startswith(b"HTTP/1.1 401 "), data
+    assert closed - started < 2.5, f"held {closed - started:.1f}s after the 401"
+    writer.close()
