@@ -14,16 +14,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from actions.prometheus import PrometheusClient, PrometheusError
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.sandbox.emulator import SlackEmulator
-from tests.conftest import RunningService, StartService
+from bot.storage.models import AlertGroup
+from tests.conftest import WEBHOOK_TOKEN, RunningService, StartService
 from tests.graphs.test_alert_graphs import CHANNEL, KEY, LABELS, send, thread, with_expr
 from tests.support.payloads import notification
 from tests.support.prometheus import Exporter, RunningPrometheus, prometheus_scraping
@@ -42,6 +45,8 @@ class CountingProxy:
     sent: int = 0
     queries: list[str] = field(default_factory=list)
     cut: int = 0  # answers the reader stopped reading before their end
+    in_flight: int = 0
+    most_in_flight: int = 0
     _runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -50,6 +55,14 @@ class CountingProxy:
         async def forward(request: web.Request) -> web.StreamResponse:
             form = await request.post()
             self.queries.append(str(form.get("query", "")))
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            try:
+                return await answer(request, form)
+            finally:
+                self.in_flight -= 1
+
+        async def answer(request: web.Request, form: Any) -> web.StreamResponse:
             async with http.post(f"{self.target}{request.path}", data=dict(form)) as upstream:
                 response = web.StreamResponse(status=upstream.status)
                 response.content_type = "application/json"
@@ -172,6 +185,28 @@ async def test_an_expression_matching_thousands_of_series_draws_ten_and_reads_li
     [query] = wide.proxy.queries
     assert query.startswith("topk(10, (")
     assert wide.proxy.sent < 512 * 1024, f"read {wide.proxy.sent} bytes for 10 lines"
+
+    # Three groups drawn at once ask Prometheus one after another.
+    for n in range(3):
+        body = notification(
+            f'{{}}:{{alertname="Wide{n}"}}', labels={**LABELS, "alertname": f"Wide{n}"}
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{bot.url}/webhooks/alertmanager",
+                json=with_expr(body, "rt_load"),
+                headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
+            ) as response,
+        ):
+            assert response.status == 200
+    await bot.settle()
+    async with bot.service.sessions() as session:
+        ids = list(await session.scalars(select(AlertGroup.id).order_by(AlertGroup.id)))
+    graphs = bot.service.graphs
+    outcomes = await asyncio.gather(*(graphs.draw(group, "opened") for group in ids[1:]))
+    assert outcomes == ["graphed"] * 3
+    assert len(wide.proxy.queries) == 4 and wide.proxy.most_in_flight == 1
 
 
 async def test_an_answer_over_the_cap_is_given_up_while_it_streams(
