@@ -106,24 +106,26 @@ async def test_stalled_and_trickling_connections_are_closed_and_a_real_webhook_g
     assert limits.budget.held <= 4 * MIB, "unverified bodies stay within their budget"
 
     answers = await asyncio.wait_for(
-        asyncio.gather(*(until_closed(r) for r, _, _ in stalled)), timeout=10
+        asyncio.gather(*(until_closed(r) for r, _, _ in stalled)), timeout=15
     )
     statuses = [data.split(b" ", 2)[1] if data else b"" for data, _ in answers]
     # Within the 4 MiB budget a dozen bodies are read until the body timeout (408); the
     # rest are refused at once (503) instead of being held.
+    # A refused client still sending can see its connection reset before it reads the
+    # 503 (b""): closed all the same.
     assert statuses.count(b"408") >= 5, statuses
-    assert statuses.count(b"503") >= STALLED_BODIES - 20, statuses
-    assert set(statuses) <= {b"408", b"503"}, set(statuses)
+    assert statuses.count(b"503") + statuses.count(b"") >= STALLED_BODIES - 20, statuses
+    assert set(statuses) <= {b"408", b"503", b""}, set(statuses)
     slowest = max(
         closed - started for (_, closed), (_, _, started) in zip(answers, stalled, strict=True)
     )
-    assert slowest < TIMEOUT + 3, f"a stalled body was held {slowest:.1f}s"
+    assert slowest < TIMEOUT + 5, f"a stalled body was held {slowest:.1f}s"
 
     trickled_answers = await asyncio.wait_for(
-        asyncio.gather(*(until_closed(r) for r in trickled)), timeout=10
+        asyncio.gather(*(until_closed(r) for r in trickled)), timeout=15
     )
     held = max(closed for _, closed in trickled_answers) - opened_at
-    assert held < TIMEOUT + 3, f"trickled headers were held {held:.1f}s"
+    assert held < TIMEOUT + 5, f"trickled headers were held {held:.1f}s"
 
 
 async def test_past_the_connection_cap_a_new_connection_is_answered_503_at_once(
