@@ -9,6 +9,7 @@ message says which, so callers can tell people why a graph or a check is missing
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,11 @@ from typing import Any
 import aiohttp
 
 MAX_POINTS = 11_000  # Prometheus refuses a range query of more than 11,000 points per series
+# Queries from the bot's own config (bake analysis and charts) are small; the cap is there
+# so that no answer, whatever the query, can take the bot's memory. Graphs of alert
+# expressions pass their own, smaller cap (`alerts.graphs.max_response`).
+MAX_RESPONSE = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 class PrometheusError(Exception):
@@ -37,11 +43,17 @@ class RangeSeries:
 
 class PrometheusClient:
     def __init__(
-        self, http: aiohttp.ClientSession, base_url: str, *, timeout: float = 10.0
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        max_response: int = MAX_RESPONSE,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout
+        self._max_response = max_response
 
     async def query(self, expr: str, at: datetime | None = None) -> list[Sample]:
         """An instant query; a scalar answer comes back as one sample without labels."""
@@ -86,15 +98,16 @@ class PrometheusClient:
                 data=form,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
             ) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    body = None
+                raw = await self._read(response)
                 status = response.status
         except TimeoutError as exc:
             raise PrometheusError(f"Prometheus did not answer within {self._timeout:g}s") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise PrometheusError(f"Prometheus unreachable ({type(exc).__name__})") from exc
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            body = None
         if not isinstance(body, dict):
             raise PrometheusError(f"Prometheus answered {status} without a JSON body")
         if body.get("status") != "success":
@@ -104,6 +117,30 @@ class PrometheusClient:
         if not isinstance(data, dict):
             raise PrometheusError("Prometheus answered without data")
         return data
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The answer's body, read as it arrives and given up (the connection closed, so
+        Prometheus stops sending) as soon as it is over `max_response` bytes."""
+        too_large = PrometheusError(
+            f"Prometheus's answer is over {_size(self._max_response)}, more than a graph "
+            "needs: the expression selects too many series"
+        )
+        if response.content_length is not None and response.content_length > self._max_response:
+            response.close()
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > self._max_response:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
 def _labels(item: dict[str, Any]) -> dict[str, str]:

@@ -132,6 +132,14 @@ class GraphsConfig(_Strict):
     """How far back the graph reaches from the moment it is drawn."""
     timeout: Duration = Field(default=timedelta(seconds=10))
     """How long one Prometheus query may take before the graph is given up."""
+    max_series: int = Field(default=10, ge=1, le=50)
+    """Lines on one graph: the expression is asked for as `topk(max_series, ...)`, so an
+    alert whose expression matches thousands of series makes Prometheus send ten, not
+    thousands (a graph of more lines is not read anyway)."""
+    max_response: int = Field(default=2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    """Bytes of one Prometheus answer the bot reads for a graph; past it the graph is
+    given up, the connection closed. Ten series of 240 points are about 100 KB, so 2 MiB
+    leaves room for long label sets and nothing for an expression gone wide."""
 
 
 class AlertsConfig(_Strict):

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from alerts.promql_selectors import SelectorRefused, check_selectors
+
 COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _ARITHMETIC = re.compile(r"^[\d\s.eE+\-*/()]{1,64}$")
@@ -42,6 +44,12 @@ def expression_from(generator_url: str) -> str | None:
     if not values or not values[0].strip() or len(values[0]) > MAX_EXPR:
         return None
     return values[0].strip()
+
+
+def limited(expr: str, max_series: int) -> str:
+    """`expr` asked for at most `max_series` series per step, the highest. On its own
+    lines, so that a `#` comment in `expr` cannot swallow the closing parentheses."""
+    return f"topk({max_series}, (\n{expr}\n))"
 
 
 def graph_query(expr: str) -> GraphQuery:
@@ -152,4 +160,8 @@ def plan_graph(
             exprs.append(expr)
     if not exprs:
         return GraphPlan(url, (), "the alerts' source link carries no PromQL expression")
+    try:
+        check_selectors(exprs[0])
+    except SelectorRefused as exc:
+        return GraphPlan(url, (), f"not drawn, {exc}")
     return GraphPlan(url, tuple(graph_query(e) for e in exprs[:MAX_GRAPHS]))

@@ -5,11 +5,17 @@ A body nested a hundred thousand levels deep makes `json.loads` raise RecursionE
 recursive step after it (validation, storing, rendering). Both are answered as bad input:
 the depth is bounded here, measured without recursion. Alertmanager's, Grafana's and
 PagerDuty's payloads nest fewer than ten levels.
+
+Python's JSON reader also takes `NaN`, `Infinity` and numbers too large for a float
+(`1e999` becomes infinity); JSON has no such values and PostgreSQL's `json` type refuses
+them when the body is stored, so they are refused here, as bad input, before anything
+else sees them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 MAX_DEPTH = 32
@@ -24,6 +30,24 @@ class JsonTooDeep(JsonBodyError):
     """Valid or not, the body nests deeper than any webhook payload does."""
 
 
+class JsonNotFinite(JsonBodyError):
+    """The body carries NaN, Infinity or a number no float can hold."""
+
+
+NOT_FINITE = "body carries NaN, Infinity or a number too large, which JSON does not allow"
+
+
+def _no_constant(name: str) -> Any:
+    raise JsonNotFinite(NOT_FINITE)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonNotFinite(NOT_FINITE)
+    return value
+
+
 def is_json_content_type(mimetype: str) -> bool:
     """`application/json` or a `+json` type; parameters (charset) are stripped already."""
     mimetype = mimetype.strip().lower()
@@ -34,9 +58,11 @@ def is_json_content_type(mimetype: str) -> bool:
 
 def load_json(body: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise JsonTooDeep(f"body nests deeper than {max_depth} levels") from None
+    except JsonNotFinite:
+        raise
     except ValueError:
         raise JsonBodyError("body is not valid JSON") from None
     if nesting_depth(data) > max_depth:

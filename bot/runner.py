@@ -21,6 +21,7 @@ from aiohttp import web
 from actions.aws.secrets import SecretsError
 from bot.config import Config
 from bot.http.access_log import app_runner
+from bot.http.limits import listen, refusal_counter
 from bot.http.routes import MODE_KEY
 from bot.sandbox_mode import (
     SANDBOX_WEBHOOK_TOKEN,
@@ -141,9 +142,10 @@ async def _start(
         serve_http_events_off(service.web_app)
     runner = app_runner(service.web_app)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
     try:
-        await site.start()
+        await listen(
+            runner, host, port, service.config.http, on_refused=refusal_counter(service.metrics)
+        )
     except OSError as exc:
         print(f"error: {_port_problem(host, port, exc)}", file=sys.stderr)
         await runner.cleanup()

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from bot.clock import FakeClock
 from bot.config import BUNDLED_EXAMPLE, Config, load_config
 from bot.http.access_log import app_runner
+from bot.http.limits import listen
 from bot.sandbox.emulator import SlackEmulator, default_workspace
 from bot.service import Service
 from bot.settings import Settings
@@ -147,9 +148,9 @@ async def start_service(
         await service.migrate()
         runner = app_runner(service.web_app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # Listening as `chatops serve` does (bot/runner.py), under the `http:` limits.
+        site = await listen(runner, "127.0.0.1", 0, service.config.http)
+        port = site.port
         url = f"http://127.0.0.1:{port}"
         emulator.bot_url = f"{url}/slack/events"
         result = RunningService(service, runner, url)

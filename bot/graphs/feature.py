@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.prometheus import PrometheusClient, PrometheusError, series_label
 from alerts.config import AlertsConfig
 from alerts.durations import format_duration
-from alerts.graph_query import GraphPlan, GraphQuery, plan_graph
+from alerts.graph_query import GraphPlan, GraphQuery, limited, plan_graph
 from alerts.policy import match_route
+from alerts.slack_text import escape
 from bot.alerts.events import Change
 from bot.alerts.groups import message_key, reply
 from bot.charts.timeseries import Chart, Series, render
@@ -63,6 +64,9 @@ class AlertGraphs:
         self._queue: asyncio.Queue[tuple[int, Change]] = asyncio.Queue()
         self._http: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        # One graph query at a time per Prometheus: a burst of alerts must not become a
+        # burst of range queries against the server everyone is looking at.
+        self._one_at_a_time: dict[str, asyncio.Semaphore] = {}
 
     # --- listener: runs inside the transaction that changed the group ----------------
 
@@ -152,7 +156,9 @@ class AlertGraphs:
             if isinstance(chart_or_reason, str):
                 if change != "opened":
                     return "no-graph"
-                await reply(session, group, f":bar_chart: No graph: {chart_or_reason}.", now)
+                # The reason can quote Prometheus, which quotes the alert's expression.
+                note = f":bar_chart: No graph: {escape(chart_or_reason)}."
+                await reply(session, group, note, now)
                 outcome = "no-graph"
             else:
                 png = await asyncio.to_thread(render, chart_or_reason)
@@ -182,16 +188,24 @@ class AlertGraphs:
             return plan.reason or "no Prometheus to ask"
         if self._http is None:
             return "the bot has no HTTP client yet"
-        span = self._config.graphs.range
+        graphs = self._config.graphs
+        span = graphs.range
         client = PrometheusClient(
-            self._http, plan.prometheus_url, timeout=self._config.graphs.timeout.total_seconds()
+            self._http,
+            plan.prometheus_url,
+            timeout=graphs.timeout.total_seconds(),
+            max_response=graphs.max_response,
         )
         query: GraphQuery = plan.queries[0]
+        expr = limited(query.expr, graphs.max_series)
+        one = self._one_at_a_time.setdefault(plan.prometheus_url, asyncio.Semaphore(1))
         try:
-            found = await client.query_range(query.expr, now - span, now, span / POINTS)
+            async with one:
+                found = await client.query_range(expr, now - span, now, span / POINTS)
         except PrometheusError as exc:
             return f"{exc}"
-        series = [Series(series_label(s.labels), s.points) for s in found]
+        # topk picks per step: over the range a few more series can appear; keep the cap.
+        series = [Series(series_label(s.labels), s.points) for s in found[: graphs.max_series]]
         shaded_end = group.resolved_at or now
         title = group.common_labels.get("alertname") or group.group_labels.get("alertname", "")
         return Chart(

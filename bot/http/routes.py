@@ -23,7 +23,8 @@ from alerts.policy import priority_of
 from bot.alerts.intake import IntakeWriter
 from bot.config import Config
 from bot.http import bodies
-from bot.http.bodies import error, read_body
+from bot.http.bodies import closing, error, read_body, refusal_reason
+from bot.http.limits import LIMITS, RequestLimits, handler_args
 from bot.http.webhook_auth import is_authorised
 from bot.pagerduty import webhook as pagerduty_webhook
 from bot.slack.requests import SlackRequests
@@ -77,14 +78,18 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
         username=service.settings.alertmanager_webhook_username,
     ):
         metrics.webhook_rejected.labels("alertmanager", "unauthorised").inc()
-        return web.json_response(
-            {"status": "error", "error": "missing or wrong token"},
-            status=401,
-            headers={"WWW-Authenticate": 'Bearer realm="chatops"'},
+        # Refused on its headers: nothing of the body is read, and the connection is
+        # closed rather than kept for another try.
+        return closing(
+            web.json_response(
+                {"status": "error", "error": "missing or wrong token"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="chatops"'},
+            )
         )
-    body = await read_body(request, service.config.http.max_body)
+    body = await read_body(request, service.config.http.max_body, verified=True)
     if isinstance(body, web.Response):
-        metrics.webhook_rejected.labels("alertmanager", "too_large").inc()
+        metrics.webhook_rejected.labels("alertmanager", refusal_reason(body)).inc()
         return body
     received_at = service.clock.now()
     try:
@@ -177,8 +182,11 @@ def json_only(
 
 def build_web_app(service: WebEdge) -> web.Application:
     # For `request.read()` (PagerDuty); the Alertmanager webhook reads up to http.max_body.
-    app = web.Application(client_max_size=MAX_BODY)
+    # handler_args: header and idle timeouts, and no long lingering read (bot/http/limits.py).
+    http = service.config.http
+    app = web.Application(client_max_size=MAX_BODY, handler_args=handler_args(http))
     app[SERVICE_KEY] = service
+    app[LIMITS] = RequestLimits.of(http)
     app.router.add_post("/webhooks/alertmanager", json_only(alertmanager_webhook))
     app.router.add_post("/webhooks/pagerduty", json_only(pagerduty_webhook.handler(service)))
     app.router.add_post("/slack/events", slack_events)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.pagerduty import WebhookPayloadError, is_unknown, parse_webhook
 from bot.clock import Clock
-from bot.http.bodies import error
+from bot.http.bodies import error, read_body, refusal_reason
 from bot.metrics import Metrics
 from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.receipts import first_delivery
@@ -54,14 +54,11 @@ class PagerDutyInbox(Protocol):
 def handler(service: PagerDutyInbox) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def pagerduty_webhook(request: web.Request) -> web.Response:
         rejected = service.metrics.webhook_rejected
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            rejected.labels("pagerduty", "too_large").inc()
-            return error(413, f"body over {MAX_BODY} bytes")
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            rejected.labels("pagerduty", "too_large").inc()
-            return error(413, f"body over {MAX_BODY} bytes")
+        # PagerDuty signs the body, so it is read first: in time and size (bot/http/bodies.py).
+        body = await read_body(request, MAX_BODY)
+        if isinstance(body, web.Response):
+            rejected.labels("pagerduty", refusal_reason(body)).inc()
+            return body
         secret = service.settings.pagerduty_webhook_secret
         secrets = [secret.get_secret_value()] if secret is not None else []
         if not verify_signature(body, request.headers.get(HEADER), secrets):

@@ -17,10 +17,17 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from alerts.json_bodies import MAX_DEPTH
-from bot.http.bodies import error, read_body
+from bot.http.bodies import error, read_body, refusal_reason
 from bot.metrics import Metrics
 from bot.slack.edge import event_key_of, too_deep
 from bot.slack.replay_guard import ReplayGuard, window_end
+
+
+def _is_timestamp(value: str | None) -> bool:
+    """Seconds since the epoch, as Slack sends them. The SDK's check calls `int()` on the
+    header and raises on anything else (`abc`, `1e9`), which would answer an unsigned
+    request 500 with a traceback in the log, instead of 401."""
+    return value is not None and 0 < len(value) <= 12 and value.isascii() and value.isdigit()
 
 
 class SlackRequests:
@@ -40,12 +47,15 @@ class SlackRequests:
     async def handle(self, request: web.Request) -> web.Response:
         body = await read_body(request)
         if isinstance(body, web.Response):
+            self._metrics.webhook_rejected.labels("slack", refusal_reason(body)).inc()
             return body
         signature = request.headers.get("X-Slack-Signature", "")
         verifier = self._verifier
         if verifier is None:
             return error(404, "this bot receives Slack requests over Socket Mode")
-        if not verifier.is_valid_request(body, dict(request.headers)):
+        if not _is_timestamp(request.headers.get("X-Slack-Request-Timestamp")) or not (
+            verifier.is_valid_request(body, dict(request.headers))
+        ):
             self._metrics.webhook_rejected.labels("slack", "unauthorised").inc()
             return error(401, "missing, wrong or expired Slack signature")
         if too_deep(body):
