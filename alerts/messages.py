@@ -165,3 +165,8 @@ LINK_PAGERDUTY = "Open in PagerDuty"
 DELIVERY_FAILED = (
     "⚠️ 1 notification from {source} could not be shown: {error}, see `chatops deliveries show {id}`"
 )
+
+IMAGE_UNAVAILABLE = (
+    "Image unavailable: Slack could not download the panel's image, so the alert was"
+    " posted without it."
+)
