@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.alerts.deliveries_cli import add_deliveries_commands
 
     add_deliveries_commands(sub)
+    from bot.slack.failed_cli import add_slack_commands
+
+    add_slack_commands(sub)
     return parser
 
 
