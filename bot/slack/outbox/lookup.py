@@ -8,6 +8,7 @@ posting twice is what a person notices.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from bot.storage.models import OutboxEntry
 METADATA_EVENT = "chatops_outbox"
 LOOKUP_WINDOW = timedelta(minutes=10)  # history searched before the row was claimed
 HISTORY_PAGES = 10  # conversations.history pages searched at most
+LOOKUP_TIMEOUT = 5  # seconds per page: as long as a post may take (sending.CALL_TIMEOUT)
 
 
 def outbox_metadata(row_id: int) -> dict[str, Any]:
@@ -42,9 +44,10 @@ class PostFinder:
                 channel, ts = parent_of(row, parents)
             except (WaitingForParent, Permanent):
                 return None
-            response = await self._client.conversations_replies(
-                channel=channel, ts=ts, include_all_metadata=True, limit=1000
-            )
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                response = await self._client.conversations_replies(
+                    channel=channel, ts=ts, include_all_metadata=True, limit=1000
+                )
             return _match(response.data, row.id, channel)
         return await self._search_history(row)
 
@@ -61,7 +64,8 @@ class PostFinder:
             }
             if cursor:
                 kwargs["cursor"] = cursor
-            response = await self._client.conversations_history(**kwargs)
+            async with asyncio.timeout(LOOKUP_TIMEOUT):
+                response = await self._client.conversations_history(**kwargs)
             found = _match(response.data, row.id, row.channel)
             if found is not None:
                 return found

@@ -14,6 +14,7 @@ Never posting twice is worth a late retry of a call that truly got lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -196,11 +197,14 @@ class Sender:
         raise AssertionError("unreachable")
 
     async def _invoke(self, op: str, args: dict[str, Any]) -> Any:
-        if op == "update":
-            return await self._client.chat_update(**args)
-        if op == "ephemeral":
-            return await self._client.chat_postEphemeral(**args)
-        return await self._client.chat_postMessage(**args)
+        # The client's own timeout applies only to sessions it opens itself, not to the
+        # service's shared one: every call is timed here.
+        async with asyncio.timeout(CALL_TIMEOUT):
+            if op == "update":
+                return await self._client.chat_update(**args)
+            if op == "ephemeral":
+                return await self._client.chat_postEphemeral(**args)
+            return await self._client.chat_postMessage(**args)
 
     def _network_error(self, method: str, row: OutboxEntry, exc: Exception) -> RetryLater:
         self._metrics.slack_calls.labels(method, "network_error").inc()

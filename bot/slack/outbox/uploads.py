@@ -7,6 +7,7 @@ is discarded by Slack).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,10 @@ from bot.slack.outbox.parents import Parents, parent_of
 from bot.slack.outbox.refusals import NETWORK_ERRORS, classify
 from bot.storage.models import OutboxEntry, OutboxFile
 
-UPLOAD_TIMEOUT = 60.0  # seconds for the bytes themselves: up to Slack's 1 GB per file
+# Seconds for a Web API call of the flow (the client's own timeout does not apply to a
+# shared session), and for the bytes themselves: up to Slack's 1 GB per file.
+CALL_TIMEOUT = 10.0
+UPLOAD_TIMEOUT = 60.0
 
 
 class Uploader:
@@ -53,19 +57,21 @@ class Uploader:
             ask: dict[str, Any] = {"filename": filename, "length": len(content)}
             if payload.get("alt_text"):
                 ask["alt_txt"] = payload["alt_text"]
-            got = await self._client.files_getUploadURLExternal(**ask)
+            async with asyncio.timeout(CALL_TIMEOUT):
+                got = await self._client.files_getUploadURLExternal(**ask)
             self._metrics.slack_calls.labels(method, "ok").inc()
             file_id = str(got["file_id"])
             method = "upload"
             await self._send_bytes(str(got["upload_url"]), filename, content, row.attempts)
             self._metrics.slack_calls.labels(method, "ok").inc()
             method = "files.completeUploadExternal"
-            done = await self._client.files_completeUploadExternal(
-                files=[{"id": file_id, "title": payload.get("title") or filename}],
-                channel_id=channel,
-                thread_ts=thread_ts,
-                initial_comment=payload.get("text") or None,
-            )
+            async with asyncio.timeout(CALL_TIMEOUT):
+                done = await self._client.files_completeUploadExternal(
+                    files=[{"id": file_id, "title": payload.get("title") or filename}],
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    initial_comment=payload.get("text") or None,
+                )
         except SlackApiError as exc:
             raise classify(self._metrics, method, row, exc) from exc
         except NETWORK_ERRORS as exc:
