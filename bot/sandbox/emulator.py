@@ -5,7 +5,8 @@ The bot must be runnable and testable without a Slack workspace. In sandbox mode
 bot's `AsyncWebClient` points at this emulator instead of https://slack.com/api/, and
 the emulator plays the users: it sends signed slash commands, reactions and button
 clicks to the bot's `/slack/events`. It answers with Slack's documented shapes and
-error words, enforces Block Kit limits, can rate-limit and fail on demand, and records
+error words, enforces Block Kit limits, can rate-limit, fail and hang on demand, refuses
+images Slack could not download and posts where the bot is not a member, and records
 everything so tests assert on what the bot actually did.
 
 The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),

@@ -5,7 +5,8 @@ Each pass reads the first few due rows of every channel (`PER_CHANNEL`), in prio
 (shared_pace.py), keeps the rows their pacing lets through and claims them (state
 `sending`, `claimed_by` this replica) with one conditional UPDATE, so two replicas never
 send the same row nor spend the same token. A channel stops at its first row that cannot
-go yet, so nothing jumps ahead within a channel.
+go yet, so nothing jumps ahead within a channel. Channels with a call of this replica in
+flight are not claimed for (`busy`): their next call waits for that one, nobody else's.
 """
 
 from __future__ import annotations
