@@ -18,6 +18,10 @@ MAX_IMAGE_URL = 3000
 
 Block = dict[str, Any]
 
+# A block the message is whole without (an image): the outbox sends the message again
+# without it when Slack refuses it, rather than losing the message (bot/slack/outbox).
+OPTIONAL_BLOCK_ID = "optional:"
+
 
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

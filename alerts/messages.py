@@ -183,3 +183,8 @@ DELIVERY_FAILED = (
     "⚠️ 1 notification from {source} could not be shown: {error}, see `chatops deliveries show {id}`"
 )
 DECLARE_INCIDENT_BUTTON = "Declare incident"
+
+IMAGE_UNAVAILABLE = (
+    "Image unavailable: Slack could not download the panel's image, so the alert was"
+    " posted without it."
+)

@@ -20,6 +20,7 @@ from alerts.blocks import (
     MAX_FALLBACK,
     MAX_HEADER,
     MAX_IMAGE_URL,
+    OPTIONAL_BLOCK_ID,
     Block,
     actions,
     button,
@@ -157,7 +158,12 @@ def _image(group: GroupView) -> Block | None:
     url = web_url(str(found))
     if url is None or len(url) > MAX_IMAGE_URL:
         return None
-    return {"type": "image", "image_url": url, "alt_text": m.GRAFANA_IMAGE}
+    return {
+        "type": "image",
+        "block_id": f"{OPTIONAL_BLOCK_ID}image",
+        "image_url": url,
+        "alt_text": m.GRAFANA_IMAGE,
+    }
 
 
 def _alert_line(alert: AlertView, now: datetime) -> str:

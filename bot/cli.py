@@ -203,6 +203,9 @@ def _add_feature_commands(sub: Any) -> None:
     from bot.incidents.cli import add_incidents_commands
 
     add_incidents_commands(sub)
+    from bot.slack.failed_cli import add_slack_commands
+
+    add_slack_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

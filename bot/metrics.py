@@ -50,6 +50,19 @@ class Metrics:
             "method",
             "outcome",
         )
+        # Labels bounded by bot/slack/outbox/refusals.py: Slack's known error codes, else "other".
+        self.slack_refusals = counter(
+            "chatops_slack_refusals",
+            "Slack Web API calls Slack refused, by method and Slack's error code.",
+            "method",
+            "error",
+        )
+        self.slack_blocks_dropped = counter(
+            "chatops_slack_optional_blocks_dropped",
+            "Messages sent again without an optional block Slack refused (an image it could"
+            " not fetch), by the block's kind.",
+            "kind",
+        )
         self.outbox_depth = gauge("chatops_outbox_depth", "Slack calls waiting in the outbox.")
         self.outbox_failed = gauge(
             "chatops_outbox_failed",

@@ -77,11 +77,19 @@ def parse_blocks(raw: object) -> list[Any] | None:
     return value
 
 
-def validate_blocks(blocks: list[Any]) -> list[str]:
-    """Every limit the blocks break, in Slack's error form; empty when valid."""
-    checker = _Checker()
+def _too_many(limit: int) -> str:
+    """Slack's words for a list over its limit (as its answers to real apps show)."""
+    return f"no more than {limit} items allowed"
+
+
+def validate_blocks(
+    blocks: list[Any], fetchable: Callable[[str], bool] = lambda url: True
+) -> list[str]:
+    """Every limit the blocks break, in Slack's error form; empty when valid. An image
+    whose URL `fetchable` says Slack could not download is refused as Slack refuses it."""
+    checker = _Checker(fetchable)
     if len(blocks) > MAX_BLOCKS:
-        checker.fail("/blocks", f"must be less than {MAX_BLOCKS + 1} items")
+        checker.fail("/blocks", _too_many(MAX_BLOCKS))
     seen_ids: set[str] = set()
     for index, block in enumerate(blocks):
         checker.block(block, f"/blocks/{index}", seen_ids)
@@ -89,8 +97,9 @@ def validate_blocks(blocks: list[Any]) -> list[str]:
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, fetchable: Callable[[str], bool]) -> None:
         self.errors: list[str] = []
+        self._fetchable = fetchable
 
     def fail(self, pointer: str, reason: str) -> None:
         self.errors.append(f"{reason} [json-pointer:{pointer}]")
@@ -146,7 +155,7 @@ class _Checker:
                 self.fail(f"{at}/fields", "must be a non-empty array")
             else:
                 if len(fields) > SECTION_FIELDS_MAX:
-                    self.fail(f"{at}/fields", f"must be less than {SECTION_FIELDS_MAX + 1} items")
+                    self.fail(f"{at}/fields", _too_many(SECTION_FIELDS_MAX))
                 for i, field in enumerate(fields):
                     self.text_object(field, f"{at}/fields/{i}", max_len=SECTION_FIELD_MAX)
         accessory = block.get("accessory")
@@ -181,7 +190,7 @@ class _Checker:
             self.fail(f"{at}/elements", "must be a non-empty array")
             return
         if len(elements) > limit:
-            self.fail(f"{at}/elements", f"must be less than {limit + 1} items")
+            self.fail(f"{at}/elements", _too_many(limit))
         action_ids: set[str] = set()
         for i, element in enumerate(elements):
             check(element, f"{at}/elements/{i}", action_ids)
@@ -226,7 +235,9 @@ class _Checker:
     def image(self, obj: dict[str, Any], at: str) -> None:
         if not isinstance(obj.get("alt_text"), str):
             self.fail(f"{at}/alt_text", "missing required field: alt_text")
-        if not isinstance(obj.get("image_url"), str) and not isinstance(
-            obj.get("slack_file"), dict
-        ):
+        url = obj.get("image_url")
+        if not isinstance(url, str) and not isinstance(obj.get("slack_file"), dict):
             self.fail(at, "must provide either image_url or slack_file")
+        elif isinstance(url, str) and not self._fetchable(url):
+            # Slack downloads the image while posting and refuses the whole message.
+            self.fail(f"{at}/image_url", "downloading image failed")

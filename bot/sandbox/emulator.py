@@ -5,7 +5,8 @@ The bot must be runnable and testable without a Slack workspace. In sandbox mode
 bot's `AsyncWebClient` points at this emulator instead of https://slack.com/api/, and
 the emulator plays the users: it sends signed slash commands, reactions and button
 clicks to the bot's `/slack/events`. It answers with Slack's documented shapes and
-error words, enforces Block Kit limits, can rate-limit and fail on demand, and records
+error words, enforces Block Kit limits, can rate-limit, fail and hang on demand, refuses
+images Slack could not download and posts where the bot is not a member, and records
 everything so tests assert on what the bot actually did.
 
 The pieces: `webapi` (method semantics), `blocks` (validation), `store` (state),
@@ -26,6 +27,7 @@ are signed HTTP requests to `bot_url`, as before.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from bot.sandbox.control import add_control_routes
 from bot.sandbox.driver import BotDriver, BotResponse
 from bot.sandbox.files import Files
 from bot.sandbox.guard import SandboxGuard
+from bot.sandbox.hang_control import add_hang_route
 from bot.sandbox.http_args import bearer_token, read_args
 from bot.sandbox.incoming_webhook import IncomingWebhooks
 from bot.sandbox.inspection import EventHook
@@ -46,6 +49,8 @@ from bot.sandbox.limits import (
     TIER3_METHODS,
     TIER3_PER_SECOND,
     Faults,
+    Hold,
+    Holds,
     TokenBuckets,
     default_error,
 )
@@ -66,7 +71,7 @@ from bot.sandbox.store import (
     User,
     Usergroup,
 )
-from bot.sandbox.webapi import WebApi, error
+from bot.sandbox.webapi import WebApi, error, opt_str
 from bot.sandbox.webapi_channels import ChannelMethods
 
 __all__ = [
@@ -112,6 +117,7 @@ class SlackEmulator(ActingForUsers):
         self._buckets = TokenBuckets(clock)
         self._tier3 = TokenBuckets(clock, capacity=TIER3_BURST, refill_per_second=TIER3_PER_SECOND)
         self._faults = Faults()
+        self._holds = Holds()
         self._driver = BotDriver(
             self.store,
             signing_secret,
@@ -174,6 +180,7 @@ class SlackEmulator(ActingForUsers):
         app = web.Application(middlewares=[self.guard.middleware] if self.guard else [])
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/_emulator/response/{id}", self._handle_response_url)
+        add_hang_route(app, self.hang, self.release)
         self.incoming_webhooks.add_routes(app)
         self.files.add_routes(app)
         self.socket.add_routes(app)
@@ -258,13 +265,44 @@ class SlackEmulator(ActingForUsers):
         times: int = 1,
         retry_after: int | None = None,
         error: str | None = None,
+        body: JSON | None = None,
     ) -> None:
         """Answer the next `times` calls of `method` with `status` (and Retry-After).
 
         The body is `{"ok": false, "error": ...}`: `ratelimited` for 429, else `error`
-        or `fatal_error`; status 200 with `error` fakes a plain Slack error answer.
+        or `fatal_error`; status 200 with `error` fakes a plain Slack error answer; `body`
+        adds the rest of Slack's answer (`errors`, `response_metadata`, `warnings`).
         """
-        self._faults.add(method, status=status, times=times, retry_after=retry_after, error=error)
+        self._faults.add(
+            method, status=status, times=times, retry_after=retry_after, error=error, extra=body
+        )
+
+    def hang(
+        self,
+        seconds: float,
+        *,
+        channel: str | None = None,
+        method: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Hold the Web API calls (of `method`, to `channel`) arriving in the next
+        `seconds`: each until the window ends, or `delay` seconds when given (a slow
+        Slack). A held call is then handled as usual, whether its client still waits."""
+        self._holds.add(seconds, method=method, channel=channel, delay=delay)
+
+    def release(self) -> None:
+        """End every `hang` now; the held calls are handled at once."""
+        self._holds.release()
+
+    @property
+    def held_calls(self) -> int:
+        """Web API calls a `hang` holds at this moment."""
+        return self._holds.held
+
+    def refuse_images_from(self, *hosts: str) -> None:
+        """Image blocks with a URL on these hosts are refused as Slack refuses an image it
+        cannot download (beyond the internal hosts it can never reach: images.py)."""
+        self.api.unfetchable_image_hosts.update(h.lower() for h in hosts)
 
     # -- HTTP (bot -> Slack) ------------------------------------------------------
 
@@ -274,8 +312,20 @@ class SlackEmulator(ActingForUsers):
         args, malformed = await read_args(request)
         token = bearer_token(request) or args.pop("token", None)
         args.pop("token", None)
+        hold = self._holds.find(method, opt_str(args.get("channel") or args.get("channel_id")))
+        if hold is not None:
+            # Handled when the hold ends even if the client has gone: shielded.
+            return await asyncio.shield(self._held(hold, method, args, token, malformed))
         status, body, headers = self._answer(method, args, token, malformed)
         self.store.calls.append(Call(method, args, status, body, at))
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _held(
+        self, hold: Hold, method: str, args: JSON, token: object, malformed: bool
+    ) -> web.Response:
+        await hold.wait()
+        status, body, headers = self._answer(method, args, token, malformed)
+        self.store.calls.append(Call(method, args, status, body, self._clock()))
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(
@@ -286,7 +336,7 @@ class SlackEmulator(ActingForUsers):
         fault = self._faults.take(method)
         if fault is not None:
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-            return fault.status, error(fault.error), headers
+            return fault.status, {**error(fault.error), **fault.extra}, headers
         if method == "apps.connections.open":
             # Takes the app-level token, not the bot's (socket_mode.SocketModeServer.open).
             return 200, self.socket.open(token), {}

@@ -1,7 +1,8 @@
 """Rate limiting and fault injection for the emulated Web API.
 
-The outbox must survive Slack saying "not now": 429 with Retry-After, 5xx, or an
-outage. Real Slack only does that under load, so the emulator does it on demand.
+The outbox must survive Slack saying "not now": 429 with Retry-After, 5xx, an outage, or
+an answer that comes late or never (`Holds`). Real Slack only does that under load, so
+the emulator does it on demand.
 
 Rate limit choice: Slack documents about one `chat.postMessage` per second per
 channel, with short bursts tolerated. We model that as a token bucket per channel
@@ -16,10 +17,12 @@ no burst size; we model one bucket of 20 refilling 50 a minute.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BURST = 3.0
 REFILL_PER_SECOND = 1.0
@@ -63,6 +66,7 @@ class Fault:
     status: int
     error: str
     retry_after: int | None
+    extra: dict[str, object] = field(default_factory=dict)  # more of Slack's answer
 
 
 def default_error(status: int) -> str:
@@ -88,10 +92,11 @@ class Faults:
         times: int,
         retry_after: int | None,
         error: str | None,
+        extra: dict[str, object] | None = None,
     ) -> None:
         if times < 1:
             raise ValueError("times must be at least 1")
-        fault = Fault(status, error or default_error(status), retry_after)
+        fault = Fault(status, error or default_error(status), retry_after, dict(extra or {}))
         self._queues.setdefault(method, deque()).extend([fault] * times)
 
     def take(self, method: str) -> Fault | None:
@@ -100,3 +105,74 @@ class Faults:
 
     def clear(self) -> None:
         self._queues.clear()
+
+
+@dataclass
+class Hold:
+    """Calls held back: Slack slow to answer, or not answering, as in its incidents."""
+
+    ends: float  # loop time
+    method: str | None
+    channel: str | None
+    delay: float | None  # each call waits this long; None: until the window ends
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0  # calls held now
+
+    def matches(self, method: str, channel: str | None, now: float) -> bool:
+        if now >= self.ends or self.released.is_set():
+            return False
+        return (self.method is None or self.method == method) and (
+            self.channel is None or self.channel == channel
+        )
+
+    async def wait(self) -> None:
+        self.waiting += 1
+        try:
+            await self._wait()
+        finally:
+            self.waiting -= 1
+
+    async def _wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.delay if self.delay is not None else max(0.0, self.ends - loop.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.released.wait(), timeout=timeout)
+
+
+class Holds:
+    """Windows in which matching Web API calls are held before they are handled. A held
+    call is handled (and its message posted) when its wait ends, even if the client gave
+    up meanwhile: what a client that timed out must expect of Slack."""
+
+    def __init__(self) -> None:
+        self._holds: list[Hold] = []
+        self._all: list[Hold] = []  # ended ones too, for `held`
+
+    @property
+    def held(self) -> int:
+        """Calls held at this moment."""
+        return sum(h.waiting for h in self._all)
+
+    def add(
+        self,
+        seconds: float,
+        *,
+        method: str | None = None,
+        channel: str | None = None,
+        delay: float | None = None,
+    ) -> None:
+        ends = asyncio.get_running_loop().time() + seconds
+        hold = Hold(ends, method, channel, delay)
+        self._holds.append(hold)
+        self._all = [h for h in self._all if h.waiting] + [hold]
+
+    def find(self, method: str, channel: str | None) -> Hold | None:
+        now = asyncio.get_running_loop().time()
+        self._holds = [h for h in self._holds if now < h.ends and not h.released.is_set()]
+        return next((h for h in self._holds if h.matches(method, channel, now)), None)
+
+    def release(self) -> None:
+        """End every window now: the calls held are handled at once."""
+        for hold in self._holds:
+            hold.released.set()
+        self._holds.clear()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox.blocks import BlocksFormatError, parse_blocks, validate_blocks
+from bot.sandbox.images import slack_can_fetch
 from bot.sandbox.store import (
     BOT_ID,
     BOT_NAME,
@@ -61,7 +62,9 @@ class Content:
         self.attachments = attachments
 
 
-def read_content(args: JSON, *, for_update: bool = False) -> Content | JSON:
+def read_content(
+    args: JSON, *, for_update: bool = False, fetchable: Callable[[str], bool] = slack_can_fetch
+) -> Content | JSON:
     """Validate the content arguments shared by the chat methods and response_url.
 
     Returns the content, or the error body Slack would answer with.
@@ -71,7 +74,7 @@ def read_content(args: JSON, *, for_update: bool = False) -> Content | JSON:
     except BlocksFormatError:
         return error("invalid_blocks_format")
     if blocks:
-        problems = validate_blocks(blocks)
+        problems = validate_blocks(blocks, fetchable)
         if problems:
             return error(
                 "invalid_blocks",
@@ -99,6 +102,8 @@ class WebApi:
         self.store = store
         self._clock = clock
         self._notify = notify
+        # Image hosts Slack cannot download from, beyond the internal ones (images.py).
+        self.unfetchable_image_hosts: set[str] = set()
         self.methods: dict[str, Handler] = {
             "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
@@ -129,11 +134,25 @@ class WebApi:
         channel = opt_str(args.get(key))
         return channel if channel is not None and channel in self.store.channels else None
 
+    def _fetchable(self, url: str) -> bool:
+        return slack_can_fetch(url, self.unfetchable_image_hosts)
+
+    def _not_member(self, channel: str) -> JSON | None:
+        """Slack's answer to an app writing where it is not a member (without
+        chat:write.public): a private conversation does not exist for it."""
+        found = self.store.channels[channel]
+        if found.is_member:
+            return None
+        return error("channel_not_found" if found.is_private else "not_in_channel")
+
     def chat_post_message(self, args: JSON) -> JSON:
         channel = self._channel(args)
         if channel is None:
             return error("channel_not_found")
-        content = read_content(args)
+        refused = self._not_member(channel)
+        if refused is not None:
+            return refused
+        content = read_content(args, fetchable=self._fetchable)
         if not isinstance(content, Content):
             return content
         thread_ts = opt_str(args.get("thread_ts"))
@@ -179,7 +198,7 @@ class WebApi:
         message = None if ts is None else self.store.find(channel, ts)
         if message is None:
             return error("message_not_found")
-        content = read_content(args, for_update=True)
+        content = read_content(args, for_update=True, fetchable=self._fetchable)
         if not isinstance(content, Content):
             return content
         apply_update(message, content, self._clock())
@@ -196,10 +215,13 @@ class WebApi:
         channel = self._channel(args)
         if channel is None:
             return error("channel_not_found")
+        refused = self._not_member(channel)
+        if refused is not None:
+            return refused
         user = self.store.users.get(str(args.get("user")))
         if user is None or user.deleted:
             return error("user_not_in_channel")
-        content = read_content(args)
+        content = read_content(args, fetchable=self._fetchable)
         if not isinstance(content, Content):
             return content
         thread_ts = opt_str(args.get("thread_ts"))
@@ -277,6 +299,9 @@ class WebApi:
         channel = self._channel(args)
         if channel is None:
             return error("channel_not_found")
+        refused = self._not_member(channel)
+        if refused is not None:
+            return refused
         messages = self.store.top_level(channel)
         return self._page(messages, args, newest_first=True)
 

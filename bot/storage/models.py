@@ -200,6 +200,12 @@ class OutboxEntry(Base):
     # Migration 0011: crash recovery could not look this row up in Slack
     # (bot/slack/outbox/recovery.py).
     lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Migration 0016: Slack's refusal as it answered (error, errors, messages, warnings),
+    # shown by `chatops slack failed`.
+    slack_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Migration 0016: a post whose call timed out or broke off after it was sent: Slack may
+    # have posted it, so it is looked up before it is sent again (bot/slack/outbox/sending.py).
+    unconfirmed_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         Index("ix_slack_outbox_due", "state", "priority", "id"),

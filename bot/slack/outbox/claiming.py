@@ -5,22 +5,23 @@ Each pass reads the first few due rows of every channel (`PER_CHANNEL`), in prio
 (shared_pace.py), keeps the rows their pacing lets through and claims them (state
 `sending`, `claimed_by` this replica) with one conditional UPDATE, so two replicas never
 send the same row nor spend the same token. A channel stops at its first row that cannot
-go yet, so nothing jumps ahead within a channel.
+go yet, so nothing jumps ahead within a channel. Channels with a call of this replica in
+flight are not claimed for (`busy`): their next call waits for that one, nobody else's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.replicas.claims import Replica
-from bot.slack.outbox.pacing import Pacer, bucket_of, is_urgent
+from bot.slack.outbox.pacing import URGENT_PRIORITY, Pacer, bucket_of, is_urgent
 from bot.slack.outbox.parents import Parents, load_parents
 from bot.slack.outbox.shared_pace import SharedPace
 from bot.storage.models import OutboxEntry
@@ -60,12 +61,20 @@ class Claimer:
         self._batch = batch
         self._prepare = prepare
 
-    async def claim(self, *, paced: bool = True) -> Claim:
+    async def claim(
+        self,
+        *,
+        paced: bool = True,
+        busy: Collection[str] = (),
+        channels: int | None = None,
+    ) -> Claim:
         """Claim what is due now. `paced=False` ignores the channels' buckets (tests on a
-        clock that only moves when told to)."""
+        clock that only moves when told to). `busy` channels have a call in flight and are
+        left alone; at most `channels` more channels are claimed for, though a P0/P1 always
+        gets one: urgent posts never wait for a free sender."""
         now = self._clock.now()
         async with self._sessions() as session:
-            candidates = await self._due(session, now)
+            candidates = await self._due(session, now, busy)
             if not candidates:
                 return Claim(next_at=await _next_due(session))
         keys = {bucket_of(c.op, c.channel) for c in candidates} if paced else set()
@@ -78,15 +87,17 @@ class Claimer:
             candidates = [c for c in candidates if c.id in pending]
             # Paced at the time the buckets are held, the closest to the calls going out.
             at = self._clock.now().timestamp()
-            picked, next_at = _pace(pacer, candidates, at, paced)
+            picked, next_at = _pace(pacer, candidates, at, paced, channels)
             await self._pace.save(session, pacer, buckets, at)
             if not picked:
                 return Claim(next_at=next_at)
             rows, parents = await self._take(session, picked, now)
         return Claim(rows, parents, next_at)
 
-    async def _due(self, session: AsyncSession, now: datetime) -> Sequence[Any]:
-        """The first `PER_CHANNEL` due rows of each channel, most urgent first."""
+    async def _due(
+        self, session: AsyncSession, now: datetime, busy: Collection[str]
+    ) -> Sequence[Any]:
+        """The first `PER_CHANNEL` due rows of each channel not `busy`, most urgent first."""
         rank = (
             func.row_number()
             .over(
@@ -104,7 +115,11 @@ class Claimer:
                 OutboxEntry.message_key,
                 rank,
             )
-            .where(OutboxEntry.state == "pending", OutboxEntry.not_before <= now)
+            .where(
+                OutboxEntry.state == "pending",
+                OutboxEntry.not_before <= now,
+                OutboxEntry.channel.not_in(sorted(busy)) if busy else true(),
+            )
             .subquery()
         )
         return (
@@ -148,15 +163,20 @@ class Claimer:
 
 
 def _pace(
-    pacer: Pacer, candidates: Sequence[Any], now: float, paced: bool
+    pacer: Pacer, candidates: Sequence[Any], now: float, paced: bool, channels: int | None
 ) -> tuple[list[int], float | None]:
     """The candidates their channels have room for, and when the first channel that
-    stopped has room again."""
+    stopped has room again; at most `channels` channels but for P0/P1 rows."""
     picked: list[int] = []
     stopped: set[str] = set()
+    taken: set[str] = set()
     next_at: float | None = None
     for row_id, channel, op, priority, key in candidates:
         if channel in stopped:
+            continue
+        full = channels is not None and len(taken) >= channels
+        if channel not in taken and full and priority > URGENT_PRIORITY:
+            stopped.add(channel)  # no free sender: the worker wakes when one is
             continue
         bucket = bucket_of(op, channel)
         if bucket is not None:
@@ -168,6 +188,7 @@ def _pace(
                 continue
             pacer.take(bucket, now)
         picked.append(row_id)
+        taken.add(channel)
     return picked, next_at
 
 

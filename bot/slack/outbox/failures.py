@@ -41,3 +41,8 @@ def retry_after_seconds(headers: Any) -> float:
         return max(float(value), 1.0)
     except (TypeError, ValueError, AttributeError):
         return 1.0
+
+
+class Unconfirmed(RetryLater):
+    """A post's call ended without an answer after it was sent (a timeout, a dropped
+    connection): Slack may have posted it, so it is looked up before it goes again."""

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, func, select, update
+from sqlalchemy import JSON, Table, Update, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.slack.outbox.calls import is_create
-from bot.storage.models import OutboxEntry, SlackMessage
+from bot.storage.models import OutboxEntry, SlackMessage, UtcDateTime
 
 
 @dataclass
@@ -32,6 +32,9 @@ class Outcome:
     not_before: datetime | None = None
     attempt: bool = False
     result: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] | None = None  # Slack's whole refusal (refusals.py)
+    unconfirmed: bool = False  # a post's call broke off: look it up before sending again
+    note: str | None = None  # said in the message's thread once it is sent
 
 
 class Recorder:
@@ -53,6 +56,9 @@ class Recorder:
         async with self._sessions.begin() as session:
             await session.connection()
             await session.execute(_release_claim(owner), params)
+            for outcome in outcomes:
+                if outcome.note and outcome.row.message_key:
+                    session.add(_thread_note(outcome, now))
             if messages:
                 insert = (
                     postgresql.insert
@@ -103,7 +109,34 @@ def _row_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
         "b_inc": 1 if (outcome.attempt or sent) else 0,
         "b_not_before": outcome.not_before or outcome.row.not_before,
         "b_sent_at": now if sent else None,
+        "b_detail": outcome.detail,
+        "b_unconfirmed": _unconfirmed_since(outcome, now),
     }
+
+
+def _unconfirmed_since(outcome: Outcome, now: datetime) -> datetime | None:
+    """Since when the row's post may be in Slack unrecorded; None once that is settled."""
+    if outcome.state in ("sent", "failed"):
+        return None
+    if outcome.unconfirmed:
+        return outcome.row.unconfirmed_since or now
+    return outcome.row.unconfirmed_since
+
+
+def _thread_note(outcome: Outcome, now: datetime) -> OutboxEntry:
+    """A reply in the thread of the message just sent (an image left out of it)."""
+    row = outcome.row
+    return OutboxEntry(
+        op="reply",
+        channel=row.channel,
+        message_key=row.message_key,
+        priority=row.priority,
+        payload={"text": outcome.note},
+        state="pending",
+        attempts=0,
+        not_before=now,
+        created_at=now,
+    )
 
 
 def _posted_message(outcome: Outcome, now: datetime) -> dict[str, Any] | None:
@@ -143,6 +176,10 @@ def _release_claim(owner: str) -> Update:
             attempts=table.c.attempts + bindparam("b_inc"),
             not_before=bindparam("b_not_before"),
             sent_at=bindparam("b_sent_at"),
+            slack_error=func.coalesce(
+                bindparam("b_detail", type_=JSON(none_as_null=True)), table.c.slack_error
+            ),
+            unconfirmed_since=bindparam("b_unconfirmed", type_=UtcDateTime()),
             claimed_by=None,
         )
     )

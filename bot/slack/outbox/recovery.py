@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,19 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.metrics import Metrics
 from bot.replicas.claims import Replica
-from bot.slack.outbox.failures import Permanent, WaitingForParent
-from bot.slack.outbox.pacing import POSTING
-from bot.slack.outbox.parents import Parents, load_parents, parent_of
+from bot.slack.outbox.lookup import PostFinder
+from bot.slack.outbox.parents import Parents, load_parents
 from bot.slack.outbox.recording import Outcome, Recorder
-from bot.slack.outbox.sending import METADATA_EVENT
 from bot.storage.models import OutboxEntry
 
 log = logging.getLogger(__name__)
 
 RECOVER_EVERY = 2.0  # seconds between looks for claims left by dead replicas
-LOOKUP_WINDOW = timedelta(minutes=10)  # history searched for a post of a dead replica
 MAX_LOOKUP_FAILURES = 3  # recovery rounds (RECOVER_EVERY apart) before sending unchecked
-HISTORY_PAGES = 10  # conversations.history pages searched at most
 
 
 class Recovery:
@@ -57,6 +51,7 @@ class Recovery:
         self._metrics = metrics
         self._replica = replica
         self._recorder = recorder
+        self._finder = PostFinder(client)
 
     async def recover(self, *, include_own: bool = False) -> int:
         """Take back rows claimed by replicas that are gone; returns how many."""
@@ -65,7 +60,7 @@ class Recovery:
         for row in rows:
             owner = row.claimed_by or ""
             try:
-                found = await self._look_up(row, parents)
+                found = await self._finder.find(row, parents)
             except Exception as exc:
                 if not await self._give_up_looking(row, owner, exc):
                     continue
@@ -149,56 +144,6 @@ class Recovery:
         )
         self._metrics.outbox_unverified.inc()
         return True
-
-    async def _look_up(self, row: OutboxEntry, parents: Parents) -> dict[str, Any] | None:
-        """The message a dead replica may have posted for `row`, found by its metadata."""
-        if row.op not in POSTING:
-            return None  # updates are idempotent; an ephemeral cannot be looked up
-        if row.op == "reply":
-            try:
-                channel, ts = parent_of(row, parents)
-            except (WaitingForParent, Permanent):
-                return None
-            response = await self._client.conversations_replies(
-                channel=channel, ts=ts, include_all_metadata=True, limit=1000
-            )
-            return _match(response.data, row.id, channel)
-        return await self._search_history(row)
-
-    async def _search_history(self, row: OutboxEntry) -> dict[str, Any] | None:
-        """The channel's post for `row` since shortly before it was claimed."""
-        since = (row.claimed_at or row.created_at) - LOOKUP_WINDOW
-        cursor = None
-        for _ in range(HISTORY_PAGES):
-            kwargs: dict[str, Any] = {
-                "channel": row.channel,
-                "oldest": f"{max(since.timestamp(), 0):.6f}",
-                "limit": 200,
-                "include_all_metadata": True,
-            }
-            if cursor:
-                kwargs["cursor"] = cursor
-            response = await self._client.conversations_history(**kwargs)
-            found = _match(response.data, row.id, row.channel)
-            if found is not None:
-                return found
-            data = response.data if isinstance(response.data, dict) else {}
-            cursor = (data.get("response_metadata") or {}).get("next_cursor")
-            if not data.get("has_more") or not cursor:
-                return None
-        return None
-
-
-def _match(data: Any, row_id: int, channel: str) -> dict[str, Any] | None:
-    if not isinstance(data, dict):
-        return None
-    for message in data.get("messages") or []:
-        metadata = message.get("metadata") or {}
-        if metadata.get("event_type") != METADATA_EVENT:
-            continue
-        if (metadata.get("event_payload") or {}).get("outbox_id") == row_id:
-            return {"ok": True, "channel": channel, "ts": message["ts"]}
-    return None
 
 
 def _slack_error(exc: Exception) -> str:

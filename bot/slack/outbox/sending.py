@@ -1,16 +1,15 @@
-"""Sending: the Slack Web API calls of claimed rows.
+"""Sending: the Slack Web API calls of one channel's claimed rows, in order.
 
-Channels are sent to concurrently; one channel's rows go in order, and a 429 stops that
-channel for this pass while the others go on; the bucket the call spent (the channel's
-for a post, the workspace's updates for chat.update) waits out `Retry-After`. Every
-post carries message metadata naming its outbox row, so that recovery can find it in
-Slack (recovery.py).
+Each channel is sent to by a task of its own (worker.py), so a call Slack is slow to
+answer holds only its channel. A 429 stops the channel for this pass; the bucket the call
+spent (the channel's for a post, the workspace's updates for chat.update) waits out
+`Retry-After`. Every post carries message metadata naming its outbox row (lookup.py).
 
-Uploads (op `upload`, files in `outbox_files`) follow Slack's flow:
-files.getUploadURLExternal, the bytes POSTed to the URL it returns, then
-files.completeUploadExternal into the channel or the thread of `message_key`. A 429 or a
-failure at any of the three restarts the flow at its next try (an upload never completed
-is discarded by Slack).
+A call is given `CALL_TIMEOUT`: a person waiting for a P0 accepts a few seconds, not 15.
+A post whose call timed out or broke off after it was sent may still be posted by Slack,
+so the row is kept `unconfirmed`: before it is sent again it is looked up in Slack, and
+sent again only when it is not there `CONFIRM_AFTER` after the call that broke off.
+Never posting twice is worth a late retry of a call that truly got lost.
 """
 
 from __future__ import annotations
@@ -23,9 +22,9 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from alerts import messages as m
 from bot.clock import Clock
 from bot.metrics import Metrics
 from bot.slack.outbox.answering import AnswerSender
@@ -33,15 +32,25 @@ from bot.slack.outbox.calls import send_call
 from bot.slack.outbox.failures import (
     Permanent,
     RetryLater,
+    Unconfirmed,
     WaitingForParent,
     backoff,
-    retry_after_seconds,
 )
+from bot.slack.outbox.lookup import PostFinder, outbox_metadata
+from bot.slack.outbox.optional_blocks import MAX_RESENDS, without_refused
 from bot.slack.outbox.pacing import POSTING, bucket_of
 from bot.slack.outbox.parents import Parents, parent_of
 from bot.slack.outbox.recording import Outcome
+from bot.slack.outbox.refusals import (
+    NETWORK_ERRORS,
+    Refused,
+    classify,
+    log_refusal,
+    log_warnings,
+)
 from bot.slack.outbox.shared_pace import SharedPace
-from bot.storage.models import OutboxEntry, OutboxFile
+from bot.slack.outbox.uploads import Uploader
+from bot.storage.models import OutboxEntry
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +62,21 @@ METHOD = {
     "upload": "files.completeUploadExternal",
     "call": "conversations.*",  # the row names its method (calls.py)
 }
-METADATA_EVENT = "chatops_outbox"
-CONCURRENCY = 16  # channels sent to at the same time
-NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-SERVER_ERRORS = ("fatal_error", "internal_error", "service_unavailable", "request_timeout")
+# Seconds a Slack call may take: Slack answers a post in well under a second when it is
+# well; past this a P0 is better retried (after a lookup) than waited for.
+CALL_TIMEOUT = 5
+# How long after a post's call broke off it may still show up in Slack: until then a
+# lookup that does not find it waits, rather than posting a second copy.
+CONFIRM_AFTER = timedelta(seconds=30)
+CONFIRM_STEP = timedelta(seconds=2)  # between lookups of an unconfirmed post
 
 
 def make_client(token: str, base_url: str) -> AsyncWebClient:
+    """The Web API client. No retry handlers: slack_sdk retries a dropped connection
+    blindly, which posts twice when Slack had the call; the outbox retries instead, after
+    looking the post up."""
     base = base_url if base_url.endswith("/") else base_url + "/"
-    return AsyncWebClient(token=token, base_url=base, timeout=15)
-
-
-def outbox_metadata(row_id: int) -> dict[str, Any]:
-    """What a post carries so that its outbox row can be found in Slack."""
-    return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": row_id}}
+    return AsyncWebClient(token=token, base_url=base, timeout=CALL_TIMEOUT, retry_handlers=[])
 
 
 class Sender:
@@ -78,28 +88,16 @@ class Sender:
         metrics: Metrics,
         pace: SharedPace,
     ) -> None:
-        self._sessions = sessions
         self._client = client
         self._clock = clock
         self._metrics = metrics
         self._pace = pace
+        self._finder = PostFinder(client)
+        self._uploads = Uploader(sessions, client, metrics)
         self._answers = AnswerSender(sessions, client, clock, metrics)
 
-    async def send_all(self, rows: list[OutboxEntry], parents: Parents) -> list[Outcome]:
-        """Every row's outcome; channels concurrently, each channel's rows in order."""
-        by_channel: dict[str, list[OutboxEntry]] = {}
-        for row in rows:  # already in priority order: the most urgent channel starts first
-            by_channel.setdefault(row.channel, []).append(row)
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def channel_worker(channel_rows: list[OutboxEntry]) -> list[Outcome]:
-            async with gate:
-                return await self._send_channel(channel_rows, parents)
-
-        results = await asyncio.gather(*(channel_worker(r) for r in by_channel.values()))
-        return [outcome for group in results for outcome in group]
-
-    async def _send_channel(self, rows: list[OutboxEntry], parents: Parents) -> list[Outcome]:
+    async def send_channel(self, rows: list[OutboxEntry], parents: Parents) -> list[Outcome]:
+        """One channel's rows, in order; a 429 releases the rest of the channel's rows."""
         outcomes: list[Outcome] = []
         for index, row in enumerate(rows):
             try:
@@ -110,16 +108,29 @@ class Sender:
             except RetryLater as retry:
                 not_before = self._clock.now() + retry.after
                 outcomes.append(
-                    Outcome(row, "pending", retry.reason, not_before=not_before, attempt=True)
+                    Outcome(
+                        row,
+                        "pending",
+                        retry.reason,
+                        not_before=not_before,
+                        attempt=True,
+                        unconfirmed=isinstance(retry, Unconfirmed),
+                    )
                 )
                 if retry.reason == "ratelimited":
                     now = self._clock.now().timestamp()
                     # An update's 429 is chat.update's workspace limit, not the channel's.
                     bucket = bucket_of(row.op, row.channel) or row.channel
                     await self._pace.throttled(bucket, now, retry.after.total_seconds())
-                    # The rest of this channel waits its turn; other channels go on.
                     outcomes.extend(Outcome(r, "released") for r in rows[index + 1 :])
                     break
+                continue
+            except Refused as refused:
+                log_refusal(row, refused.detail)
+                error = str(refused)
+                outcomes.append(
+                    Outcome(row, "failed", error=error, attempt=True, detail=refused.detail)
+                )
                 continue
             except Permanent as exc:
                 log.error("Slack refused %s to %s for good: %s", row.op, row.channel, exc)
@@ -127,115 +138,131 @@ class Sender:
                 continue
             if row.op == "post" and row.message_key and result.get("ts"):
                 parents[row.message_key] = (str(result.get("channel") or row.channel), result["ts"])
-            outcomes.append(Outcome(row, "sent", result=result))
+            outcomes.append(_sent(row, result))
         return outcomes
 
     async def _send(self, row: OutboxEntry, parents: Parents) -> dict[str, Any]:
+        if row.unconfirmed_since is not None and row.op in POSTING:
+            found = await self._confirm(row, parents)
+            if found is not None:
+                return found
         if row.op == "upload":
-            return await self._upload(row, parents)
-        args = _message_args(row, parents) if row.op != "call" else {}
-        method = METHOD[row.op] if row.op != "call" else str(row.payload.get("method"))
+            return await self._uploads.upload(row, parents)
+        if row.op in ("call", "ephemeral"):
+            return await self._other(row, parents)
+        return await self._call(row, _message_args(row, parents))
+
+    async def _other(self, row: OutboxEntry, parents: Parents) -> dict[str, Any]:
+        """An incident channel's conversations.*/pins.* call (calls.py), or an answer to a
+        person: response_url, else an ephemeral where the bot is a member, else their DM
+        (answering.py). Timed like every call; an answer may take three."""
+        method = str(row.payload.get("method")) if row.op == "call" else METHOD[row.op]
         try:
-            if row.op == "call":
-                result = await send_call(self._client, row, parents)
-                self._metrics.slack_calls.labels(method, "ok").inc()
-                return result
-            if row.op == "update":
-                response = await self._client.chat_update(**args)
-            elif row.op == "ephemeral":
-                # response_url, else an ephemeral where the bot is a member, else a DM.
-                return await self._answers.send(row, args)
-            else:
-                response = await self._client.chat_postMessage(**args)
+            async with asyncio.timeout(CALL_TIMEOUT * (1 if row.op == "call" else 3)):
+                if row.op == "call":
+                    result = await send_call(self._client, row, parents)
+                    self._metrics.slack_calls.labels(method, "ok").inc()
+                    return result
+                return await self._answers.send(row, _message_args(row, parents))
         except SlackApiError as exc:
-            raise self._classify(method, row, exc) from exc
+            raise classify(self._metrics, method, row, exc) from exc
         except NETWORK_ERRORS as exc:
             raise self._network_error(method, row, exc) from exc
-        self._metrics.slack_calls.labels(method, "ok").inc()
-        return dict(response.data) if isinstance(response.data, dict) else {}
 
-    async def _upload(self, row: OutboxEntry, parents: Parents) -> dict[str, Any]:
-        payload = dict(row.payload)
-        channel, thread_ts = row.channel, None
-        if row.message_key:
-            channel, thread_ts = parent_of(row, parents)
-        async with self._sessions() as session:
-            content = await session.scalar(
-                select(OutboxFile.content).where(OutboxFile.id == payload.get("file"))
-            )
-        if not content:
-            raise Permanent("the file to upload is missing from outbox_files")
-        filename = str(payload.get("filename") or "file")
-        method = "files.getUploadURLExternal"
+    async def _confirm(self, row: OutboxEntry, parents: Parents) -> dict[str, Any] | None:
+        """The post an earlier call made after all, else None when it is time to send it
+        again; raises Unconfirmed while it may still show up."""
+        since = row.unconfirmed_since
+        assert since is not None
         try:
-            ask: dict[str, Any] = {"filename": filename, "length": len(content)}
-            if payload.get("alt_text"):
-                ask["alt_txt"] = payload["alt_text"]
-            got = await self._client.files_getUploadURLExternal(**ask)
-            self._metrics.slack_calls.labels(method, "ok").inc()
-            file_id = str(got["file_id"])
-            method = "upload"
-            await self._send_bytes(str(got["upload_url"]), filename, content, row.attempts)
-            self._metrics.slack_calls.labels(method, "ok").inc()
-            method = "files.completeUploadExternal"
-            done = await self._client.files_completeUploadExternal(
-                files=[{"id": file_id, "title": payload.get("title") or filename}],
-                channel_id=channel,
-                thread_ts=thread_ts,
-                initial_comment=payload.get("text") or None,
-            )
-        except SlackApiError as exc:
-            raise self._classify(method, row, exc) from exc
-        except NETWORK_ERRORS as exc:
-            raise self._network_error(method, row, exc) from exc
-        self._metrics.slack_calls.labels(method, "ok").inc()
-        data = dict(done.data) if isinstance(done.data, dict) else {}
-        return {"ok": True, "channel": channel, "file_id": file_id, "files": data.get("files")}
+            found = await self._finder.find(row, parents)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            reason = f"could not look up the post whose call broke off: {type(exc).__name__}"
+            raise Unconfirmed(backoff(row.attempts), reason) from exc
+        if found is not None:
+            log.info("outbox row %s was posted by the call that broke off", row.id)
+            return found
+        waited = self._clock.now() - since
+        if waited < CONFIRM_AFTER:
+            wait = min(CONFIRM_STEP, CONFIRM_AFTER - waited)
+            raise Unconfirmed(wait, "waiting for the post whose call broke off to show")
+        log.warning("outbox row %s is not in Slack %s after its call: posting it", row.id, waited)
+        return None
 
-    async def _send_bytes(self, url: str, filename: str, content: bytes, attempts: int) -> None:
-        """Step two of the upload flow: the file's bytes to the URL Slack handed out."""
-        http = self._client.session
-        own = http is None
-        if http is None:
-            http = aiohttp.ClientSession()
-        try:
-            form = aiohttp.FormData()
-            form.add_field("file", content, filename=filename)
-            async with http.post(url, data=form, timeout=aiohttp.ClientTimeout(total=60)) as r:
-                status, retry_after = r.status, r.headers.get("Retry-After")
-                await r.read()
-        finally:
-            if own:
-                await http.close()
-        if status == 200:
-            return
-        if status == 429:
-            self._metrics.slack_calls.labels("upload", "ratelimited").inc()
-            seconds = retry_after_seconds({"Retry-After": retry_after})
-            raise RetryLater(timedelta(seconds=seconds), "ratelimited")
-        if status >= 500:
-            self._metrics.slack_calls.labels("upload", "server_error").inc()
-            raise RetryLater(backoff(attempts), f"the upload URL answered {status}")
-        self._metrics.slack_calls.labels("upload", "error").inc()
-        raise Permanent(f"the upload URL answered {status}")
+    async def _call(self, row: OutboxEntry, args: dict[str, Any]) -> dict[str, Any]:
+        """One chat.* call; sent again without the optional blocks Slack refused."""
+        method = METHOD[row.op]
+        dropped: list[str] = []
+        for resend in range(MAX_RESENDS + 1):
+            try:
+                response = await self._invoke(row.op, args)
+            except SlackApiError as exc:
+                failure = classify(self._metrics, method, row, exc)
+                cut = _cut_optional(failure, args) if resend < MAX_RESENDS else None
+                if cut is None:
+                    raise failure from exc
+                assert isinstance(failure, Refused)
+                log_refusal(row, failure.detail)
+                args, kinds = cut
+                for kind in kinds:
+                    self._metrics.slack_blocks_dropped.labels(kind).inc()
+                log.warning("sending outbox row %s again without %s", row.id, ", ".join(kinds))
+                dropped.extend(kinds)
+                continue
+            except NETWORK_ERRORS as exc:
+                raise self._network_error(method, row, exc) from exc
+            self._metrics.slack_calls.labels(method, "ok").inc()
+            data = dict(response.data) if isinstance(response.data, dict) else {}
+            log_warnings(method, data)
+            if dropped:
+                data["dropped_blocks"] = sorted(set(dropped))
+            return data
+        raise AssertionError("unreachable")
 
-    def _classify(self, method: str, row: OutboxEntry, exc: SlackApiError) -> Exception:
-        status = getattr(exc.response, "status_code", 200)
-        error = exc.response.get("error") if hasattr(exc.response, "get") else None
-        if status == 429 or error == "ratelimited":
-            self._metrics.slack_calls.labels(method, "ratelimited").inc()
-            retry_after = retry_after_seconds(exc.response.headers)
-            return RetryLater(timedelta(seconds=retry_after), "ratelimited")
-        if status >= 500 or error in SERVER_ERRORS:
-            self._metrics.slack_calls.labels(method, "server_error").inc()
-            reason = f"Slack answered {status} {error or ''}".strip()
-            return RetryLater(backoff(row.attempts), reason)
-        self._metrics.slack_calls.labels(method, "error").inc()
-        return Permanent(str(error or f"HTTP {status}"))
+    async def _invoke(self, op: str, args: dict[str, Any]) -> Any:
+        # The client's own timeout applies only to sessions it opens itself, not to the
+        # service's shared one: every call is timed here.
+        async with asyncio.timeout(CALL_TIMEOUT):
+            if op == "update":
+                return await self._client.chat_update(**args)
+            if op == "ephemeral":
+                return await self._client.chat_postEphemeral(**args)
+            return await self._client.chat_postMessage(**args)
 
     def _network_error(self, method: str, row: OutboxEntry, exc: Exception) -> RetryLater:
         self._metrics.slack_calls.labels(method, "network_error").inc()
-        return RetryLater(backoff(row.attempts), f"network error: {type(exc).__name__}")
+        reason = f"network error: {type(exc).__name__}"
+        # Not connected: Slack never had the call. Otherwise a post may have been made.
+        if row.op in POSTING and not isinstance(exc, aiohttp.ClientConnectorError):
+            return Unconfirmed(backoff(row.attempts), reason)
+        return RetryLater(backoff(row.attempts), reason)
+
+
+def _cut_optional(
+    failure: Exception, args: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The call's arguments without the optional blocks an `invalid_blocks` names."""
+    if not isinstance(failure, Refused) or failure.detail.get("error") != "invalid_blocks":
+        return None
+    blocks = args.get("blocks")
+    if not isinstance(blocks, list):
+        return None
+    cut = without_refused(blocks, list(failure.detail.get("errors") or []))
+    if cut is None:
+        return None
+    kept, kinds = cut
+    changed = {k: v for k, v in args.items() if k != "blocks"}
+    if kept:
+        changed["blocks"] = kept
+    return changed, kinds
+
+
+def _sent(row: OutboxEntry, result: dict[str, Any]) -> Outcome:
+    """A sent row; a new message that lost its image says so in its thread."""
+    note = None
+    if result.get("dropped_blocks") and row.op == "post" and row.message_key:
+        note = m.IMAGE_UNAVAILABLE
+    return Outcome(row, "sent", result=result, note=note)
 
 
 def _message_args(row: OutboxEntry, parents: Parents) -> dict[str, Any]:
