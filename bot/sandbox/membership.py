@@ -1,7 +1,8 @@
 """Who is in which conversation, as Slack's Web API enforces it for the bot.
 
 Slack shows a bot only the conversations it is a member of: `chat.postEphemeral` to one
-it is not in is refused `channel_not_found`, and `conversations.info` on a private
+it is not in is refused (`not_in_channel` where it could join, `channel_not_found` where
+it cannot see), and `conversations.info` on a private
 channel or a DM of other people answers the same. `conversations.open` with one user
 opens (or finds) the app's DM with them, a conversation the bot is always in. These
 rules wrap the Web API's handlers (bot/sandbox/webapi.py) rather than change them.
@@ -30,12 +31,13 @@ class Membership:
         methods["chat.postEphemeral"] = lambda args: self._member_only(args) or post_ephemeral(args)
         methods["conversations.info"] = lambda args: self._info(args, info)
 
-    def _outside(self, args: JSON) -> bool:
-        channel = self.store.channels.get(opt_str(args.get("channel")) or "")
-        return channel is not None and not channel.is_member
-
     def _member_only(self, args: JSON) -> JSON | None:
-        return error("channel_not_found") if self._outside(args) else None
+        """Slack's answer outside the bot's conversations: `not_in_channel` for a public
+        channel it can see, `channel_not_found` for a private one or other people's DM."""
+        channel = self.store.channels.get(opt_str(args.get("channel")) or "")
+        if channel is None or channel.is_member:
+            return None
+        return error("channel_not_found" if _hidden(channel) else "not_in_channel")
 
     def _info(self, args: JSON, info: Handler) -> JSON:
         channel = self.store.channels.get(opt_str(args.get("channel")) or "")
