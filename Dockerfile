@@ -13,6 +13,7 @@ COPY bot ./bot
 COPY alerts ./alerts
 COPY commands ./commands
 COPY actions ./actions
+COPY oncall ./oncall
 COPY migrations ./migrations
 # Not editable: the runtime stage copies /opt/venv alone, without /src.
 RUN /opt/venv/bin/pip install . \

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.config import AlertsConfig, PagerDutyConfig
 from bot.http.config import HttpConfig
@@ -18,6 +18,7 @@ from bot.replicas.leadership import LeaderConfig
 from bot.report.schedule import ReportConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
+from oncall.config import HeartbeatConfig, OnCallConfig, check_unique_names
 
 # The example config ships beside the package (source checkout, editable install, image).
 BUNDLED_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chatops.yaml"
@@ -34,6 +35,12 @@ class Config(BaseModel):
     report: ReportConfig | None = None
     """The weekly operations report in Slack; none when absent."""
     http: HttpConfig = Field(default_factory=HttpConfig)
+    oncall: OnCallConfig = Field(default_factory=OnCallConfig)
+    heartbeats: list[HeartbeatConfig] = Field(default_factory=list)
+    """Signals the bot expects regularly (Alertmanager's Watchdog, a backup job's
+    `POST /heartbeats/{name}`); none by default, since each names its own channel."""
+
+    _unique_heartbeats = field_validator("heartbeats")(check_unique_names)
 
 
 class ConfigError(Exception):

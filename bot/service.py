@@ -31,6 +31,7 @@ from bot.config import Config
 from bot.escalation.engine import cancel_steps
 from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
+from bot.heartbeats.feature import Heartbeats
 from bot.http.routes import build_web_app
 from bot.metrics import Metrics
 from bot.operations.feature import Operations
@@ -188,13 +189,22 @@ class Service:
 
     def _build_escalation(self) -> None:
         """PagerDuty, and escalation paging through it; the timer holder also runs the
-        weekly report."""
+        weekly report and the heartbeats' lateness."""
         self.pagerduty = PagerDuty(
             self.sessions,
             self.config,
             self.settings,
             self.clock,
             self.metrics,
+            on_outbox=self.outbox.wake,
+        )
+        # Heartbeats go late on the timer holder, paging through the same queue.
+        self.heartbeats = Heartbeats(
+            self.sessions,
+            self.config.heartbeats,
+            self.clock,
+            self.metrics,
+            self.pagerduty,
             on_outbox=self.outbox.wake,
         )
         self.escalation = Escalation(
@@ -205,7 +215,10 @@ class Service:
             metrics=self.metrics,
             wake_outbox=self.outbox.wake,
             pager=self.pagerduty,
-            timer_jobs=[self.weekly_report.post_due] if self.weekly_report else [],
+            timer_jobs=[
+                *([self.weekly_report.post_due] if self.weekly_report else []),
+                self.heartbeats.check,
+            ],
         )
 
     def _register_listeners(self) -> None:
@@ -262,6 +275,7 @@ class Service:
             self._tasks.append(asyncio.create_task(self.processor.run(), name="deliveries"))
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
         await self.operations.start(run_workers=self.run_workers)
+        await self.heartbeats.start()
         self.pagerduty.start(self.http)
         self.escalation.start(run_workers=self.run_workers)
         self.graphs.start(self.http, run_workers=self.run_workers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +19,7 @@ from actions.pagerduty.incidents import IncidentsClient
 from bot.clock import Clock
 from bot.config import Config
 from bot.metrics import Metrics
-from bot.pagerduty import pages
+from bot.pagerduty import keyed_pages, pages
 from bot.pagerduty.sender import PageSender
 from bot.settings import Settings
 from bot.storage.models import AlertGroup
@@ -55,6 +56,33 @@ class PagerDuty:
 
     async def reopen(self, session: AsyncSession, group: AlertGroup) -> None:
         await pages.reopen(session, group)
+
+    def trigger_keyed(
+        self,
+        session: AsyncSession,
+        *,
+        dedup_key: str,
+        summary: str,
+        priority: str,
+        subject: str,
+        details: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Queue a page of no alert group (a late heartbeat)."""
+        keyed_pages.trigger(
+            session,
+            dedup_key=dedup_key,
+            summary=summary,
+            priority=priority,
+            subject=subject,
+            details=details,
+            now=now,
+        )
+
+    async def resolve_keyed(
+        self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
+    ) -> int:
+        return await keyed_pages.resolve(session, dedup_key, now, subject=subject)
 
     async def recover(self) -> None:
         await self.sender.recover()
