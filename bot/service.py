@@ -34,6 +34,7 @@ from bot.graphs.feature import AlertGraphs
 from bot.heartbeats.feature import Heartbeats
 from bot.http.routes import build_web_app
 from bot.metrics import Metrics
+from bot.oncall.feature import OnCall
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
@@ -50,6 +51,7 @@ from bot.slack.answers import SlackAnswers
 from bot.slack.app import build_app, register
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
+from bot.slack.people import SlackPeople
 from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.storage import migrate
@@ -246,12 +248,21 @@ class Service:
             incidents=lambda: self.pagerduty.incidents,
             answers=self.answers,
         )
+        self.oncall = OnCall(
+            self.sessions,
+            config,
+            self.settings,
+            self.clock,
+            people=SlackPeople(self.slack_client, self.clock),
+            answers=self.answers,
+        )
         register(
             self.slack_app,
             alerts=alert_buttons,
             operations=OperationListeners(self.operations),
             runbooks=RunbookListeners(self.runbooks.steps, self.sessions, self.answers),
             incidents=incident_buttons,
+            oncall=self.oncall,
         )
 
     async def migrate(self) -> None:
@@ -277,6 +288,7 @@ class Service:
         await self.operations.start(run_workers=self.run_workers)
         await self.heartbeats.start()
         self.pagerduty.start(self.http)
+        self.oncall.start(self.http)
         self.escalation.start(run_workers=self.run_workers)
         self.graphs.start(self.http, run_workers=self.run_workers)
 
@@ -329,6 +341,7 @@ class Service:
             self.alertmanager_token = am_token.get_secret_value()
         self.settings = settings
         self.pagerduty.use_settings(settings)
+        self.oncall.use_settings(settings)
 
     def wake_outbox(self) -> None:
         self.outbox.wake()

@@ -51,8 +51,11 @@ class SlackAnswers:
             )
         await self.ephemeral(body, text)
 
-    async def ephemeral(self, body: dict[str, Any], text: str) -> None:
-        """Tell the person behind a Slack request something only they see."""
+    async def ephemeral(
+        self, body: dict[str, Any], text: str, *, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Tell the person behind a Slack request something only they see (`blocks`, when
+        given, are what Slack shows; `text` is the notification's)."""
         channel = str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
         user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
         if not channel or not user:
@@ -62,7 +65,7 @@ class SlackAnswers:
                 session,
                 op="ephemeral",
                 channel=channel,
-                payload={"text": text, "user": user},
+                payload={"text": text, "user": user, **({"blocks": blocks} if blocks else {})},
                 now=self._clock.now(),
                 priority=0,
             )

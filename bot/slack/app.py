@@ -15,6 +15,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.storm_actions import StormControls
+from bot.oncall.feature import COMMAND as ONCALL_COMMAND
+from bot.oncall.feature import OnCall
 from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
@@ -44,6 +46,7 @@ def register(
     operations: OperationListeners,
     runbooks: RunbookListeners,
     incidents: IncidentButtons,
+    oncall: OnCall | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
     storm = StormControls(alerts)
@@ -66,3 +69,5 @@ def register(
         app.command(name)(operations.on_command)
     app.event("reaction_added")(operations.on_reaction)
     app.event("reaction_removed")(operations.on_reaction)
+    if oncall is not None:
+        app.command(ONCALL_COMMAND)(oncall.on_command)

@@ -1,4 +1,5 @@
-"""heartbeats: expected signals, and PagerDuty pages that belong to no alert group
+"""heartbeats and on-call: expected signals, PagerDuty pages of no alert group, and the
+last known on-call per schedule
 
 Revision ID: 0018
 Revises: 0014
@@ -33,6 +34,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name", name="pk_heartbeats"),
     )
     op.create_index("ix_heartbeats_due", "heartbeats", ["state", "due_at"])
+    op.create_table(
+        "oncall_snapshots",
+        sa.Column("key", sa.String(80), nullable=False),
+        sa.Column("levels", sa.JSON(), nullable=False),
+        sa.Column("fetched_at", UtcDateTime(), nullable=False),
+        sa.Column("announced", sa.JSON(), nullable=True),
+        sa.Column("announced_at", UtcDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("key", name="pk_oncall_snapshots"),
+    )
     # A late heartbeat's page has no alert group.
     with op.batch_alter_table("pagerduty_pages") as batch:
         batch.alter_column("group_id", existing_type=BigId, nullable=True)
@@ -42,5 +52,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM pagerduty_pages WHERE group_id IS NULL")
     with op.batch_alter_table("pagerduty_pages") as batch:
         batch.alter_column("group_id", existing_type=BigId, nullable=False)
+    op.drop_table("oncall_snapshots")
     op.drop_index("ix_heartbeats_due", table_name="heartbeats")
     op.drop_table("heartbeats")

@@ -31,6 +31,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.pagerduty_oncall import OnCallData, add_oncall_routes
+
 ROUTING_KEY_LENGTH = 32
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -57,6 +59,7 @@ class RecordedCall:
     body: bytes
     # When it arrived (wall clock), for benchmarks that measure delivery delay.
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    query: str = ""  # the raw query string (REST lists: schedule_ids[], offset, ...)
 
     @property
     def json(self) -> Any:
@@ -111,6 +114,9 @@ class PagerDutyServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._numbers = 0
+        # Users, schedules, escalation policies, services and /oncalls (shared with the
+        # sandbox's PagerDuty, which answers in the same documented shapes).
+        self.oncall = OnCallData()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -119,6 +125,7 @@ class PagerDutyServer:
         app.router.add_post("/v2/enqueue", self._enqueue)
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_put("/incidents/{id}", self._put_incident)
+        add_oncall_routes(app, self.oncall, token=lambda: self.api_token)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -184,7 +191,15 @@ class PagerDutyServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
-        self.calls.append(RecordedCall(request.method, request.path, dict(request.headers), body))
+        self.calls.append(
+            RecordedCall(
+                request.method,
+                request.path,
+                dict(request.headers),
+                body,
+                query=request.query_string,
+            )
+        )
         if self._hangs.get(request.path, 0) > 0:
             self._hangs[request.path] -= 1
             await self._released.wait()
