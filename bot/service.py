@@ -255,6 +255,8 @@ class Service:
             self.clock,
             people=SlackPeople(self.slack_client, self.clock),
             answers=self.answers,
+            pager=self.pagerduty,
+            members=self.operations.directory.members,
         )
         register(
             self.slack_app,

@@ -7,6 +7,7 @@ ephemerally through the outbox. Times are in the asker's Slack time zone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -16,6 +17,7 @@ from actions.pagerduty.oncalls import OnCallsClient
 from bot.clock import Clock
 from bot.config import Config
 from bot.oncall.mentions import Mentions
+from bot.oncall.page_button import KeyedPager, PageButton
 from bot.oncall.reader import OnCallReader, Target
 from bot.settings import Settings
 from bot.slack.answers import Ack, SlackAnswers
@@ -39,6 +41,8 @@ class OnCall:
         *,
         people: SlackPeople,
         answers: SlackAnswers,
+        pager: KeyedPager,
+        members: Callable[[str], Awaitable[frozenset[str]]],
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -46,6 +50,15 @@ class OnCall:
         self.client: OnCallsClient | None = None
         self.reader = OnCallReader(sessions, config, clock, lambda: self.client)
         self.mentions = Mentions(config.pagerduty.users, people)
+        self.page_button = PageButton(
+            sessions,
+            config.alerts,
+            clock,
+            self.reader,
+            pager=pager,
+            members=members,
+            answers=answers,
+        )
 
     def start(self, http: aiohttp.ClientSession) -> None:
         token = self._settings.pagerduty_api_token
@@ -82,12 +95,13 @@ class OnCall:
             if not targets:
                 await self._answers.ephemeral(command, render.unknown("", self.reader.known()))
                 return
-        zone = await self.mentions.zone_of(str(command.get("user_id", "")))
+        user = str(command.get("user_id", ""))
+        zone = await self.mentions.zone_of(user)
         for target in targets:
-            payload = await self._payload(target, zone)
+            payload = await self._payload(target, zone, user)
             await self._answers.ephemeral(command, payload["text"], blocks=payload["blocks"])
 
-    async def _payload(self, target: Target, zone: Any) -> dict[str, Any]:
+    async def _payload(self, target: Target, zone: Any, user: str) -> dict[str, Any]:
         reading = await self.reader.read(target)
         now = self._clock.now()
         levels: list[Level] = reading.levels or []
@@ -96,4 +110,5 @@ class OnCall:
             return render.unavailable(
                 target.title, reading.levels, reading.fetched_at, reading.error, mention, zone, now
             )
-        return render.answer(target.title, levels, mention, zone, now)
+        offer = await self.page_button.offer(target, user)
+        return render.answer(target.title, levels, mention, zone, now, page_value=offer)

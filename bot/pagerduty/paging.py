@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.pagerduty.incidents import IncidentsClient
@@ -20,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.pagerduty import keyed_pages, pages
+from bot.pagerduty.models import PagerDutyIncident
 from bot.pagerduty.sender import PageSender
 from bot.settings import Settings
 from bot.storage.models import AlertGroup
@@ -38,6 +40,7 @@ class PagerDuty:
     ) -> None:
         self._config = config
         self._settings = settings
+        self._sessions = sessions
         self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
         self.incidents: IncidentsClient | None = None
 
@@ -83,6 +86,15 @@ class PagerDuty:
         self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
     ) -> int:
         return await keyed_pages.resolve(session, dedup_key, now, subject=subject)
+
+    async def open_incidents(self, service_id: str | None) -> int:
+        """PagerDuty incidents not resolved, as its webhooks told us (of one service)."""
+        query = select(func.count()).select_from(PagerDutyIncident)
+        query = query.where(PagerDutyIncident.status.in_(("triggered", "acknowledged")))
+        if service_id is not None:
+            query = query.where(PagerDutyIncident.service_id == service_id)
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
 
     async def recover(self) -> None:
         await self.sender.recover()

@@ -21,6 +21,7 @@ from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
 from commands.render import FORCE_ACTION
+from oncall.render import PAGE_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +72,4 @@ def register(
     app.event("reaction_removed")(operations.on_reaction)
     if oncall is not None:
         app.command(ONCALL_COMMAND)(oncall.on_command)
+        app.action(PAGE_ACTION)(oncall.page_button.on_page)

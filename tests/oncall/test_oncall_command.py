@@ -8,6 +8,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.config import Config
+from bot.pagerduty.models import PagerDutyIncident
 from bot.sandbox.emulator import SlackEmulator
 from tests.escalation.conftest import Bot
 from tests.oncall.conftest import ADA, START, with_oncall
@@ -125,3 +126,56 @@ async def test_pagerduty_unreachable_before_any_answer_says_so(
     )
     answer = await ask(bot, emulator, "api")
     assert answer == "PagerDuty did not answer, and no on-call is known for api yet."
+
+
+def page_button(message: Any) -> dict[str, Any] | None:
+    for block in message.blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == "oncall.page":
+                return dict(element)
+    return None
+
+
+async def test_a_responder_can_page_them_when_nothing_is_open_and_an_outsider_cannot(
+    database_url: str,
+    start_bot: Any,
+    emulator: SlackEmulator,
+    example_config: Config,
+    account: PagerDutyServer,
+) -> None:
+    bot: Bot = await start_bot(
+        database_url, config=with_oncall(example_config), clock=FakeClock(START)
+    )
+    await ask(bot, emulator, "api", user="U0000OUT01")  # not in alerts.responders
+    assert page_button(emulator.ephemerals[-1]) is None
+
+    await ask(bot, emulator, "api")  # Ari is in S0000ONCAL, the responders
+    answer = emulator.ephemerals[-1]
+    button = page_button(answer)
+    assert button is not None and button["value"] == "api"
+    response = await emulator.send_block_action(
+        user="U0000APR01",
+        action_id="oncall.page",
+        value="api",
+        channel="C0000ALERT",
+        message_ts=answer.ts,
+    )
+    assert response.status == 200
+    await bot.tick()
+    [trigger] = [e for e in bot.events("trigger") if e["dedup_key"].startswith("chatops:oncall:")]
+    assert "the on-call of api" in trigger["payload"]["summary"]
+    assert "Paging the on-call for api through PagerDuty." in emulator.ephemerals[-1].text
+
+    # Once PagerDuty has told the bot of an open incident, the button is not offered.
+    async with bot.service.sessions.begin() as session:
+        session.add(
+            PagerDutyIncident(
+                incident_id="PINC001",
+                status="triggered",
+                service_id="PSERVC1",
+                created_at=bot.now(),
+                updated_at=bot.now(),
+            )
+        )
+    await ask(bot, emulator, "PSERVC1")
+    assert page_button(emulator.ephemerals[-1]) is None
