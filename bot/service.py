@@ -191,13 +191,24 @@ class Service:
 
     def _build_escalation(self) -> None:
         """PagerDuty, and escalation paging through it; the timer holder also runs the
-        weekly report and the heartbeats' lateness."""
+        weekly report, the heartbeats' lateness and the on-call handoffs."""
         self.pagerduty = PagerDuty(
             self.sessions,
             self.config,
             self.settings,
             self.clock,
             self.metrics,
+            on_outbox=self.outbox.wake,
+        )
+        self.oncall = OnCall(
+            self.sessions,
+            self.config,
+            self.settings,
+            self.clock,
+            people=SlackPeople(self.slack_client, self.clock),
+            answers=self.answers,
+            pager=self.pagerduty,
+            members=self.operations.directory.members,
             on_outbox=self.outbox.wake,
         )
         # Heartbeats go late on the timer holder, paging through the same queue.
@@ -220,6 +231,7 @@ class Service:
             timer_jobs=[
                 *([self.weekly_report.post_due] if self.weekly_report else []),
                 self.heartbeats.check,
+                self.oncall.handoffs.due,
             ],
         )
 
@@ -247,16 +259,6 @@ class Service:
             config.pagerduty.users,
             incidents=lambda: self.pagerduty.incidents,
             answers=self.answers,
-        )
-        self.oncall = OnCall(
-            self.sessions,
-            config,
-            self.settings,
-            self.clock,
-            people=SlackPeople(self.slack_client, self.clock),
-            answers=self.answers,
-            pager=self.pagerduty,
-            members=self.operations.directory.members,
         )
         register(
             self.slack_app,

@@ -114,9 +114,14 @@ def unknown(name: str, known: Sequence[str]) -> str:
 
 
 def handoff(
-    name: str, level: Level, previous: Sequence[Person], mention: Mention, tz: tzinfo
+    name: str,
+    level: Level,
+    previous: Sequence[Person],
+    mention: Mention,
+    tz: tzinfo,
+    now: datetime,
 ) -> str:
-    until = f" until {level.until.astimezone(tz).strftime('%a %H:%M')}" if level.until else ""
+    until = f" until {moment(level.until, tz, now)}" if level.until else ""
     return HANDOFF.format(
         name=escape(name),
         people=people(level.now, mention),

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from actions.pagerduty.oncalls import OnCallsClient
 from bot.clock import Clock
 from bot.config import Config
+from bot.oncall.handoffs import Handoffs
 from bot.oncall.mentions import Mentions
 from bot.oncall.page_button import KeyedPager, PageButton
 from bot.oncall.reader import OnCallReader, Target
@@ -43,6 +44,7 @@ class OnCall:
         answers: SlackAnswers,
         pager: KeyedPager,
         members: Callable[[str], Awaitable[frozenset[str]]],
+        on_outbox: Callable[[], None],
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -50,6 +52,16 @@ class OnCall:
         self.client: OnCallsClient | None = None
         self.reader = OnCallReader(sessions, config, clock, lambda: self.client)
         self.mentions = Mentions(config.pagerduty.users, people)
+        # Run by the timer holder (escalation's timer jobs), like the heartbeats.
+        self.handoffs = Handoffs(
+            sessions,
+            config,
+            clock,
+            lambda: self.client,
+            mentions=self.mentions,
+            people=people,
+            on_outbox=on_outbox,
+        )
         self.page_button = PageButton(
             sessions,
             config.alerts,

@@ -34,12 +34,14 @@ class Mentions:
 
     async def for_levels(self, levels: Iterable[Level]) -> Mention:
         """A mention function for everyone in `levels`, with their lookups done."""
+        return await self.for_people(p for level in levels for p in (*level.now, *level.next))
+
+    async def for_people(self, persons: Iterable[Person]) -> Mention:
         found: dict[str, str | None] = {}
-        for level in levels:
-            for person in (*level.now, *level.next):
-                key = person.email.strip().lower()
-                if key and key not in found and len(found) < MAX_LOOKUPS:
-                    found[key] = await self.slack_user(person)
+        for person in persons:
+            key = person.email.strip().lower()
+            if key and key not in found and len(found) < MAX_LOOKUPS:
+                found[key] = await self.slack_user(person)
 
         def mention(person: Person) -> str:
             user = found.get(person.email.strip().lower())

@@ -4,7 +4,9 @@
 `fetched_at`") and what alert messages name without asking PagerDuty. `announced` is the
 handoff poller's own memory (the people at the first level it last posted about),
 compared and updated in the same transaction as the outbox row of the handoff message,
-so a handoff is posted once across replicas and restarts.
+so a handoff is posted once across replicas and restarts. The handoff poller's rows are
+keyed `handoff:<schedule id>` (the schedule's own people), /oncall's `schedule:` and
+`service:` (every level of the policies behind them).
 """
 
 from __future__ import annotations
@@ -27,3 +29,5 @@ class OnCallSnapshot(Base):
     fetched_at: Mapped[datetime] = mapped_column(UtcDateTime())
     announced: Mapped[list[Any] | None] = mapped_column(JSON)
     announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The Slack users the on-call user group was last set to (oncall.usergroups).
+    usergroup_users: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("fetched_at", UtcDateTime(), nullable=False),
         sa.Column("announced", sa.JSON(), nullable=True),
         sa.Column("announced_at", UtcDateTime(), nullable=True),
+        sa.Column("usergroup_users", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("key", name="pk_oncall_snapshots"),
     )
     # A late heartbeat's page has no alert group.
