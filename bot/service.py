@@ -21,7 +21,7 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
-from bot.alerts.groups import PAGERDUTY_NOTE
+from bot.alerts.groups import ONCALL_NOTE, PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
 from bot.alerts.processor import DeliveryProcessor
@@ -34,6 +34,7 @@ from bot.graphs.feature import AlertGraphs
 from bot.heartbeats.feature import Heartbeats
 from bot.http.routes import build_web_app
 from bot.metrics import Metrics
+from bot.oncall.alert_note import note_source
 from bot.oncall.feature import OnCall
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
@@ -87,9 +88,7 @@ class Service:
         # service's committed audit events.
         OperationalMetrics(self.metrics.registry).watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
-        self.sessions = session_factory(
-            self.engine, observed, info={PAGERDUTY_NOTE: pagerduty_note}
-        )
+        self.sessions = session_factory(self.engine, observed, info=_session_info(config))
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         self.outbox = Outbox(
@@ -349,6 +348,12 @@ class Service:
 
     def wake_outbox(self) -> None:
         self.outbox.wake()
+
+
+def _session_info(config: Config) -> dict[str, Any]:
+    """What every session carries for the alert messages: the PagerDuty line and who is
+    on call, from their own features (bot/alerts/groups.py reads them from here)."""
+    return {PAGERDUTY_NOTE: pagerduty_note, ONCALL_NOTE: note_source(config)}
 
 
 def _slack_secrets(settings: Settings) -> tuple[str, str]:

@@ -24,13 +24,20 @@ class Person:
     name: str
     email: str = ""
     pd_id: str = ""
+    slack: str = ""  # their Slack user id, once looked up (kept for the alert path)
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "email": self.email, "id": self.pd_id}
+        data = {"name": self.name, "email": self.email, "id": self.pd_id}
+        return {**data, "slack": self.slack} if self.slack else data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Person:
-        return cls(str(data.get("name", "")), str(data.get("email", "")), str(data.get("id", "")))
+        return cls(
+            str(data.get("name", "")),
+            str(data.get("email", "")),
+            str(data.get("id", "")),
+            str(data.get("slack", "")),
+        )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ from bot.storage.models import Alert, AlertGroup, OutboxEntry
 # The PagerDuty line of a group's message (raw text), from the session's info.
 NoteSource = Callable[[AsyncSession, int], Awaitable[str | None]]
 PAGERDUTY_NOTE = "alerts.pagerduty_note"
+# Who is on call for a group ("<@U...>, ...", mrkdwn), from the session's info: the
+# on-call feature's last known answer (bot/oncall/alert_note.py), never PagerDuty itself.
+OnCallSource = Callable[[AsyncSession, AlertGroup], Awaitable[str | None]]
+ONCALL_NOTE = "alerts.oncall_note"
 
 
 def message_key(group: AlertGroup) -> str:
@@ -128,12 +132,19 @@ async def load_view(
         mention=policy.mention if policy else None,
         runbook_id=group.runbook_id,
         pagerduty=await _pagerduty_note(session, group.id),
+        oncall=await oncall_note(session, group),
     )
 
 
 async def _pagerduty_note(session: AsyncSession, group_id: int) -> str | None:
     source: NoteSource | None = session.info.get(PAGERDUTY_NOTE)
     return await source(session, group_id) if source is not None else None
+
+
+async def oncall_note(session: AsyncSession, group: AlertGroup) -> str | None:
+    """Who is on call for the group, as mrkdwn mentions; None when nobody is known."""
+    source: OnCallSource | None = session.info.get(ONCALL_NOTE)
+    return await source(session, group) if source is not None else None
 
 
 async def refresh_message(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -95,7 +96,7 @@ class Handoffs:
             except (PagerError, ValueError) as exc:
                 log.warning("handoffs: schedule %s not read: %s", schedule_id, exc)
                 continue
-            levels = levels_at(blocks, now)
+            levels = await self._with_slack(levels_at(blocks, now))
             level = first_level(levels)
             if level is not None and level.until is not None and level.until < self._next:
                 self._next = level.until  # poll again right at the handoff
@@ -105,6 +106,17 @@ class Handoffs:
         if announced:
             self._on_outbox()
         return announced
+
+    async def _with_slack(self, levels: list[Level]) -> list[Level]:
+        """The people with their Slack ids, stored so the alert path never looks them up."""
+
+        async def found(people: Sequence[Person]) -> tuple[Person, ...]:
+            return tuple([replace(p, slack=await self._slack(p)) for p in people])
+
+        return [replace(lv, now=await found(lv.now), next=await found(lv.next)) for lv in levels]
+
+    async def _slack(self, person: Person) -> str:
+        return await self._mentions.slack_user(person) or ""
 
     async def _zone(self, client: OnCallsClient, schedule_id: str) -> tzinfo:
         """The schedule's own time zone, read once: handoff times as its rota says them."""
