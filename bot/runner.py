@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ async def serve(
         except OSError as exc:
             print(f"error: {_port_problem(host, sandbox_port, exc)}", file=sys.stderr)
             return 2
+    if emulator is not None:
+        config = with_sandbox_watchdog(config, emulator.page.watchdog.every)
     try:
         service = Service(settings, config)
     except StartupError as exc:
@@ -77,6 +80,7 @@ async def serve(
         return 2
     runner, socket_mode = started
     if emulator is not None:
+        emulator.page.watchdog.start()
         _print_sandbox_banner(host, port, sandbox_port, socket_mode=socket_mode is not None)
     await _until_stopped(service, stop, reload_on_sighup=emulator is None)
     log.info("shutting down: finishing accepted work")
@@ -177,11 +181,14 @@ async def start_sandbox(
     settings: Settings, config: Config, host: str, port: int, sandbox_port: int
 ) -> tuple[Any, Settings]:
     from bot.sandbox.emulator import SlackEmulator, default_workspace
+    from bot.sandbox.pagerduty_oncall import seed_sandbox
     from bot.sandbox.render import render_text
     from bot.sandbox.roles import sandbox_roles
 
     emulator = SlackEmulator()
     default_workspace(emulator)
+    # Tests make the Watchdog fast; a newcomer watches it at Alertmanager-like pace.
+    emulator.page.watchdog.every = float(os.environ.get("CHATOPS_SANDBOX_WATCHDOG_SECONDS", 15))
     emulator.slash_commands = manifest_commands(MANIFEST)
     groups = {g.id: g.users for g in emulator.store.usergroups.values()}
     emulator.page.roles = sandbox_roles(config, emulator.store.users, groups)
@@ -219,7 +226,31 @@ async def start_sandbox(
         emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
         emulator.pagerduty.webhook_secret = SANDBOX_PAGERDUTY_SECRET
         emulator.pagerduty.api_token = SANDBOX_PAGERDUTY_API_TOKEN
+        seed_sandbox(
+            emulator.pagerduty.oncall,
+            [(u.id, u.real_name, u.email) for u in emulator.store.users.values() if not u.is_bot],
+            datetime.now(UTC),
+        )
     return emulator, settings.model_copy(update=update)
+
+
+def with_sandbox_watchdog(config: Config, every: float) -> Config:
+    """The sandbox's own heartbeat on its Watchdog (bot/sandbox/watchdog.py), unless the
+    config names one: late `2 * every` (30 s) after the Alertmanager panel stops it."""
+    from oncall.config import HeartbeatConfig
+
+    if any(h.name == "watchdog" for h in config.heartbeats):
+        return config
+    watchdog = HeartbeatConfig.model_validate(
+        {
+            "name": "watchdog",
+            "every": every,
+            "grace": every,
+            "match": {"alertname": "Watchdog"},
+            "channel": config.alerts.routes[-1].channel,
+        }
+    )
+    return config.model_copy(update={"heartbeats": [*config.heartbeats, watchdog]})
 
 
 def chatops_command() -> str:

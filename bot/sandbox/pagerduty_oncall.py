@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +30,7 @@ ACCOUNT_URL = "https://acme.pagerduty.com"
 API_URL = "https://api.pagerduty.com"
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 25
+HANDOFF_MINUTES = 3  # the sandbox's first handoff, after start: soon enough to watch
 
 
 @dataclass
@@ -99,6 +100,23 @@ class OnCallData:
                 kept.append(Block(block.user, end, block.end))
         kept.append(Block(user, start, end))
         schedule.blocks = sorted(kept, key=lambda b: b.start)
+
+    def now_view(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Who holds each schedule now and until when, for the sandbox page."""
+        moment = now or datetime.now(UTC)
+        view = []
+        for schedule in self.schedules.values():
+            for block in schedule.blocks:
+                if block.start <= moment < block.end:
+                    user = self.users.get(block.user)
+                    view.append(
+                        {
+                            "schedule": schedule.name,
+                            "user": user.name if user else block.user,
+                            "until": _iso(block.end),
+                        }
+                    )
+        return view
 
     # -- representations ---------------------------------------------------------------
 
@@ -346,3 +364,26 @@ def add_oncall_routes(
         prefix + "/escalation_policies/{id}", one("escalation_policy", data.policies, data.policy)
     )
     router.add_get(prefix + "/services/{id}", one("service", data.services, data.service))
+
+
+def seed_sandbox(data: OnCallData, people: Sequence[tuple[str, str, str]], now: datetime) -> None:
+    """The sandbox account's rota, from the workspace's people (Slack id, name, email):
+    Olu holds "API primary" until a few minutes after start, then Ari, so a newcomer sees
+    a handoff; Bo is "API secondary". The escalation policy "On-call" (PESCAL1) notifies
+    them in that order for the service "Sandbox" (PSERVC1)."""
+    for slack_id, name, email in people:
+        data.add_user("P" + slack_id[1:], name, email)
+    handoff = now.replace(second=0, microsecond=0) + timedelta(minutes=HANDOFF_MINUTES)
+    day, week = timedelta(days=1), timedelta(days=7)
+    data.add_schedule(
+        "PSCHED1",
+        "API primary",
+        [
+            Block("P0000ONC01", now - day, handoff),
+            Block("P0000APR01", handoff, handoff + week),
+            Block("P0000ONC01", handoff + week, handoff + 2 * week),
+        ],
+    )
+    data.add_schedule("PSCHED2", "API secondary", [Block("P0000APR02", now - day, now + 2 * week)])
+    data.add_policy("PESCAL1", "On-call", [["PSCHED1"], ["PSCHED2"]])
+    data.add_service("PSERVC1", "Sandbox", "PESCAL1")
