@@ -10,10 +10,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Config
+from bot.heartbeats.models import Heartbeat
 from bot.sandbox.emulator import SlackEmulator
 from oncall.config import HeartbeatConfig
 from tests.conftest import WEBHOOK_TOKEN
 from tests.escalation.conftest import Bot
+from tests.support.payloads import notification
 
 BACKUP = HeartbeatConfig(
     name="backup", every=timedelta(hours=1), grace=timedelta(minutes=5), channel="C0000ALERT"
@@ -105,3 +107,26 @@ async def test_a_heartbeat_never_heard_is_late_every_plus_grace_after_the_start(
     assert "since the bot started watching it" in late
     assert len(page_events(bot, "trigger")) == 1
     assert await last_seen(bot) == 0
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_a_watchdog_grouped_with_other_alerts_signals_and_only_the_others_are_posted(
+    database_url: str, start_bot: Any, emulator: SlackEmulator, example_config: Config
+) -> None:
+    watchdog = HeartbeatConfig(
+        name="watchdog",
+        every=timedelta(minutes=1),  # type: ignore[arg-type]
+        match={"alertname": "Watchdog"},
+        channel="C0000ALERT",
+    )
+    config = example_config.model_copy(update={"heartbeats": [watchdog]})
+    bot: Bot = await start_bot(database_url, config=config)
+    body = notification(alerts=2, labels={"severity": "warning"})
+    body["alerts"][0]["labels"]["alertname"] = "Watchdog"
+    await bot.fire(body)
+    async with bot.service.sessions() as session:
+        row = await session.get(Heartbeat, "watchdog")
+        assert row is not None and row.last_seen_at == bot.now()
+    [message] = emulator.messages("C0000ALERT")
+    assert "DiskFull" in message.text + str(message.blocks)
+    assert "Watchdog" not in message.text + str(message.blocks)

@@ -9,6 +9,9 @@ documented contract rather than against mocks of themselves:
 - `GET` and `PUT /incidents/{id}` check the REST token and, for updates, the From header
   (and, given `users`, that it names one of them), refusing with PagerDuty's codes in the
   same order and words as the sandbox's REST API (bot/sandbox/pagerduty_rest.py);
+- `GET /oncalls`, `/schedules`, `/users`, `/escalation_policies` and `/services/{id}`
+  answer from `oncall` (bot/sandbox/pagerduty_oncall.py, shared with the sandbox) in the
+  documented shapes, classic pagination included;
 - `send_webhook` delivers a signed v3 webhook to a URL of ours, with an HMAC computed
   here independently of the bot's verifier.
 
