@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from alerts.alertmanager import AlertmanagerNotification
@@ -272,17 +272,24 @@ class Heartbeats:
 
     async def refresh_gauges(self) -> None:
         """The last signal of each heartbeat from the database (0: never seen), so every
-        replica exports what any of them heard."""
-        async with self._sessions() as session:
-            seen = dict(
-                (
-                    await session.execute(
-                        select(Heartbeat.name, Heartbeat.last_seen_at).where(
-                            Heartbeat.name.in_(list(self._by_name))
+        replica exports what any of them heard (read at each scrape of /metrics)."""
+        if not self._by_name:
+            return
+        try:
+            async with self._sessions() as session:
+                seen = dict(
+                    (
+                        await session.execute(
+                            select(Heartbeat.name, Heartbeat.last_seen_at).where(
+                                Heartbeat.name.in_(list(self._by_name))
+                            )
                         )
-                    )
-                ).all()
-            )
+                    ).all()
+                )
+        except SQLAlchemyError as exc:
+            # /metrics must answer with the database down: the last figures stand.
+            log.warning("heartbeat figures not read: %s", type(exc).__name__)
+            return
         for name in self._by_name:
             last = seen.get(name)
             self._gauge.labels(name).set(last.timestamp() if last is not None else 0)

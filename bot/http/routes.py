@@ -146,6 +146,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service = _service(request)
+    # Every replica reads the heartbeats' last signals, whichever replica heard them.
+    await service.heartbeats.refresh_gauges()
     return web.Response(
         body=service.metrics.render(),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

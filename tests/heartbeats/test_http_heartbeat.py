@@ -130,3 +130,21 @@ async def test_a_watchdog_grouped_with_other_alerts_signals_and_only_the_others_
     [message] = emulator.messages("C0000ALERT")
     assert "DiskFull" in message.text + str(message.blocks)
     assert "Watchdog" not in message.text + str(message.blocks)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+async def test_a_due_time_that_passed_while_the_bot_was_down_counts_from_the_restart(
+    database_url: str, start_bot: Any, emulator: SlackEmulator, example_config: Config
+) -> None:
+    bot: Bot = await start_bot(database_url, config=with_backup(example_config))
+    assert await post(bot, "backup") == 200
+    await bot.running.stop()
+    clock = bot.running.clock
+    clock.advance(timedelta(hours=3))  # down for longer than every + grace
+    bot = await start_bot(database_url, config=with_backup(example_config), clock=clock)
+    await bot.tick()
+    assert not said(emulator, "late")  # what arrived while nobody listened is unknown
+    await bot.at(timedelta(hours=1, minutes=5))  # every + grace after the restart
+    await bot.tick()
+    [late] = said(emulator, "is late")
+    assert "no signal for 4h 5m" in late

@@ -52,9 +52,13 @@ async def test_oncall_names_the_person_and_the_next_one_per_level_in_the_askers_
     lookups = [c for c in emulator.calls("users.lookupByEmail")]
     assert [c.args.get("email") for c in lookups] == ["ada@example.com", "lin@elsewhere.example"]
 
-    # A second question is answered from the cached addresses.
+    # A second question is answered from the cached addresses; after an hour they are
+    # looked up again (a person may have changed address or joined Slack).
     await ask(bot, emulator, "api")
     assert len(emulator.calls("users.lookupByEmail")) == 2
+    bot.running.clock.advance(3601)
+    await ask(bot, emulator, "api")
+    assert len(emulator.calls("users.lookupByEmail")) == 4
 
 
 async def test_the_service_is_followed_to_its_escalation_policy(
