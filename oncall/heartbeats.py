@@ -44,12 +44,18 @@ def signals_in(
     """Given (labels, firing) per alert: the names of the heartbeats signalled, and the
     indexes of every alert a heartbeat takes. A resolved match (the Watchdog stopped) is
     taken, so it is not posted as an alert, but it is no signal."""
-    matchers = [(h.name, h.match) for h in heartbeats if h.match]
+    matchers = [(h.name, tuple(h.match.items())) for h in heartbeats if h.match]
     names: set[str] = set()
     taken: list[int] = []
+    if not matchers:
+        return names, taken
     for index, (labels, firing) in enumerate(alerts):
-        for name, match in matchers:
-            if match and all(labels.get(k) == v for k, v in match.items()):
+        for name, items in matchers:
+            # Most alerts differ in their first label (alertname): one lookup each.
+            for key, value in items:
+                if labels.get(key) != value:
+                    break
+            else:
                 if firing:
                     names.add(name)
                 taken.append(index)

@@ -7,6 +7,7 @@ caller without it learns nothing about which heartbeats exist. The body is ignor
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -17,6 +18,10 @@ from bot.http.bodies import error
 from bot.http.webhook_auth import is_authorised
 from bot.metrics import Metrics
 from bot.settings import Settings
+
+# Matching 30,000 alerts against a few heartbeats takes ~30 ms: off the event loop, like
+# the parse of such a notification (bot/http/routes.py).
+IN_THREAD = 1000
 
 
 class HeartbeatEdge(Protocol):
@@ -57,7 +62,10 @@ async def take_signals(
 ) -> Any | None:
     """Record the heartbeats a notification signals; the body to store without their
     alerts, or None when every alert was a heartbeat's (nothing to post)."""
-    names, taken = heartbeats.take(notification)
+    if len(notification.alerts) > IN_THREAD:
+        names, taken = await asyncio.to_thread(heartbeats.take, notification)
+    else:
+        names, taken = heartbeats.take(notification)
     if not taken:
         return data
     if names:
