@@ -11,12 +11,7 @@ from bot.cli import main
 from bot.config import BUNDLED_EXAMPLE
 from tests.servers.pagerduty import PagerDutyServer
 
-SCHEDULES = """
-oncall:
-  schedules:
-    api: PSCHED1
-    payments: PSCHED9
-"""
+SCHEDULES = "  schedules: {api: PSCHED1, payments: PSCHED9}"
 
 
 async def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -33,7 +28,10 @@ async def check(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, st
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "chatops.yaml"
-    path.write_text(BUNDLED_EXAMPLE.read_text() + SCHEDULES)
+    lines = BUNDLED_EXAMPLE.read_text().splitlines()
+    [at] = [i for i, line in enumerate(lines) if line.startswith("  schedules: {api: PSCHED1}")]
+    lines[at] = SCHEDULES  # the example's schedule, and one PagerDuty does not know
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
@@ -47,7 +45,7 @@ async def test_a_schedule_pagerduty_does_not_know_is_a_problem_with_its_line(
     monkeypatch.setenv("PAGERDUTY_API_URL", account.url)
     code, err = await check(config_file, capsys)
     assert code == 2
-    line = config_file.read_text().splitlines().index("    payments: PSCHED9") + 1
+    line = config_file.read_text().splitlines().index(SCHEDULES) + 1
     assert f"line {line}: oncall.schedules.payments: PagerDuty has no schedule PSCHED9" in err
     assert "oncall.schedules.api" not in err
     assert [c.path for c in account.calls_to("/schedules/PSCHED1")] == ["/schedules/PSCHED1"]
