@@ -14,6 +14,7 @@ COPY alerts ./alerts
 COPY commands ./commands
 COPY actions ./actions
 COPY incidents ./incidents
+COPY oncall ./oncall
 COPY migrations ./migrations
 # Not editable: the runtime stage copies /opt/venv alone, without /src.
 RUN /opt/venv/bin/pip install . \

@@ -24,7 +24,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/bandit -c pyproject.toml -q -r bot alerts commands actions incidents migrations --severity-level medium --confidence-level medium
+	$(BIN)/bandit -c pyproject.toml -q -r bot alerts commands actions incidents oncall migrations --severity-level medium --confidence-level medium
 	$(BIN)/python scripts/check_structure.py
 	$(BIN)/lint-imports
 

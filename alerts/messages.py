@@ -77,6 +77,7 @@ NOT_FROM_ITS_MESSAGE = (
 )
 
 # Escalation and PagerDuty (issue 3).
+ON_CALL = "On call: {people}"
 THREAD_RENOTIFY = "🔔 {mention}Still firing and not acknowledged ({duration} so far)."
 THREAD_REMIND = "⏰ Reminder: still firing after {duration} and nobody has acknowledged it."
 THREAD_PAGED = "📟 Paged PagerDuty."

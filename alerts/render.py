@@ -70,6 +70,7 @@ class GroupView:
     mention: str | None = None
     runbook_id: str | None = None
     pagerduty: str | None = None  # "📟 Paged PagerDuty", "Acknowledged in PagerDuty by ..."
+    oncall: str | None = None  # "<@U...>, ...": mrkdwn, escaped by its maker (bot/oncall/)
     # A large group's view holds only its first alerts; these count all of them.
     alert_count: int | None = None
     firing_count: int | None = None
@@ -342,6 +343,8 @@ def _status_line(group: GroupView, now: datetime) -> str:
         parts.append(_date(group.acked_at, m.ACKED_BY, user=group.acked_by))
     if group.pagerduty:  # may name a PagerDuty user: outside text
         parts.append(escape(group.pagerduty))
+    if group.oncall and group.status == "firing":
+        parts.append(m.ON_CALL.format(people=group.oncall))
     if group.source == "grafana":
         parts.append(m.SOURCE_GRAFANA)
     return " · ".join(parts)

@@ -36,6 +36,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     report = check_queries(
         config, path.read_text(encoding="utf-8"), prometheus_url=settings.prometheus_url
     )
+    from bot.oncall.check import check_schedules
+
+    problems, notes = check_schedules(config, path.read_text(encoding="utf-8"), settings)
+    report.problems.extend(problems)
+    report.notes.extend(notes)
     for note in report.notes:
         say(note, file=sys.stderr)
     if report.problems:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alerts.config import AlertsConfig, PagerDutyConfig
 from bot.http.config import HttpConfig
@@ -21,6 +21,7 @@ from bot.retention.config import RetentionConfig
 from bot.runbooks.config import RunbooksConfig
 from commands.config import DeployConfig
 from incidents.config import IncidentsConfig
+from oncall.config import HeartbeatConfig, OnCallConfig, check_unique_names
 
 # The example config ships beside the package (source checkout, editable install, image).
 BUNDLED_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chatops.yaml"
@@ -41,6 +42,12 @@ class Config(BaseModel):
     """Declared incidents, each with a Slack channel of its own (`/incident`)."""
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     """How long stored webhooks, Slack calls, groups and operations are kept."""
+    oncall: OnCallConfig = Field(default_factory=OnCallConfig)
+    heartbeats: list[HeartbeatConfig] = Field(default_factory=list)
+    """Signals the bot expects regularly (Alertmanager's Watchdog, a backup job's
+    `POST /heartbeats/{name}`); none by default, since each names its own channel."""
+
+    _unique_heartbeats = field_validator("heartbeats")(check_unique_names)
 
     @model_validator(mode="after")
     def _retention_covers_the_report(self) -> Config:

@@ -17,6 +17,7 @@ class Metrics:
         self._define_escalation()
         self._define_storms_and_recovery()
         self._define_runbooks()
+        self._define_heartbeats()
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, labels, registry=self.registry)
@@ -173,6 +174,16 @@ class Metrics:
             registry=self.registry,
             # Seconds to the default 15-minute request_ttl, and beyond for a longer one.
             buckets=(10, 30, 60, 120, 300, 600, 900, 1800, 3600),
+        )
+
+    def _define_heartbeats(self) -> None:
+        """Heartbeats (issue 24): `name` is a configured heartbeat's name, never alert data."""
+        self.heartbeat_last_seen = Gauge(
+            "chatops_heartbeat_last_seen_timestamp_seconds",
+            "When each heartbeat last signalled, as a Unix time (0: not since the bot "
+            "started watching it). time() minus this is how long it has been silent.",
+            ["name"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -29,6 +29,7 @@ from bot.sandbox_mode import (
     exposure_warning,
     print_sandbox_banner,
     start_sandbox,
+    with_sandbox_watchdog,
 )
 from bot.service import Service
 from bot.settings import Settings, with_secrets
@@ -77,6 +78,7 @@ async def serve(
         except OSError as exc:
             print(f"error: {_port_problem(bind, sandbox_port, exc)}", file=sys.stderr)
             return 2
+        config = with_sandbox_watchdog(config, emulator.page.watchdog.every)
     else:
         try:
             settings = await with_secrets(settings)
@@ -120,6 +122,7 @@ async def _run(
         return 2
     runner, socket_mode = started
     if emulator is not None:
+        emulator.page.watchdog.start()
         print_sandbox_banner(emulator, host, port, socket_mode=socket_mode is not None)
     await _until_stopped(service, stop, reload_on_sighup=emulator is None)
     log.info("shutting down: finishing accepted work")

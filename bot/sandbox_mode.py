@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,8 @@ async def start_sandbox(
         token=f"xoxb-sandbox-{secrets.token_hex(16)}", signing_secret=secrets.token_hex(32)
     )
     default_workspace(emulator)
+    # Tests make the Watchdog fast; a newcomer watches it at Alertmanager-like pace.
+    emulator.page.watchdog.every = float(os.environ.get("CHATOPS_SANDBOX_WATCHDOG_SECONDS", 15))
     emulator.slash_commands = manifest_commands(MANIFEST)
     groups = {g.id: g.users for g in emulator.store.usergroups.values()}
     emulator.page.roles = sandbox_roles(config, emulator.store.users, groups)
@@ -99,27 +102,60 @@ async def start_sandbox(
     webhook_token = settings.alertmanager_webhook_token or SecretStr(SANDBOX_WEBHOOK_TOKEN)
     emulator.page.alertmanager_url = f"http://{host}:{port}/webhooks/alertmanager"
     emulator.page.alertmanager_token = webhook_token.get_secret_value()
-    # Pages go to the sandbox's own PagerDuty, which sends its webhooks back here, and the
-    # incident buttons update incidents there through its REST API.
-    pagerduty_secret, pagerduty_api_token = secrets.token_hex(16), secrets.token_hex(16)
-    routing_key = secrets.token_hex(16)  # 32 characters, as PagerDuty's
     update: dict[str, Any] = {
         "slack_bot_token": SecretStr(emulator.token),
         "slack_signing_secret": SecretStr(emulator.signing_secret),
         "slack_app_token": None if app_token is None else SecretStr(app_token),
         "slack_api_url": emulator.base_url,
         "alertmanager_webhook_token": webhook_token,
+        **_sandbox_pagerduty(emulator, host, port),
+    }
+    return emulator, settings.model_copy(update=update)
+
+
+def _sandbox_pagerduty(emulator: Any, host: str, port: int) -> dict[str, Any]:
+    """Pages go to the sandbox's own PagerDuty, which sends its webhooks back here, and the
+    incident buttons update incidents there through its REST API; it knows a rota, so
+    /oncall and a handoff a few minutes after start have someone to show."""
+    from bot.sandbox.pagerduty_oncall import seed_sandbox
+
+    pagerduty_secret, pagerduty_api_token = secrets.token_hex(16), secrets.token_hex(16)
+    routing_key = secrets.token_hex(16)  # 32 characters, as PagerDuty's
+    emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
+    emulator.pagerduty.webhook_secret = pagerduty_secret
+    emulator.pagerduty.api_token = pagerduty_api_token
+    emulator.pagerduty.routing_key = routing_key
+    seed_sandbox(
+        emulator.pagerduty.oncall,
+        [(u.id, u.real_name, u.email) for u in emulator.store.users.values() if not u.is_bot],
+        datetime.now(UTC),
+    )
+    return {
         "pagerduty_routing_key": SecretStr(routing_key),
         "pagerduty_events_url": f"{emulator.url}pagerduty",
         "pagerduty_webhook_secret": SecretStr(pagerduty_secret),
         "pagerduty_api_url": f"{emulator.url}pagerduty/api",
         "pagerduty_api_token": SecretStr(pagerduty_api_token),
     }
-    emulator.pagerduty.webhook_url = f"http://{host}:{port}/webhooks/pagerduty"
-    emulator.pagerduty.webhook_secret = pagerduty_secret
-    emulator.pagerduty.api_token = pagerduty_api_token
-    emulator.pagerduty.routing_key = routing_key
-    return emulator, settings.model_copy(update=update)
+
+
+def with_sandbox_watchdog(config: Config, every: float) -> Config:
+    """The sandbox's own heartbeat on its Watchdog (bot/sandbox/watchdog.py), unless the
+    config names one: late `2 * every` (30 s) after the Alertmanager panel stops it."""
+    from oncall.config import HeartbeatConfig
+
+    if any(h.name == "watchdog" for h in config.heartbeats):
+        return config
+    watchdog = HeartbeatConfig.model_validate(
+        {
+            "name": "watchdog",
+            "every": every,
+            "grace": every,
+            "match": {"alertname": "Watchdog"},
+            "channel": config.alerts.routes[-1].channel,
+        }
+    )
+    return config.model_copy(update={"heartbeats": [*config.heartbeats, watchdog]})
 
 
 def chatops_command() -> str:

@@ -21,35 +21,31 @@ from actions.prometheus import PrometheusClient
 from alerts.runbooks import RunbookError
 from bot.alerts.deliveries import Failure
 from bot.alerts.events import GroupListener
-from bot.alerts.groups import INCIDENT_NOTE, PAGERDUTY_NOTE
+from bot.alerts.groups import INCIDENT_NOTE, ONCALL_NOTE, PAGERDUTY_NOTE
 from bot.alerts.handlers import AlertButtons
 from bot.alerts.intake import IntakeWriter
-from bot.alerts.muted import AlertmanagerMutes
 from bot.alerts.processor import DeliveryProcessor
 from bot.alerts.silence_watch import SilenceWatch
 from bot.alerts.storm import count_folds, summary_renderer
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.escalation.engine import cancel_steps
-from bot.escalation.feature import Escalation
 from bot.graphs.feature import AlertGraphs
 from bot.http.routes import build_web_app
-from bot.incidents.feature import Incidents
 from bot.incidents.handlers import IncidentListeners
-from bot.incidents.pagerduty import PAGERDUTY_LINKS, Follow
+from bot.incidents.pagerduty import PAGERDUTY_LINKS
 from bot.incidents.store import incident_note
 from bot.metrics import Metrics
+from bot.oncall.alert_note import note_source
 from bot.operations.feature import Operations
 from bot.operations.handlers import OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.pagerduty.incident_events import IncidentEvents
 from bot.pagerduty.incident_link import linked_incidents
-from bot.pagerduty.paging import PagerDuty
 from bot.pagerduty.status import pagerduty_note
 from bot.prometheus_check import analysed_environments
 from bot.report.live import OperationalMetrics
 from bot.report.weekly import WeeklyReport
-from bot.retention.setup import build_pruner
 from bot.runbooks.feature import RunbookFeature
 from bot.runbooks.handlers import RunbookListeners
 from bot.settings import Settings
@@ -58,7 +54,6 @@ from bot.slack.app import build_app, register
 from bot.slack.click_limit import ClickLimit
 from bot.slack.outbox.sending import make_client
 from bot.slack.outbox.worker import Outbox
-from bot.slack.people import People
 from bot.slack.replay_guard import ReplayGuard
 from bot.slack.requests import SlackRequests
 from bot.startup import StartupError as StartupError
@@ -67,6 +62,7 @@ from bot.storage import migrate
 from bot.storage.engine import create_engine, session_factory
 from bot.storage.serving import ServingMark
 from bot.storage.user_limits import SharedUserLimit
+from bot.timer_features import build_timer_features
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +100,7 @@ class Service:
         # service's committed audit events.
         OperationalMetrics(self.metrics.registry).watch(observed)
         count_folds(observed, self.metrics.storm_folded.inc)
-        self.sessions = session_factory(self.engine, observed, info=dict(SESSION_NOTES))
+        self.sessions = session_factory(self.engine, observed, info=_session_info(config))
         self.slack_client = make_client(token, settings.slack_api_url)
         self.slack_app = build_app(self.slack_client, signing)
         self.outbox = Outbox(
@@ -209,48 +205,14 @@ class Service:
         self.group_listeners.append(self.incidents)
 
     def _build_escalation(self) -> None:
-        """PagerDuty, and escalation paging through it; the timer holder also runs the
-        weekly report and the incidents' timer pass."""
-        self.incidents = Incidents(
-            self.sessions,
-            self.config.incidents,
-            self.config.alerts,
-            self.clock,
-            directory=self.operations.directory,
-            is_person=People(self.slack_client).is_person,
-            wake_outbox=self.outbox.wake,
-            follow=Follow(lambda: self.pagerduty.incidents, self.config.pagerduty.users),
-        )
-        self.pagerduty = PagerDuty(
-            self.sessions,
-            self.config,
-            self.settings,
-            self.clock,
-            self.metrics,
-            on_outbox=self.outbox.wake,
-        )
-        # Retention: run by the timer holder with the other durable timer jobs.
-        self.pruner = self._pruner = build_pruner(
-            self.sessions,
-            self.clock,
-            self.config.retention,
-            self.settings.chatops_audit_key,
-            self.metrics.registry,
-        )
-        self.escalation = Escalation(
-            sessions=self.sessions,
-            engine=self.engine,
-            config=self.config,
-            clock=self.clock,
-            metrics=self.metrics,
-            wake_outbox=self.outbox.wake,
-            pager=self.pagerduty,
-            timer_jobs=[
-                *([self.weekly_report.post_due] if self.weekly_report else []),
-                self._pruner.run_due,
-                self.incidents.tick,
-            ],
-            muted=AlertmanagerMutes(lambda: self.alertmanager, self.config.alerts),
+        """PagerDuty, and escalation paging through it, with every feature whose timers
+        the timer holder runs (bot/timer_features.py)."""
+        built = build_timer_features(self)
+        self.incidents, self.pagerduty, self.pruner = built.incidents, built.pagerduty, built.pruner
+        self.oncall, self.heartbeats, self.escalation = (
+            built.oncall,
+            built.heartbeats,
+            built.escalation,
         )
 
     def _register_listeners(self) -> None:
@@ -291,6 +253,7 @@ class Service:
                 self.clock,
             ),
             declared=IncidentListeners(self.incidents, self.answers),
+            oncall=self.oncall,
         )
         self.answers.accept_urls_of(self.settings.slack_api_url)  # the emulator's, in sandbox
 
@@ -326,7 +289,9 @@ class Service:
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="outbox"))
             self._tasks.append(asyncio.create_task(self.silence_watch.run(), name="silences"))
         await self.operations.start(run_workers=self.run_workers)
+        await self.heartbeats.start()
         self.pagerduty.start(self.http)
+        self.oncall.start(self.http)
         self.escalation.start(run_workers=self.run_workers)
         self.graphs.start(self.http, run_workers=self.run_workers)
 
@@ -381,6 +346,13 @@ class Service:
             self.alertmanager_token = am_token.get_secret_value()
         self.settings = settings
         self.pagerduty.use_settings(settings)
+        self.oncall.use_settings(settings)
 
     def wake_outbox(self) -> None:
         self.outbox.wake()
+
+
+def _session_info(config: Config) -> dict[str, Any]:
+    """What every session carries for the alert messages: each feature's line, from that
+    feature (bot/alerts/groups.py reads them from here)."""
+    return {**SESSION_NOTES, ONCALL_NOTE: note_source(config)}

@@ -15,7 +15,9 @@ from sqlalchemy.engine import Connection
 
 import bot.approvals.models  # approval requests, seen Slack events
 import bot.escalation.models  # registers escalation steps
+import bot.heartbeats.models  # heartbeats
 import bot.incidents.models  # incidents and their alert groups
+import bot.oncall.models  # last known on-calls
 import bot.operations.models  # operations, locks, dryrun state
 import bot.pagerduty.models  # registers PagerDuty pages and incidents
 import bot.runbooks.models  # noqa: F401  (runbook progress tables)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGES = ("bot", "alerts", "commands", "actions", "incidents")
+PACKAGES = ("bot", "alerts", "commands", "actions", "incidents", "oncall")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent

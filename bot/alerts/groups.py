@@ -33,6 +33,10 @@ PAGERDUTY_NOTE = "alerts.pagerduty_note"
 # The group's incident line (mrkdwn, the bot's own markup), from bot/incidents likewise;
 # a group in an incident has no Declare incident button.
 INCIDENT_NOTE = "alerts.incident_note"
+# Who is on call for a group ("<@U...>, ...", mrkdwn), from the session's info: the
+# on-call feature's last known answer (bot/oncall/alert_note.py), never PagerDuty itself.
+OnCallSource = Callable[[AsyncSession, AlertGroup], Awaitable[str | None]]
+ONCALL_NOTE = "alerts.oncall_note"
 
 
 def message_key(group: AlertGroup) -> str:
@@ -139,6 +143,7 @@ async def load_view(
         runbook_id=group.runbook_id,
         pagerduty=await _pagerduty_note(session, group.id),
         incident=await _incident_note(session, group.id),
+        oncall=await oncall_note(session, group),
     )
 
 
@@ -150,6 +155,12 @@ async def _incident_note(session: AsyncSession, group_id: int) -> str | None:
 async def _pagerduty_note(session: AsyncSession, group_id: int) -> str | None:
     source: NoteSource | None = session.info.get(PAGERDUTY_NOTE)
     return await source(session, group_id) if source is not None else None
+
+
+async def oncall_note(session: AsyncSession, group: AlertGroup) -> str | None:
+    """Who is on call for the group, as mrkdwn mentions; None when nobody is known."""
+    source: OnCallSource | None = session.info.get(ONCALL_NOTE)
+    return await source(session, group) if source is not None else None
 
 
 async def refresh_message(

@@ -25,7 +25,7 @@ from alerts.blocks import mention_markup
 from alerts.durations import format_duration
 from alerts.escalation import PAGERDUTY_ACTOR, first_steps, is_digest, next_after
 from bot.alerts.events import Change
-from bot.alerts.groups import reply
+from bot.alerts.groups import oncall_note, reply
 from bot.audit import trail
 from bot.clock import Clock
 from bot.config import Config
@@ -282,6 +282,8 @@ class EscalationEngine:
             )
         elif step.kind == "renotify":
             mention = mention_markup(policy.mention) + " " if policy and policy.mention else ""
+            oncall = await oncall_note(session, group)  # who holds the pager now, by name
+            mention += f"{oncall} " if oncall else ""
             await reply(
                 session,
                 group,

@@ -22,6 +22,7 @@ from alerts.json_bodies import JsonBodyError, is_json_content_type, load_json
 from alerts.policy import priority_of
 from bot.alerts.intake import IntakeWriter
 from bot.config import Config
+from bot.heartbeats import http as heartbeat_http
 from bot.http import bodies
 from bot.http.bodies import closing, error, read_body, refusal_reason
 from bot.http.limits import LIMITS, RequestLimits, handler_args
@@ -41,7 +42,7 @@ SERVICE_KEY = web.AppKey("service", object)
 MODE_KEY = web.AppKey("mode", str)
 
 
-class WebEdge(pagerduty_webhook.PagerDutyInbox, Protocol):
+class WebEdge(pagerduty_webhook.PagerDutyInbox, heartbeat_http.HeartbeatEdge, Protocol):
     """What the routes read, each at request time: the token and settings change when
     secrets are rotated (SIGHUP)."""
 
@@ -108,6 +109,10 @@ async def alertmanager_webhook(request: web.Request) -> web.Response:
     if not notification.alerts:
         # Nothing to post; still a valid notification, so Alertmanager must not retry it.
         return web.json_response({"status": "ignored", "reason": "no alerts"})
+    # A heartbeat's signal (Alertmanager's Watchdog) is taken here and never posted.
+    data = await heartbeat_http.take_signals(service.heartbeats, notification, data)
+    if data is None:
+        return web.json_response({"status": "heartbeat"})
     delivery_id = await service.intake.store(
         notification.source, data, group_key=notification.key_digest
     )
@@ -157,6 +162,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     service = _service(request)
+    # Every replica reads the heartbeats' last signals, whichever replica heard them.
+    await service.heartbeats.refresh_gauges()
     return web.Response(
         body=service.metrics.render(),
         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
@@ -190,6 +197,7 @@ def build_web_app(service: WebEdge) -> web.Application:
     app.router.add_post("/webhooks/alertmanager", json_only(alertmanager_webhook))
     app.router.add_post("/webhooks/pagerduty", json_only(pagerduty_webhook.handler(service)))
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/heartbeats/{name}", heartbeat_http.handler(service))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

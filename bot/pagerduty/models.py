@@ -21,7 +21,8 @@ class PagerDutyPage(Base):
     __tablename__ = "pagerduty_pages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"))
+    # NULL for a page of no alert group (a late heartbeat: bot/heartbeats/).
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("alert_groups.id", ondelete="CASCADE"))
     action: Mapped[str] = mapped_column(String(16))  # trigger|acknowledge|resolve
     dedup_key: Mapped[str] = mapped_column(String(255))
     route_ref: Mapped[str] = mapped_column(String(32))  # "route:<index>" or "default"

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import aiohttp
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from actions.pagerduty.incidents import IncidentsClient
 from bot.clock import Clock
 from bot.config import Config
 from bot.metrics import Metrics
-from bot.pagerduty import pages
+from bot.pagerduty import keyed_pages, pages
 from bot.pagerduty.changes import ChangeEvents
+from bot.pagerduty.models import PagerDutyIncident
 from bot.pagerduty.sender import PageSender
 from bot.settings import Settings
 from bot.storage.models import AlertGroup
@@ -38,6 +41,7 @@ class PagerDuty:
     ) -> None:
         self._config = config
         self._settings = settings
+        self._sessions = sessions
         self.sender = PageSender(sessions, config, settings, clock, metrics, on_outbox=on_outbox)
         # Change events of the operations the bot ran, delivered beside the pages.
         self.changes = ChangeEvents(sessions, config, settings, clock)
@@ -58,6 +62,42 @@ class PagerDuty:
 
     async def reopen(self, session: AsyncSession, group: AlertGroup) -> None:
         await pages.reopen(session, group)
+
+    def trigger_keyed(
+        self,
+        session: AsyncSession,
+        *,
+        dedup_key: str,
+        summary: str,
+        priority: str,
+        subject: str,
+        details: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Queue a page of no alert group (a late heartbeat)."""
+        keyed_pages.trigger(
+            session,
+            dedup_key=dedup_key,
+            summary=summary,
+            priority=priority,
+            subject=subject,
+            details=details,
+            now=now,
+        )
+
+    async def resolve_keyed(
+        self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
+    ) -> int:
+        return await keyed_pages.resolve(session, dedup_key, now, subject=subject)
+
+    async def open_incidents(self, service_id: str | None) -> int:
+        """PagerDuty incidents not resolved, as its webhooks told us (of one service)."""
+        query = select(func.count()).select_from(PagerDutyIncident)
+        query = query.where(PagerDutyIncident.status.in_(("triggered", "acknowledged")))
+        if service_id is not None:
+            query = query.where(PagerDutyIncident.service_id == service_id)
+        async with self._sessions() as session:
+            return int(await session.scalar(query) or 0)
 
     async def recover(self) -> None:
         await self.sender.recover()

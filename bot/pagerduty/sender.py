@@ -184,8 +184,9 @@ class PageSender:
     async def _finish(self, page: PagerDutyPage, error: PagerError | None, now: datetime) -> None:
         async with self._sessions.begin() as session:
             row = await session.get(PagerDutyPage, page.id)
-            group = await session.get(AlertGroup, page.group_id)
-            if row is None or group is None:
+            # A page of no group (a heartbeat's) is delivered the same, said nowhere.
+            group = await session.get(AlertGroup, page.group_id) if page.group_id else None
+            if row is None or (group is None and page.group_id is not None):
                 return
             row.attempts += 1
             if error is None:
@@ -196,7 +197,7 @@ class PageSender:
                 await self._failed(session, row, group, error, now)
 
     async def _sent(
-        self, session: AsyncSession, row: PagerDutyPage, group: AlertGroup, now: datetime
+        self, session: AsyncSession, row: PagerDutyPage, group: AlertGroup | None, now: datetime
     ) -> None:
         row.state, row.sent_at, row.last_error = "sent", now, None
         self._metrics.pagerduty_events.labels(row.action, "ok").inc()
@@ -205,12 +206,12 @@ class PageSender:
             at=now,
             actor=trail.SYSTEM,
             action=f"pagerduty.{row.action}",
-            subject=f"alert-group:{group.id}",
+            subject=_subject(row, group),
             dedup_key=row.dedup_key,
             route=row.route_ref,
             attempts=row.attempts,
         )
-        if row.action == "trigger":
+        if row.action == "trigger" and group is not None:
             text = (
                 m.THREAD_PAGE_LATE.format(attempts=row.attempts)
                 if row.announced
@@ -223,7 +224,7 @@ class PageSender:
         self,
         session: AsyncSession,
         row: PagerDutyPage,
-        group: AlertGroup,
+        group: AlertGroup | None,
         error: TemporaryPagerError,
         now: datetime,
     ) -> None:
@@ -238,7 +239,7 @@ class PageSender:
         row.state = "pending"
         row.last_error = message
         row.not_before = now + timedelta(seconds=delay)
-        if not row.announced and row.action == "trigger":
+        if not row.announced and row.action == "trigger" and group is not None:
             row.announced = True
             await reply(session, group, m.THREAD_PAGE_DELAYED.format(error=escape(message)), now)
         log.warning("page %s not delivered yet (attempt %d): %s", row.id, row.attempts, message)
@@ -247,7 +248,7 @@ class PageSender:
         self,
         session: AsyncSession,
         row: PagerDutyPage,
-        group: AlertGroup,
+        group: AlertGroup | None,
         error: PagerError,
         now: datetime,
     ) -> None:
@@ -260,12 +261,14 @@ class PageSender:
             at=now,
             actor=trail.SYSTEM,
             action="pagerduty.failed",
-            subject=f"alert-group:{group.id}",
+            subject=_subject(row, group),
             dedup_key=row.dedup_key,
             route=row.route_ref,
             event_action=row.action,
             error=message,
         )
+        if group is None:
+            return
         # PagerDuty was never asked when no key is configured; say so, not "refused".
         template = (
             m.THREAD_PAGE_NOT_CONFIGURED
@@ -289,3 +292,10 @@ class PageSender:
             counts.get("pending", 0) + counts.get("sending", 0)
         )
         self._metrics.pagerduty_pages_failed.set(counts.get("failed", 0))
+
+
+def _subject(row: PagerDutyPage, group: AlertGroup | None) -> str:
+    """The audit subject: the group, or what a page of no group names itself."""
+    if group is not None:
+        return f"alert-group:{group.id}"
+    return str(row.payload.get("subject") or f"page:{row.dedup_key}")

@@ -230,7 +230,9 @@ class BotDriver:
         block_id: str | None = None,
     ) -> BotResponse:
         the_user, the_channel = self._user(user), self._channel(channel)
-        message = self.store.find(channel, message_ts)
+        message = self.store.find(channel, message_ts) or self.store.find_ephemeral(
+            channel, message_ts, user
+        )
         if message is None:
             raise LookupError(f"no message {message_ts} in {channel} to click on")
         found = payloads.find_element(message.blocks, action_id)

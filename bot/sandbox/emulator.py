@@ -199,6 +199,7 @@ class SlackEmulator(ActingForUsers):
 
     async def stop(self) -> None:
         self.page.close()
+        await self.page.watchdog.stop()
         await self.pagerduty.close()
         await self.socket.close()
         await self._driver.close()

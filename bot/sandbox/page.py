@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.sandbox.emoji import EMOJI
 from bot.sandbox.pagerduty import PagerDutyEmulator
 from bot.sandbox.store import JSON, Message, Store
+from bot.sandbox.watchdog import SandboxWatchdog
 
 # The bundled Alertmanager notifications (a source checkout; `make sandbox` runs from one).
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples" / "alerts"
@@ -75,6 +76,8 @@ class WorkspacePage:
         self.roles: dict[str, list[str]] = {}
         self._fingerprint = fingerprint
         self._closing = asyncio.Event()
+        # Alertmanager's always-firing Watchdog, stopped and started from the panel.
+        self.watchdog = SandboxWatchdog(lambda: (self.alertmanager_url, self.alertmanager_token))
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._index)
@@ -84,6 +87,7 @@ class WorkspacePage:
         app.router.add_get("/_emulator/stream", self._stream)
         app.router.add_get("/_emulator/users", self._users)
         app.router.add_post("/_emulator/alertmanager", self._alertmanager)
+        self.watchdog.add_routes(app)
 
     def close(self) -> None:
         """End the open event streams, so that the server can stop at once."""
@@ -146,6 +150,8 @@ class WorkspacePage:
             "names": names,
             "usergroups": {g.id: g.handle for g in store.usergroups.values()},
             "examples": example_names(),
+            "watchdog": self.watchdog.view(),
+            "oncall": self.pagerduty.oncall.now_view(),
             "emoji": EMOJI,
             "incidents": [i.to_view() for i in self.pagerduty.incidents],
         }

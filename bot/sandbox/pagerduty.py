@@ -39,6 +39,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.sandbox.pagerduty_oncall import OnCallData
+
 log = logging.getLogger(__name__)
 
 ROUTING_KEY_LENGTH = 32
@@ -155,6 +157,8 @@ class PagerDutyEmulator:
         self.api_token: str | None = None
         # When set (sandbox mode), the Events API takes only events with this routing key.
         self.routing_key: str | None = None
+        # Users, schedules, the escalation policy and /oncalls (bot/sandbox/pagerduty_oncall.py).
+        self.oncall = OnCallData()
         self._page_url = page_url
         self._on_change = on_change
         self._people = people

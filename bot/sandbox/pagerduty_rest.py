@@ -37,6 +37,7 @@ from bot.sandbox.pagerduty import (
     Incident,
     PagerDutyEmulator,
 )
+from bot.sandbox.pagerduty_oncall import add_oncall_routes
 
 API_PREFIX = "/pagerduty/api"
 UPDATABLE = ("acknowledged", "resolved")
@@ -60,6 +61,9 @@ def add_rest_routes(app: web.Application, pagerduty: PagerDutyEmulator) -> None:
     api = RestApi(pagerduty)
     app.router.add_get(API_PREFIX + "/incidents/{id}", api.get)
     app.router.add_put(API_PREFIX + "/incidents/{id}", api.put)
+    add_oncall_routes(
+        app, pagerduty.oncall, token=lambda: pagerduty.api_token or "", prefix=API_PREFIX
+    )
 
 
 class RestApi:

@@ -264,6 +264,13 @@ class Store:
                 return message
         return None
 
+    def find_ephemeral(self, channel: str, ts: str, user: str) -> Message | None:
+        """An ephemeral message shown to `user` (who alone can click its buttons)."""
+        for message in self.ephemerals:
+            if message.channel == channel and message.ts == ts and message.ephemeral_user == user:
+                return message
+        return None
+
     def top_level(self, channel: str) -> list[Message]:
         return [
             m for m in self.channel_messages.get(channel, []) if not m.is_reply and not m.deleted

@@ -27,6 +27,7 @@ from bot.sandbox.store import (
     MessageVersion,
     Store,
 )
+from bot.sandbox.webapi_people import people_methods
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class WebApi:
             "conversations.history": self.conversations_history,
             "conversations.replies": self.conversations_replies,
         }
+        self.methods.update(people_methods(store))  # bot/sandbox/webapi_people.py
 
     def auth_test(self, args: JSON) -> JSON:
         return {

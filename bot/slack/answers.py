@@ -116,9 +116,12 @@ class SlackAnswers:
             )
         await self.ephemeral(body, text)
 
-    async def ephemeral(self, body: dict[str, Any], text: str) -> None:
+    async def ephemeral(
+        self, body: dict[str, Any], text: str, *, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
         """Tell the person behind a Slack request something only they see (through the
-        request's response_url when it has one; see the module's docstring)."""
+        request's response_url when it has one; see the module's docstring). `blocks`,
+        when given, are what Slack shows; `text` is the notification's."""
         channel, user = _channel_of(body), _user_of(body)
         if not channel or not user:
             return
@@ -127,7 +130,7 @@ class SlackAnswers:
                 session,
                 op="ephemeral",
                 channel=channel,
-                payload={"text": text, "user": user},
+                payload={"text": text, "user": user, **({"blocks": blocks} if blocks else {})},
                 now=self._clock.now(),
                 priority=0,
             )

@@ -17,12 +17,15 @@ from bot.alerts.handlers import AlertButtons
 from bot.alerts.storm_actions import StormControls
 from bot.incidents.handlers import COMMAND as INCIDENT_COMMAND
 from bot.incidents.handlers import DECLARE_ACTION, IncidentListeners
+from bot.oncall.feature import COMMAND as ONCALL_COMMAND
+from bot.oncall.feature import OnCall
 from bot.operations.handlers import COMMANDS, OperationListeners
 from bot.pagerduty.buttons import IncidentButtons
 from bot.runbooks.handlers import STEP_ACTIONS, RunbookListeners
 from bot.slack.answers import SlackAnswers
 from bot.slack.click_limit import ClickLimit
 from commands.render import FORCE_ACTION
+from oncall.render import PAGE_ACTION
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ def register(
     answers: SlackAnswers | None = None,
     clicks: ClickLimit | None = None,
     declared: IncidentListeners | None = None,
+    oncall: OnCall | None = None,
 ) -> None:
     """Every listener of the bot, by what Slack sends: one table to read."""
     if answers is not None:
@@ -81,3 +85,6 @@ def register(
         app.action(DECLARE_ACTION)(declared.on_declare)
     app.event("reaction_added")(operations.on_reaction)
     app.event("reaction_removed")(operations.on_reaction)
+    if oncall is not None:
+        app.command(ONCALL_COMMAND)(oncall.on_command)
+        app.action(PAGE_ACTION)(oncall.page_button.on_page)

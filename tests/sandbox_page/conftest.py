@@ -95,7 +95,12 @@ class Sandbox:
         )
 
 
-def start_sandbox(cwd: Path, port: int | None = None, sandbox_port: int | None = None) -> Sandbox:
+def start_sandbox(
+    cwd: Path,
+    port: int | None = None,
+    sandbox_port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Sandbox:
     port, sandbox_port = port or free_port(), sandbox_port or free_port()
     process = subprocess.Popen(
         [
@@ -110,7 +115,7 @@ def start_sandbox(cwd: Path, port: int | None = None, sandbox_port: int | None =
             str(sandbox_port),
         ],
         cwd=cwd,
-        env=clean_env(cwd),
+        env={**clean_env(cwd), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

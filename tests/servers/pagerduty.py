@@ -9,6 +9,9 @@ documented contract rather than against mocks of themselves:
 - `GET` and `PUT /incidents/{id}` check the REST token and, for updates, the From header
   (and, given `users`, that it names one of them), refusing with PagerDuty's codes in the
   same order and words as the sandbox's REST API (bot/sandbox/pagerduty_rest.py);
+- `GET /oncalls`, `/schedules`, `/users`, `/escalation_policies` and `/services/{id}`
+  answer from `oncall` (bot/sandbox/pagerduty_oncall.py, shared with the sandbox) in the
+  documented shapes, classic pagination included;
 - `send_webhook` delivers a signed v3 webhook to a URL of ours, with an HMAC computed
   here independently of the bot's verifier.
 
@@ -30,6 +33,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from bot.sandbox.pagerduty_oncall import OnCallData, add_oncall_routes
 
 ROUTING_KEY_LENGTH = 32
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -57,6 +62,7 @@ class RecordedCall:
     body: bytes
     # When it arrived (wall clock), for benchmarks that measure delivery delay.
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    query: str = ""  # the raw query string (REST lists: schedule_ids[], offset, ...)
 
     @property
     def json(self) -> Any:
@@ -113,6 +119,9 @@ class PagerDutyServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._numbers = 0
+        # Users, schedules, escalation policies, services and /oncalls (shared with the
+        # sandbox's PagerDuty, which answers in the same documented shapes).
+        self.oncall = OnCallData()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -123,6 +132,7 @@ class PagerDutyServer:
         app.router.add_get("/incidents/{id}", self._get_incident)
         app.router.add_put("/incidents/{id}", self._put_incident)
         app.router.add_post("/incidents/{id}/notes", self._post_note)
+        add_oncall_routes(app, self.oncall, token=lambda: self.api_token)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -188,7 +198,15 @@ class PagerDutyServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
-        self.calls.append(RecordedCall(request.method, request.path, dict(request.headers), body))
+        self.calls.append(
+            RecordedCall(
+                request.method,
+                request.path,
+                dict(request.headers),
+                body,
+                query=request.query_string,
+            )
+        )
         if self._hangs.get(request.path, 0) > 0:
             self._hangs[request.path] -= 1
             await self._released.wait()

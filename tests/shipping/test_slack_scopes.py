@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tests.shipping.tools import ROOT
 
 MANIFEST = ROOT / "examples" / "slack-app-manifest.yaml"
-CODE = [ROOT / "bot", ROOT / "alerts", ROOT / "commands", ROOT / "actions"]
+CODE = [ROOT / "bot", ROOT / "alerts", ROOT / "commands", ROOT / "actions", ROOT / "oncall"]
 NOT_THE_BOT = ROOT / "bot" / "sandbox"  # the emulator plays Slack, it does not call it
 
 # Bot-token scopes per method, from Slack's method reference ("Scopes: Bot token").
@@ -33,6 +33,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "usergroups.users.list": {"usergroups:read"},
+    "usergroups.users.update": {"usergroups:write"},
     "reactions.add": {"reactions:write"},
     "users.info": {"users:read"},
     "users.lookupByEmail": {"users:read.email"},

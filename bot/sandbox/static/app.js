@@ -273,6 +273,8 @@ function render() {
   if (atBottom) box.scrollTop = box.scrollHeight;
   renderThread(state);
   renderExamples(state);
+  renderWatchdog(state);
+  renderOnCall(state);
   renderIncidents(state);
 }
 
@@ -320,6 +322,23 @@ function renderExamples(state) {
       el("button", { class: "bk-button danger", type: "button", "data-fire": name, onclick: () => fire(name, false) }, "Fire"),
       " ",
       el("button", { class: "bk-button", type: "button", "data-resolve": name, onclick: () => fire(name, true) }, "Resolve")))));
+}
+
+// The Watchdog, as Alertmanager re-sends it: stop it to see the bot's heartbeat go late.
+function renderWatchdog(state) {
+  const dog = state.watchdog || { running: false, sent: 0 };
+  $("watchdog-state").textContent = dog.running
+    ? `sending (${dog.sent} sent${dog.last_sent ? ", last at " + dog.last_sent : ""})`
+    : "stopped";
+  const button = $("watchdog-toggle");
+  button.textContent = dog.running ? "Stop Watchdog" : "Start Watchdog";
+  button.onclick = () => post("/_emulator/watchdog", { running: !dog.running }).then(refresh);
+}
+
+function renderOnCall(state) {
+  const people = state.oncall || [];
+  $("oncall").replaceChildren(...people.map((o) => el("li", { class: "oncall" },
+    `${o.schedule}: ${o.user} until ${o.until.slice(11, 16)} UTC`)));
 }
 
 function renderIncidents(state) {

@@ -1,0 +1,1 @@
+"""Heartbeats: signals the bot expects, and what it does when one stops."""
