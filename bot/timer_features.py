@@ -78,6 +78,7 @@ def build_timer_features(service: Wiring) -> TimerFeatures:
         is_person=People(service.slack_client).is_person,
         wake_outbox=service.outbox.wake,
         follow=Follow(lambda: pagerduty.incidents, service.config.pagerduty.users),
+        pager=pagerduty,
     )
     pruner, oncall, heartbeats = _timed_features(service, pagerduty)
     escalation = Escalation(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +40,33 @@ class Directory(Protocol):
 IsPerson = Callable[[str], Awaitable[bool]]
 
 
+class Pager(Protocol):
+    """PagerDuty's queue of pages with no alert group (bot/pagerduty/paging.py), for an
+    incident declared by hand: nothing else pages for it."""
+
+    def pages_enabled(self) -> bool: ...
+
+    def trigger_keyed(
+        self,
+        session: AsyncSession,
+        *,
+        dedup_key: str,
+        summary: str,
+        priority: str,
+        subject: str,
+        details: dict[str, Any],
+        now: datetime,
+    ) -> None: ...
+
+    async def resolve_keyed(
+        self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
+    ) -> int: ...
+
+
+def page_key(incident_id: int) -> str:
+    return f"chatops:incident:{incident_id}"
+
+
 class Incidents:
     def __init__(
         self,
@@ -52,7 +79,10 @@ class Incidents:
         is_person: IsPerson,
         wake_outbox: Callable[[], None],
         follow: pagerduty.Follow | None = None,
+        pager: Pager | None = None,
     ) -> None:
+        """`pager` pages PagerDuty for a P0/P1 declared by hand (one from an alert has the
+        alert's page already)."""
         self.sessions = sessions
         self.config = config
         self.alerts = alerts
@@ -61,6 +91,7 @@ class Incidents:
         self.is_person = is_person
         self.wake_outbox = wake_outbox
         self._follow = follow
+        self._pager = pager
         # Changes shown on each open incident's summary, as this process last rendered it.
         self._changes_seen: dict[int, tuple[int, str | None]] = {}
         self.where = changes.Where(
@@ -131,6 +162,8 @@ class Incidents:
             if group is not None and declared.new:
                 # Its message loses the button and names the incident.
                 await refresh_message(session, group, self.alerts, now)
+            elif declared.new:
+                self._page_by_hand(session, declared.incident, now)
         self.wake_outbox()
         incident = declared.incident
         if declared.new:
@@ -138,6 +171,23 @@ class Incidents:
         if incident.channel_id:
             return m.ALREADY_DECLARED.format(id=incident.id, channel=incident.channel_id)
         return m.ALREADY_DECLARED_NO_CHANNEL.format(id=incident.id)
+
+    def _page_by_hand(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
+        """A P0/P1 declared with no alert behind it pages like a P0/P1 alert would: queued
+        in the declaring transaction, under the incident's own dedup key."""
+        if incident.severity not in ("P0", "P1") or self._pager is None:
+            return
+        if not self._pager.pages_enabled():
+            return
+        self._pager.trigger_keyed(
+            session,
+            dedup_key=page_key(incident.id),
+            summary=f"Incident {incident.id} ({incident.severity}): {incident.title}",
+            priority=incident.severity,
+            subject=f"incident:{incident.id}",
+            details={"declared_by": incident.declared_by, "incident": incident.id},
+            now=now,
+        )
 
     async def may_change(self, session: AsyncSession, incident: Incident, user: str) -> bool:
         """Its lead, `incidents.managers` and its alert groups' responders. Unset, the
@@ -183,6 +233,11 @@ class Incidents:
             if not incident.channel_id:
                 return m.ALREADY_DECLARED_NO_CHANNEL.format(id=incident.id)
             await changes.apply(session, incident, request, user=user, now=now, where=self.where)
+            if request.verb == "resolve" and self._pager is not None:
+                key = page_key(incident.id)
+                await self._pager.resolve_keyed(
+                    session, key, now, subject=f"incident:{incident.id}"
+                )
             groups = [g.id for g in await store.linked_groups(session, incident.id)]
             found = await pagerduty.linked(session, groups)
         self.wake_outbox()

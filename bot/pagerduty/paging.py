@@ -63,6 +63,11 @@ class PagerDuty:
     async def reopen(self, session: AsyncSession, group: AlertGroup) -> None:
         await pages.reopen(session, group)
 
+    def pages_enabled(self) -> bool:
+        """Whether a page with no route of its own can go (PAGERDUTY_ROUTING_KEY is set)."""
+        key = self._settings.pagerduty_routing_key
+        return key is not None and bool(key.get_secret_value())
+
     def trigger_keyed(
         self,
         session: AsyncSession,

@@ -91,3 +91,44 @@ async def test_pagerduty_resolving_the_page_marks_the_incident_mitigated_not_res
     assert any("is now *Mitigated*" in m.text for m in emulator.messages(P0_CHANNEL))
     await settle(bot)
     assert sum("PagerDuty resolved" in m.text for m in emulator.messages(channel)) == 1
+
+
+async def test_a_p0_declared_by_hand_pages_pagerduty_and_resolving_it_resolves_the_page(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    pd_server: PagerDutyServer,  # noqa: F811
+) -> None:
+    bot = await start_service(
+        sqlite_url, config=with_incidents(example_config), **pagerduty_settings(pd_server)
+    )
+    await incident_command(
+        bot, emulator, "declare Checkout is down --severity P0", user=ONCALL, channel=P0_CHANNEL
+    )
+    await bot.service.escalation.tick()  # the timer holder delivers pages
+    [page] = pd_server.incidents.values()
+    assert page.dedup_key == "chatops:incident:1" and page.status == "triggered"
+    assert page.title == "Incident 1 (P0): Checkout is down"
+
+    channel = the_channel(emulator)
+    await incident_command(bot, emulator, "resolve", user=ONCALL, channel=channel)
+    await bot.service.escalation.tick()
+    assert page.status == "resolved"
+
+
+async def test_a_p2_declared_by_hand_pages_nobody(
+    sqlite_url: str,
+    start_service: StartService,
+    emulator: SlackEmulator,
+    example_config: Config,
+    pd_server: PagerDutyServer,  # noqa: F811
+) -> None:
+    bot = await start_service(
+        sqlite_url, config=with_incidents(example_config), **pagerduty_settings(pd_server)
+    )
+    await incident_command(
+        bot, emulator, "declare Slow search --severity P2", user=ONCALL, channel=P0_CHANNEL
+    )
+    await bot.service.escalation.tick()
+    assert pd_server.incidents == {}
