@@ -108,7 +108,7 @@ def test_a_p0_fired_from_the_page_pages_and_is_acknowledged_in_place(
     page.channel("C0000INCID")
     ts = page.ts_of("P0 · FIRING · APIDown")
     page.until(lambda: "Paged PagerDuty" in page.text(page.message(ts)))
-    assert page.buttons(ts) == ["Acknowledge", "Silence 1h", "Runbook"]
+    assert page.buttons(ts) == ["Acknowledge", "Silence 1h", "Runbook", "Declare incident"]
     page.until(lambda: "TRIGGERED" in page.text("#incidents .incident"))
     page.shot("p0-in-incidents-and-pagerduty")
 
@@ -243,3 +243,34 @@ def test_a_deploy_typed_in_a_dm_is_answered_there_and_posted_in_deploys(
     page.channel("C0000DEPLY")
     page.ts_of("Deploy v1.4.0 to api/staging")
     page.shot("request-in-deploys")
+
+
+def test_an_incident_declared_from_the_p0_gets_its_channel_and_is_resolved_there(
+    sandbox: Sandbox, browser: Any
+) -> None:
+    """The quick start's incident, by hand in the page: Declare incident on the P0, the
+    new channel appears with its pinned summary, `/incident resolve` typed in it."""
+    page = Page(browser, sandbox, "incident")
+    page.fire("api-down-p0")
+    page.channel("C0000INCID")
+    ts = page.ts_of("P0 · FIRING · APIDown")
+    page.be("U0000ONC01")
+    page.click(page.message(ts) + ' [data-action-id="incident.declare"]')
+
+    def new_channel() -> str | None:
+        for item in browser.find_elements(By.CSS_SELECTOR, ".channel[data-channel]"):
+            if "inc-" in item.text:
+                return str(item.get_attribute("data-channel"))
+        return None
+
+    channel = str(page.until(new_channel))
+    page.until(lambda: "incident #1" in page.text(page.message(ts)))  # the alert links it
+    page.channel(channel)
+    summary = page.ts_of("Investigating")
+    page.shot("incident-channel-with-its-summary")
+
+    browser.find_element(By.ID, "composer-input").send_keys("/incident resolve api is back")
+    page.click("#composer-send")
+    page.until(lambda: "Resolved" in page.text(page.message(summary)))
+    assert "(edited)" in page.text(page.message(summary))  # the pinned summary, in place
+    page.shot("incident-resolved")
