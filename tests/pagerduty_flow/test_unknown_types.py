@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -30,12 +31,25 @@ def signed(index: int) -> tuple[bytes, dict[str, str]]:
     }
 
 
+class Body:
+    """The request's body stream, as aiohttp's StreamReader hands it out."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def iter_chunked(self, _size: int) -> AsyncIterator[bytes]:
+        yield self.body
+
+
 class Delivery:
-    """What the handler reads of an aiohttp request."""
+    """What the handler reads of an aiohttp request: headers, the body's length and its
+    stream (bot/http/bodies.py), and the app's settings (none: the defaults)."""
 
     def __init__(self, body: bytes, headers: dict[str, str]) -> None:
         self.body, self.headers = body, CIMultiDict(headers)
         self.content_length = len(body)
+        self.content = Body(body)
+        self.app: dict[str, Any] = {}
 
     async def read(self) -> bytes:
         return self.body
