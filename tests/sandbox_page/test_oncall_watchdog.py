@@ -28,17 +28,19 @@ def fast_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 def state(sandbox: Sandbox) -> dict[str, Any]:
-    url = f"{sandbox.page}_emulator/state"
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310  # nosec B310
+    request = urllib.request.Request(  # noqa: S310  # nosec B310
+        f"{sandbox.root}_emulator/state", headers={"Authorization": f"Bearer {sandbox.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # nosec B310
         data: dict[str, Any] = json.loads(answer.read())
         return data
 
 
 def post(sandbox: Sandbox, path: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310  # nosec B310
-        f"{sandbox.page}{path.lstrip('/')}",
+        f"{sandbox.root}{path.lstrip('/')}",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {sandbox.token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310  # nosec B310
         data: dict[str, Any] = json.loads(answer.read())
