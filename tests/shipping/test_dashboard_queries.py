@@ -55,6 +55,8 @@ def count_one_of_each(bot: BotExporter) -> None:
     m.pagerduty_events.labels("trigger", "ok").inc()
     m.pagerduty_unknown_events.labels("incident.custom_field_values.updated").inc()
     m.escalation_steps.labels("page", "done").inc()
+    m.slack_refusals.labels("chat.postMessage", "invalid_blocks").inc()
+    m.slack_blocks_dropped.labels("image").inc()
     m.delivery_retries.labels("alertmanager").inc()
     f.incidents.labels("P1").inc()
     f.time_to_ack.labels("P1").observe(240)

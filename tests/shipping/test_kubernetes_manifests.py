@@ -20,7 +20,7 @@ from bot.cli import build_parser
 from bot.config import load_config
 from bot.http.routes import build_web_app
 from tests.shipping import k8s_schema
-from tests.shipping.tools import ROOT
+from tests.shipping.tools import ROOT, routes_only
 
 DEPLOY = ROOT / "deploy"
 KUSTOMIZATION = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
@@ -79,7 +79,7 @@ def test_the_schema_check_catches_typos_wrong_types_and_missing_required_fields(
 
 
 def _get_routes() -> set[str]:
-    app = build_web_app(object())  # type: ignore[arg-type]
+    app = build_web_app(routes_only())  # type: ignore[arg-type]
     return {
         route.resource.canonical
         for route in app.router.routes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.support.services import missing
 
@@ -19,3 +20,13 @@ def required_tool(name: str, how: str) -> str:
         missing(name, how)
         raise AssertionError("unreachable")
     return path
+
+
+def routes_only() -> Any:
+    """A stand-in service for reading the route table: the app reads only its HTTP limits
+    when it is built (bot/http/routes.py); no handler runs."""
+    from types import SimpleNamespace
+
+    from bot.http.config import HttpConfig
+
+    return SimpleNamespace(config=SimpleNamespace(http=HttpConfig()))
