@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -22,32 +21,13 @@ from alerts.alertmanager import AlertmanagerNotification
 from bot.audit import trail
 from bot.clock import Clock
 from bot.heartbeats.models import Heartbeat
+from bot.keyed_pages import KeyedPager
 from bot.metrics import Metrics
 from bot.slack.outbox_queue import enqueue
 from oncall import heartbeats as hb
 from oncall.config import HeartbeatConfig
 
 log = logging.getLogger(__name__)
-
-
-class HeartbeatPager(Protocol):
-    """Pages of no alert group, through the durable page queue (bot/pagerduty/paging.py)."""
-
-    def trigger_keyed(
-        self,
-        session: AsyncSession,
-        *,
-        dedup_key: str,
-        summary: str,
-        priority: str,
-        subject: str,
-        details: dict[str, Any],
-        now: datetime,
-    ) -> None: ...
-
-    async def resolve_keyed(
-        self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
-    ) -> int: ...
 
 
 def dedup_key(name: str) -> str:
@@ -70,7 +50,7 @@ class Heartbeats:
         heartbeats: Sequence[HeartbeatConfig],
         clock: Clock,
         metrics: Metrics,
-        pager: HeartbeatPager,
+        pager: KeyedPager,  # the durable page queue (bot/pagerduty/paging.py)
         *,
         on_outbox: Callable[[], None],
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +23,7 @@ from bot.alerts.groups import message_key, refresh_message
 from bot.clock import Clock
 from bot.incidents import changes, declaring, pagerduty, slack_calls, store, timeline
 from bot.incidents.models import Incident
+from bot.keyed_pages import KeyedPager
 from bot.storage.models import AlertGroup
 from incidents import messages as m
 from incidents.commands import Change, Declare, Severity
@@ -40,27 +41,11 @@ class Directory(Protocol):
 IsPerson = Callable[[str], Awaitable[bool]]
 
 
-class Pager(Protocol):
-    """PagerDuty's queue of pages with no alert group (bot/pagerduty/paging.py), for an
-    incident declared by hand: nothing else pages for it."""
+class Pager(KeyedPager, Protocol):
+    """PagerDuty's queue of pages with no alert group, for an incident declared by hand:
+    nothing else pages for it."""
 
     def pages_enabled(self) -> bool: ...
-
-    def trigger_keyed(
-        self,
-        session: AsyncSession,
-        *,
-        dedup_key: str,
-        summary: str,
-        priority: str,
-        subject: str,
-        details: dict[str, Any],
-        now: datetime,
-    ) -> None: ...
-
-    async def resolve_keyed(
-        self, session: AsyncSession, dedup_key: str, now: datetime, *, subject: str
-    ) -> int: ...
 
 
 def page_key(incident_id: int) -> str:

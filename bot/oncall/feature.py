@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.oncall.handoffs import Handoffs
 from bot.oncall.mentions import Mentions
-from bot.oncall.page_button import KeyedPager, PageButton
+from bot.oncall.page_button import OnCallPager, PageButton
 from bot.oncall.reader import OnCallReader, Target
 from bot.settings import Settings
 from bot.slack.answers import Ack, SlackAnswers
@@ -42,7 +42,7 @@ class OnCall:
         *,
         people: SlackPeople,
         answers: SlackAnswers,
-        pager: KeyedPager,
+        pager: OnCallPager,
         members: Callable[[str], Awaitable[frozenset[str]]],
         on_outbox: Callable[[], None],
     ) -> None:

@@ -11,7 +11,6 @@ and minute, so a double click pages once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +19,7 @@ from alerts.config import AlertsConfig
 from alerts.responders import decision_for
 from bot.audit import trail
 from bot.clock import Clock
+from bot.keyed_pages import Triggers
 from bot.oncall.reader import OnCallReader, Target
 from bot.slack.answers import Ack, SlackAnswers
 
@@ -28,22 +28,10 @@ NOT_ALLOWED = "Only responders may page from here."
 GONE = "That button is not valid any more."
 
 
-class KeyedPager(Protocol):
+class OnCallPager(Triggers, Protocol):
     """The page queue (bot/pagerduty/paging.py), and what it knows of open incidents."""
 
     async def open_incidents(self, service_id: str | None) -> int: ...
-
-    def trigger_keyed(
-        self,
-        session: AsyncSession,
-        *,
-        dedup_key: str,
-        summary: str,
-        priority: str,
-        subject: str,
-        details: dict[str, Any],
-        now: datetime,
-    ) -> None: ...
 
 
 class PageButton:
@@ -54,7 +42,7 @@ class PageButton:
         clock: Clock,
         reader: OnCallReader,
         *,
-        pager: KeyedPager,
+        pager: OnCallPager,
         members: Callable[[str], Awaitable[frozenset[str]]],
         answers: SlackAnswers,
         on_pages: Callable[[], None] = lambda: None,
