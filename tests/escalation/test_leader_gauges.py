@@ -63,7 +63,7 @@ async def kill_lock_connection(engine: AsyncEngine, lock_id: int) -> None:
     async with engine.connect() as conn:
         killed = await conn.scalar(
             text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_locks "  # waits for the exit
                 "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
                 "AND ((classid::bigint << 32) | objid::bigint) = :lock "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"

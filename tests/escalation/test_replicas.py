@@ -61,7 +61,7 @@ async def test_the_holders_connection_dying_hands_the_timers_over(pg_url: str, s
     async with b.service.engine.connect() as conn:
         await conn.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "  # waits for it to exit
                 "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
                 # Only this test's database: other tests share the server.
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
