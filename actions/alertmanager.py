@@ -106,22 +106,8 @@ class AlertmanagerClient:
         `matchers` match."""
         params = [("filter", m.as_filter()) for m in matchers]
         params += [(state, "true" if state in states else "false") for state in ALERT_STATES]
-        try:
-            async with self._session.get(
-                f"{self._url}/api/v2/alerts", params=params, timeout=self._timeout
-            ) as response:
-                if response.status != 200:
-                    raise SilenceError(f"Alertmanager answered {response.status}")
-                data = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SilenceError(f"Alertmanager could not be reached ({type(exc).__name__})") from exc
-        if not isinstance(data, list):
-            raise SilenceError("Alertmanager's list of alerts was not a list")
-        return {
-            str(item["fingerprint"])
-            for item in data
-            if isinstance(item, dict) and "fingerprint" in item
-        }
+        data = await self._get_list("/api/v2/alerts", params)
+        return {str(item["fingerprint"]) for item in data if "fingerprint" in item}
 
     async def _get_list(self, path: str, params: list[tuple[str, str]]) -> list[Any]:
         try:
